@@ -1,0 +1,115 @@
+//! The chapters labctl knows: the ones built into the binary (`labs/`), or those in the
+//! directory named by `LABCTL_LABS_DIR` (for course authors), or a single chapter file.
+
+use std::path::{Path, PathBuf};
+
+use include_dir::{Dir, include_dir};
+
+use crate::chapter::Chapter;
+use crate::diagnostic::Diagnostic;
+use crate::error::{Error, closest};
+use crate::template::TemplateSource;
+
+/// The `labs/` folder of this repository, built into the binary.
+static BUILTIN_LABS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/labs");
+
+/// Environment variable naming a directory of chapter files to use instead of the built-in ones.
+pub const LABS_DIR_ENV: &str = "LABCTL_LABS_DIR";
+
+/// Where chapters come from.
+#[derive(Debug, Clone)]
+pub enum Catalog {
+    /// The chapters built into labctl.
+    Builtin,
+    /// A directory of `*.yaml` chapter files, with its templates in `../templates` or `./templates`.
+    Directory(PathBuf),
+}
+
+impl Catalog {
+    /// The catalog in effect: `LABCTL_LABS_DIR` if set, else the built-in chapters.
+    pub fn from_env() -> Self {
+        match std::env::var_os(LABS_DIR_ENV) {
+            Some(dir) if !dir.is_empty() => Catalog::Directory(PathBuf::from(dir)),
+            _ => Catalog::Builtin,
+        }
+    }
+
+    /// The names of the chapters, sorted.
+    pub fn names(&self) -> Result<Vec<String>, Error> {
+        let mut names: Vec<String> = match self {
+            Catalog::Builtin => {
+                BUILTIN_LABS.files().filter_map(|f| chapter_name(f.path())).collect()
+            }
+            Catalog::Directory(dir) => std::fs::read_dir(dir)
+                .map_err(|e| {
+                    Diagnostic::error(
+                        dir,
+                        None,
+                        None,
+                        format!("cannot read chapter directory: {e}"),
+                    )
+                    .with_help(format!("{LABS_DIR_ENV} must name a directory of chapter files"))
+                })?
+                .filter_map(|entry| entry.ok())
+                .filter_map(|entry| chapter_name(&entry.path()))
+                .collect(),
+        };
+        names.sort();
+        Ok(names)
+    }
+
+    /// Loads and checks the chapter called `name`, or the chapter file at path `name`.
+    pub fn load(&self, name: &str) -> Result<Chapter, Error> {
+        if looks_like_path(name) {
+            let path = PathBuf::from(name);
+            return Ok(Chapter::load_file(&path, templates_near(&path))?);
+        }
+        let names = self.names()?;
+        if !names.iter().any(|n| n == name) {
+            return Err(Error::UnknownChapter {
+                name: name.to_string(),
+                suggestion: closest(name, names.iter().map(String::as_str)),
+            });
+        }
+        let file_name = format!("{name}.yaml");
+        match self {
+            Catalog::Builtin => {
+                let text = BUILTIN_LABS
+                    .get_file(&file_name)
+                    .and_then(|f| f.contents_utf8())
+                    .unwrap_or_default();
+                let shown = Path::new("labs").join(&file_name);
+                Ok(Chapter::parse(&shown, text, TemplateSource::Builtin)?)
+            }
+            Catalog::Directory(dir) => {
+                let path = dir.join(&file_name);
+                Ok(Chapter::load_file(&path, templates_near(&path))?)
+            }
+        }
+    }
+}
+
+/// `name` for `name.yaml`, for files that look like chapters.
+fn chapter_name(path: &Path) -> Option<String> {
+    if path.extension()? != "yaml" {
+        return None;
+    }
+    path.file_stem()?.to_str().map(str::to_string)
+}
+
+/// A chapter argument is a path when it has a slash or ends in `.yaml`.
+fn looks_like_path(name: &str) -> bool {
+    name.contains('/') || name.ends_with(".yaml") || name.ends_with(".yml")
+}
+
+/// The templates for a chapter file on disk: `templates/` beside it or beside its folder,
+/// else the built-in ones.
+fn templates_near(chapter_file: &Path) -> TemplateSource {
+    let dir = chapter_file.parent().unwrap_or(Path::new("."));
+    for candidate in [dir.join("templates"), dir.join("../templates")] {
+        if candidate.is_dir() {
+            return TemplateSource::Directory(candidate);
+        }
+    }
+    TemplateSource::Builtin
+}

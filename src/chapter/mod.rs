@@ -1,0 +1,225 @@
+//! Chapters: course content as data (`labs/*.yaml` + `templates/`), loaded and checked.
+//!
+//! Loading a chapter checks everything that can be checked without a lab: the strict schema,
+//! names, references between its parts, template syntax, and that every variant renders for
+//! the example lab (so an undefined variable is found by `labctl show`, not in a classroom).
+
+pub mod catalog;
+pub mod sample;
+pub mod schema;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::Spanned;
+
+use crate::diagnostic::Diagnostic;
+use crate::error::{Error, closest};
+use crate::inventory::Provider;
+use crate::template::{Located, Renderer, TemplateSource};
+pub use catalog::Catalog;
+pub use schema::{ChapterFile, Step, Target, Variant, VerifyCheck};
+
+/// A loaded, checked chapter.
+#[derive(Debug, Clone)]
+pub struct Chapter {
+    /// The chapter file (as shown in messages).
+    pub file: PathBuf,
+    pub spec: ChapterFile,
+    pub templates: TemplateSource,
+}
+
+impl Chapter {
+    /// Reads and checks the chapter file at `path`.
+    pub fn load_file(path: &Path, templates: TemplateSource) -> Result<Chapter, Error> {
+        let text = crate::yaml::read_input(path)?;
+        Chapter::parse(path, &text, templates)
+    }
+
+    /// Parses and checks chapter text read from `file`.
+    pub fn parse(file: &Path, text: &str, templates: TemplateSource) -> Result<Chapter, Error> {
+        let spec: ChapterFile = crate::yaml::parse_str(file, text)?;
+        let chapter = Chapter { file: file.to_path_buf(), spec, templates };
+        chapter.check()?;
+        Ok(chapter)
+    }
+
+    /// The chapter's name, e.g. `11-pod-network-routes`.
+    pub fn name(&self) -> &str {
+        &self.spec.chapter.value
+    }
+
+    /// A renderer for this chapter's commands and templates.
+    pub fn renderer(&self) -> Renderer {
+        Renderer::new(self.templates.clone())
+    }
+
+    /// The names of the variants, in file order.
+    pub fn variant_names(&self) -> Vec<&str> {
+        self.spec.variants.iter().map(|v| v.name.value.as_str()).collect()
+    }
+
+    /// The variant called `name`, or the chapter's default for `provider`.
+    pub fn variant(&self, name: Option<&str>, provider: Provider) -> Result<&Variant, Error> {
+        let defaults = &self.spec.default_variant;
+        let wanted = name.unwrap_or(match provider {
+            Provider::Ssh => &defaults.ssh.value,
+            Provider::Vagrant => &defaults.vagrant.value,
+            Provider::Gce => &defaults.gce.value,
+        });
+        self.spec.variants.iter().find(|v| v.name.value == wanted).ok_or_else(|| {
+            let names = self.variant_names();
+            Error::UnknownVariant {
+                chapter: self.name().to_string(),
+                name: wanted.to_string(),
+                suggestion: closest(wanted, names.iter().copied()),
+                available: names.iter().map(|s| s.to_string()).collect(),
+            }
+        })
+    }
+
+    fn error_at<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(
+            &self.file,
+            Some(at.referenced.line()),
+            Some(at.referenced.column()),
+            message,
+        )
+    }
+
+    /// Everything that can be checked without a lab.
+    fn check(&self) -> Result<(), Error> {
+        let mut problems = Vec::new();
+        let expected = self.file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        if self.spec.chapter.value != expected {
+            problems.push(
+                self.error_at(
+                    &self.spec.chapter,
+                    format!(
+                        "chapter is called `{}` but its file is `{expected}.yaml`",
+                        self.spec.chapter.value
+                    ),
+                )
+                .with_help("a chapter's name and file name must match"),
+            );
+        }
+        if !is_name(&self.spec.chapter.value) {
+            problems.push(
+                self.error_at(&self.spec.chapter, name_rule("chapter", &self.spec.chapter.value)),
+            );
+        }
+        if self.spec.variants.is_empty() {
+            problems.push(Diagnostic::error(&self.file, None, None, "chapter has no variants"));
+        }
+        let mut seen = HashSet::new();
+        for variant in &self.spec.variants {
+            if !seen.insert(variant.name.value.as_str()) {
+                problems.push(self.error_at(
+                    &variant.name,
+                    format!("variant `{}` is declared twice", variant.name.value),
+                ));
+            }
+            if !is_name(&variant.name.value) {
+                problems
+                    .push(self.error_at(&variant.name, name_rule("variant", &variant.name.value)));
+            }
+            self.check_variant(variant, &mut problems);
+        }
+        let d = &self.spec.default_variant;
+        for (provider, name) in [("ssh", &d.ssh), ("vagrant", &d.vagrant), ("gce", &d.gce)] {
+            if !seen.contains(name.value.as_str()) {
+                let suggestion = closest(&name.value, seen.iter().copied())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                problems.push(self.error_at(
+                    name,
+                    format!("default variant for provider {provider} is `{}`, which is not a variant of this chapter{suggestion}", name.value),
+                ));
+            }
+        }
+        if problems.is_empty() {
+            // Only a structurally sound chapter is worth rendering.
+            let sample = sample::sample_inventory();
+            for variant in &self.spec.variants {
+                if let Err(d) = crate::plan::render(self, variant, &sample) {
+                    problems.push(d);
+                }
+            }
+        }
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(Error::Input(problems.remove(0))),
+            _ => Err(Error::Inputs(problems)),
+        }
+    }
+
+    fn check_variant(&self, variant: &Variant, problems: &mut Vec<Diagnostic>) {
+        if variant.steps.is_empty() {
+            problems.push(
+                self.error_at(
+                    &variant.name,
+                    format!("variant `{}` has no steps", variant.name.value),
+                ),
+            );
+        }
+        let renderer = self.renderer();
+        let mut seen = HashSet::new();
+        for step in &variant.steps {
+            if !seen.insert(step.name.value.as_str()) {
+                problems.push(self.error_at(
+                    &step.name,
+                    format!(
+                        "step `{}` is declared twice in variant `{}`",
+                        step.name.value, variant.name.value
+                    ),
+                ));
+            }
+            if !is_name(&step.name.value) {
+                problems.push(self.error_at(&step.name, name_rule("step", &step.name.value)));
+            }
+            for (field, command) in
+                [("check", &step.check), ("run", &step.run), ("undo", &step.undo)]
+            {
+                if command.value.trim().is_empty() {
+                    problems.push(self.error_at(
+                        command,
+                        format!("`{field}` of step `{}` is empty", step.name.value),
+                    ));
+                    continue;
+                }
+                let located = Located {
+                    text: &command.value,
+                    line: command.referenced.line(),
+                    column: command.referenced.column(),
+                };
+                if let Err(d) = renderer.check_command_syntax(&self.file, located) {
+                    problems.push(d);
+                }
+            }
+            if let Some(stdin) = &step.stdin {
+                if !renderer.has_manifest(&stdin.value) {
+                    problems.push(
+                        self.error_at(stdin, format!("template `{}` not found", stdin.value))
+                            .with_help(format!(
+                                "templates are read from {}",
+                                self.templates.display_path("").display()
+                            )),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Chapter, variant and step names: lowercase letters, digits and dashes.
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+fn name_rule(what: &str, name: &str) -> String {
+    format!("{what} name `{name}` must be lowercase letters, digits and dashes (at most 63)")
+}

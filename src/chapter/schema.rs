@@ -1,0 +1,174 @@
+//! The chapter file format (`labs/*.yaml`), as read from disk.
+//!
+//! A chapter declares variants; a variant is an ordered list of steps plus verify checks.
+//! The schema is strict: unknown keys, missing fields and wrong types are errors that name
+//! the file, line and column. Command strings keep their position ([`Spanned`]) so that an
+//! error inside a command template is reported at its line in the chapter file.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+/// A whole chapter file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChapterFile {
+    /// The chapter's name; must match the file name (without `.yaml`).
+    pub chapter: Spanned<String>,
+    /// Human title, e.g. "Provisioning Pod Network Routes".
+    pub title: String,
+    /// One paragraph: what a student achieves.
+    #[serde(default)]
+    pub summary: String,
+    /// Which variant to use for each inventory provider when `--variant` is not given.
+    pub default_variant: DefaultVariant,
+    /// The ways to do the chapter.
+    pub variants: Vec<Variant>,
+}
+
+/// The default variant per provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultVariant {
+    pub ssh: Spanned<String>,
+    pub vagrant: Spanned<String>,
+    pub gce: Spanned<String>,
+}
+
+/// One way to do a chapter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub name: Spanned<String>,
+    pub summary: String,
+    pub steps: Vec<Step>,
+    #[serde(default)]
+    pub verify: Vec<VerifyCheck>,
+}
+
+/// One step: where it runs, how to tell it is done, how to do it and how to undo it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: Spanned<String>,
+    pub summary: String,
+    /// Which hosts the step runs on.
+    #[serde(rename = "where")]
+    pub target: Target,
+    /// Repeat the step for each of these, bound to a template variable.
+    #[serde(default)]
+    pub for_each: Option<ForEach>,
+    /// Run with `sudo -n` (on SSH hosts).
+    #[serde(default)]
+    pub sudo: bool,
+    /// A template (path under `templates/`) rendered and fed to check, run and undo on stdin.
+    #[serde(default)]
+    pub stdin: Option<Spanned<String>>,
+    /// Exit 0 means the step is already done on this host (idempotence).
+    pub check: Spanned<String>,
+    /// Does the step.
+    pub run: Spanned<String>,
+    /// Undoes exactly what `run` did (used by `labctl reset`).
+    pub undo: Spanned<String>,
+}
+
+/// The hosts a step runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// Every worker node, over SSH.
+    Workers,
+    /// Every controller node, over SSH.
+    Controllers,
+    /// The first controller only (e.g. for `kubectl apply`).
+    FirstController,
+    /// Every node.
+    All,
+    /// The operator's machine (e.g. for `gcloud`).
+    Local,
+}
+
+impl Target {
+    /// The name used in chapter files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Workers => "workers",
+            Target::Controllers => "controllers",
+            Target::FirstController => "first_controller",
+            Target::All => "all",
+            Target::Local => "local",
+        }
+    }
+}
+
+/// What a step repeats over, and the variable each item is bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForEach {
+    /// Every other worker than the host the step runs on; bound to `peer`.
+    Peers,
+    /// Every worker; bound to `worker`.
+    Workers,
+}
+
+impl ForEach {
+    /// The name used in chapter files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForEach::Peers => "peers",
+            ForEach::Workers => "workers",
+        }
+    }
+
+    /// The template variable each item is bound to.
+    pub fn variable(self) -> &'static str {
+        match self {
+            ForEach::Peers => "peer",
+            ForEach::Workers => "worker",
+        }
+    }
+}
+
+/// What a route from one worker to another worker's pod CIDR should go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouteExpectation {
+    /// Directly via the other worker's lab address (static routes).
+    ViaPeer,
+    /// Via the VPC router, which holds a route to the other worker (GCE routes).
+    ViaGateway,
+    /// Through the `flannel.1` VXLAN device.
+    ViaFlannel,
+}
+
+/// A verify check, from the small set of built-in probe kinds plus custom commands.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum VerifyCheck {
+    /// `ip route get` on every worker for an address in every other worker's pod CIDR.
+    RouteEvidence { expect: RouteExpectation },
+    /// Temporary probe pods on every worker ping each other.
+    PodMatrix {
+        /// Ping attempts per pair.
+        #[serde(default = "default_ping_count")]
+        count: u32,
+    },
+    /// A DaemonSet's rollout is complete.
+    RolloutReady { namespace: Spanned<String>, daemonset: Spanned<String> },
+    /// Every route the gce variant plans exists with the planned values.
+    GceRoutes {},
+    /// `flannel.1` uses the node's lab address, and the node's flannel subnet is in the cluster CIDR.
+    FlannelState {},
+    /// A custom command; exit 0 means the check passed.
+    Command {
+        name: Spanned<String>,
+        #[serde(rename = "where")]
+        target: Target,
+        #[serde(default)]
+        sudo: bool,
+        run: Spanned<String>,
+    },
+}
+
+fn default_ping_count() -> u32 {
+    2
+}

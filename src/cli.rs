@@ -1,0 +1,105 @@
+//! The command line: every subcommand, flag and help text (one source for `--help` and
+//! the shell completions).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Run, check and reset the chapters of Kubernetes The Hard Way on lab machines over SSH.
+#[derive(Debug, Parser)]
+#[command(
+    name = "labctl",
+    version,
+    propagate_version = true,
+    after_help = "Examples:\n  labctl list\n  labctl show 11-pod-network-routes\n  labctl -i labctl.yaml render 11-pod-network-routes --variant flannel\n\nExit codes: 0 success; 1 a step or check failed; 2 bad usage or bad input; 3 a host could not be reached or authenticated; 130 interrupted."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted before or after any subcommand.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Inventory file: labctl YAML, a KTHW machines.txt, or the output of `vagrant ssh-config`.
+    /// Default: ./labctl.yaml, then a running sandbox, then ./Vagrantfile.
+    #[arg(short = 'i', long, global = true, value_name = "FILE", env = "LABCTL_INVENTORY")]
+    pub inventory: Option<PathBuf>,
+
+    /// Class file: a list of environments (instructors), each with its own inventory.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub class: Option<PathBuf>,
+
+    /// How many hosts to work on at once.
+    #[arg(short = 'j', long, global = true, value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
+
+    /// More detail; repeat for more.
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// No progress bars, one line per event instead.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+
+    /// When to use colour (NO_COLOR is honoured by `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the chapters labctl knows.
+    #[command(after_help = "Examples:\n  labctl list")]
+    List,
+
+    /// Show a chapter: its variants, their steps, and its verify checks.
+    #[command(
+        after_help = "Examples:\n  labctl show 11-pod-network-routes\n  labctl show ./my-chapter.yaml     (check a chapter file you are writing)"
+    )]
+    Show {
+        /// Chapter name (see `labctl list`) or the path of a chapter file.
+        chapter: String,
+    },
+
+    /// Render a chapter for an inventory: every command per host and every template, nothing touched.
+    #[command(
+        after_help = "Examples:\n  labctl -i labctl.yaml render 11-pod-network-routes\n  labctl -i machines.txt render 11-pod-network-routes --variant static\n  labctl render 11-pod-network-routes --variant flannel --out rendered/"
+    )]
+    Render {
+        /// Chapter name or chapter file.
+        chapter: String,
+        /// Variant to render (default: the one for the inventory's provider).
+        #[arg(long, value_name = "V")]
+        variant: Option<String>,
+        /// Write the rendered files to this directory instead of printing them.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+
+    /// Manage the built-in sandbox lab (network namespaces on this machine; needs root).
+    #[command(subcommand)]
+    Sandbox(crate::sandbox::SandboxCommand),
+
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  labctl completions bash > /etc/bash_completion.d/labctl\n  labctl completions zsh > \"${fpath[1]}/_labctl\""
+    )]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}

@@ -1,0 +1,29 @@
+//! `labctl list`: the chapters, one per line.
+
+use comfy_table::{Table, presets};
+
+use crate::chapter::Catalog;
+use crate::error::Error;
+
+/// Prints every chapter with its title and variants.
+pub fn run() -> Result<(), Error> {
+    let catalog = Catalog::from_env();
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    table.set_header(["CHAPTER", "TITLE", "VARIANTS"]);
+    for name in catalog.names()? {
+        let chapter = catalog.load(&name)?;
+        table.add_row([
+            name.clone(),
+            chapter.spec.title.clone(),
+            chapter.variant_names().join(", "),
+        ]);
+    }
+    println!("{}", trim_lines(&table.trim_fmt()));
+    Ok(())
+}
+
+/// comfy-table pads every cell by one space; the first column starts at the margin.
+pub fn trim_lines(text: &str) -> String {
+    text.lines().map(|l| l.strip_prefix(' ').unwrap_or(l)).collect::<Vec<_>>().join("\n")
+}

@@ -1,0 +1,95 @@
+//! The one error type of labctl, and the exit code each kind of error maps to.
+//!
+//! Exit codes are part of the command-line contract (README, "Exit codes"):
+//! 0 success; 1 a step or check failed; 2 bad usage or bad input; 3 a host could not be
+//! reached or authenticated; 130 interrupted.
+
+use std::path::PathBuf;
+
+use crate::diagnostic::Diagnostic;
+
+/// Exit code: a step or a check failed.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code: bad usage or bad input (file, schema, template).
+pub const EXIT_BAD_INPUT: i32 = 2;
+/// Exit code: a host could not be reached or authenticated.
+pub const EXIT_UNREACHABLE: i32 = 3;
+/// Exit code: interrupted (Ctrl-C).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Everything that can make a labctl command fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One problem in an input file.
+    #[error("{0}")]
+    Input(Diagnostic),
+
+    /// Several problems found by checking an input as a whole (lints).
+    #[error("{}", render_all(.0))]
+    Inputs(Vec<Diagnostic>),
+
+    #[error("unknown chapter `{name}`{}\n  help: `labctl list` shows the chapters", suggest(.suggestion))]
+    UnknownChapter { name: String, suggestion: Option<String> },
+
+    #[error("chapter `{chapter}` has no variant `{name}`{}\n  help: its variants are: {}", suggest(.suggestion), .available.join(", "))]
+    UnknownVariant {
+        chapter: String,
+        name: String,
+        suggestion: Option<String>,
+        available: Vec<String>,
+    },
+
+    #[error("chapter `{chapter}` has no step `{name}`{}\n  help: `labctl show {chapter}` lists its steps", suggest(.suggestion))]
+    UnknownStep { chapter: String, name: String, suggestion: Option<String> },
+
+    #[error("no inventory found: looked for {}\n  help: give one with `-i FILE`, or start a lab with `sudo labctl sandbox up`", .searched.join(", "))]
+    NoInventory { searched: Vec<String> },
+
+    #[error("cannot write `{}`: {source}", .path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+
+    #[error("{0}")]
+    Usage(String),
+
+    /// A failure with its own message and exit code (sandbox, runner).
+    #[error("{message}")]
+    Other { message: String, code: i32 },
+}
+
+impl Error {
+    /// The process exit code for this error (see the module docs).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Other { code, .. } => *code,
+            _ => EXIT_BAD_INPUT,
+        }
+    }
+}
+
+impl From<Diagnostic> for Error {
+    fn from(d: Diagnostic) -> Self {
+        Error::Input(d)
+    }
+}
+
+fn suggest(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) => format!("; did you mean `{s}`?"),
+        None => String::new(),
+    }
+}
+
+fn render_all(diagnostics: &[Diagnostic]) -> String {
+    let errors = diagnostics.iter().filter(|d| d.severity == crate::diagnostic::Severity::Error);
+    errors.map(|d| d.to_string()).collect::<Vec<_>>().join("\nerror: ")
+}
+
+/// The closest of `candidates` to `name`, if it is close enough to be a likely typo.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c.to_string())
+}

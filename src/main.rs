@@ -1,0 +1,12 @@
+//! The `labctl` binary: parse the command line, run the command, print the one error once,
+//! exit with its code.
+
+use clap::Parser;
+
+fn main() {
+    let cli = labctl::cli::Cli::parse();
+    if let Err(error) = labctl::commands::run(cli) {
+        eprintln!("error: {error}");
+        std::process::exit(error.exit_code());
+    }
+}

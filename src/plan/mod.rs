@@ -1,0 +1,185 @@
+//! A plan: a chapter variant turned into concrete commands per host for one inventory.
+//!
+//! Rendering a plan touches nothing. `labctl render` prints it; the runner (later) executes it,
+//! asking each action's `check` first.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use minijinja::Value;
+
+use crate::chapter::Chapter;
+use crate::chapter::schema::{ForEach, Step, Target, Variant};
+use crate::diagnostic::Diagnostic;
+use crate::inventory::{Inventory, Node};
+use crate::template::context::{NodeView, base_context};
+use crate::template::{Located, Renderer};
+
+/// Where a step runs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "name")]
+pub enum HostRef {
+    /// The operator's machine.
+    Local,
+    /// A node of the inventory, by name.
+    Node(String),
+}
+
+impl HostRef {
+    /// The host's name for messages and file names (`local` for the operator's machine).
+    pub fn name(&self) -> &str {
+        match self {
+            HostRef::Local => "local",
+            HostRef::Node(n) => n,
+        }
+    }
+}
+
+/// A rendered template that is fed to a command on stdin.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RenderedInput {
+    /// The template's path under `templates/`.
+    pub template: String,
+    pub text: String,
+}
+
+/// One concrete instance of a step on a host (one per `for_each` item).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Action {
+    /// What the instance is for, e.g. `peer worker-1`; `None` without `for_each`.
+    pub item: Option<String>,
+    pub check: String,
+    pub run: String,
+    pub undo: String,
+    pub stdin: Option<RenderedInput>,
+}
+
+/// A step as planned on one host.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlannedStep {
+    pub name: String,
+    pub summary: String,
+    pub sudo: bool,
+    pub actions: Vec<Action>,
+}
+
+/// Everything one host will do, in order.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HostPlan {
+    pub host: HostRef,
+    /// The node's lab address (none for the operator's machine).
+    pub address: Option<Ipv4Addr>,
+    pub steps: Vec<PlannedStep>,
+}
+
+/// A chapter variant rendered for an inventory.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Plan {
+    pub chapter: String,
+    pub variant: String,
+    pub hosts: Vec<HostPlan>,
+}
+
+/// Renders `variant` of `chapter` for `inventory`: every command of every step on every host.
+pub fn render(
+    chapter: &Chapter,
+    variant: &Variant,
+    inventory: &Inventory,
+) -> Result<Plan, Diagnostic> {
+    let renderer = chapter.renderer();
+    let base = base_context(inventory, chapter.name(), &variant.name.value);
+    let mut hosts: Vec<HostPlan> = Vec::new();
+    for step in &variant.steps {
+        for node in targets(step.target, inventory) {
+            let host = match node {
+                Some(n) => HostRef::Node(n.name.clone()),
+                None => HostRef::Local,
+            };
+            let planned = plan_step(&renderer, &chapter.file, step, node, inventory, &base)?;
+            match hosts.iter_mut().find(|h| h.host == host) {
+                Some(existing) => existing.steps.push(planned),
+                None => hosts.push(HostPlan {
+                    host,
+                    address: node.map(|n| n.address),
+                    steps: vec![planned],
+                }),
+            }
+        }
+    }
+    Ok(Plan { chapter: chapter.name().to_string(), variant: variant.name.value.clone(), hosts })
+}
+
+/// The hosts a step runs on; `None` is the operator's machine.
+fn targets(target: Target, inventory: &Inventory) -> Vec<Option<&Node>> {
+    match target {
+        Target::Local => vec![None],
+        Target::Workers => inventory.workers().map(Some).collect(),
+        Target::Controllers => inventory.controllers().map(Some).collect(),
+        Target::FirstController => inventory.controllers().take(1).map(Some).collect(),
+        Target::All => inventory.nodes.iter().map(Some).collect(),
+    }
+}
+
+fn plan_step(
+    renderer: &Renderer,
+    file: &Path,
+    step: &Step,
+    node: Option<&Node>,
+    inventory: &Inventory,
+    base: &Value,
+) -> Result<PlannedStep, Diagnostic> {
+    let host_ctx = match node {
+        Some(n) => single("node", crate::template::to_value(NodeView::of(n))),
+        None => Value::from(BTreeMap::<String, Value>::new()),
+    };
+    let items: Vec<Option<(&'static str, &Node)>> = match step.for_each {
+        None => vec![None],
+        Some(each) => inventory
+            .workers()
+            .filter(|w| each != ForEach::Peers || node.is_none_or(|n| n.name != w.name))
+            .map(|w| Some((each.variable(), w)))
+            .collect(),
+    };
+    let mut actions = Vec::with_capacity(items.len());
+    for item in items {
+        let item_ctx = match item {
+            Some((var, w)) => single(var, crate::template::to_value(NodeView::of(w))),
+            None => Value::from(BTreeMap::<String, Value>::new()),
+        };
+        let ctx = minijinja::context! { ..item_ctx, ..host_ctx.clone(), ..base.clone() };
+        let command = |s: &serde_saphyr::Spanned<String>| {
+            let located = Located {
+                text: &s.value,
+                line: s.referenced.line(),
+                column: s.referenced.column(),
+            };
+            renderer.render_command(file, located, &ctx)
+        };
+        let stdin = match &step.stdin {
+            Some(name) => Some(RenderedInput {
+                template: name.value.clone(),
+                text: renderer.render_manifest(&name.value, &ctx)?,
+            }),
+            None => None,
+        };
+        actions.push(Action {
+            item: item.map(|(var, w)| format!("{var} {}", w.name)),
+            check: command(&step.check)?,
+            run: command(&step.run)?,
+            undo: command(&step.undo)?,
+            stdin,
+        });
+    }
+    Ok(PlannedStep {
+        name: step.name.value.clone(),
+        summary: step.summary.clone(),
+        sudo: step.sudo,
+        actions,
+    })
+}
+
+/// A template context with one variable.
+fn single(name: &str, value: Value) -> Value {
+    Value::from(BTreeMap::from([(name.to_string(), value)]))
+}

@@ -1,0 +1,154 @@
+//! The variables a chapter's templates can use, built from the inventory.
+//!
+//! Chapter authors see these names (documented in docs/chapters.md); nothing else from the
+//! inventory reaches a template, and no secret ever does (only key *paths* exist in labctl).
+
+use ipnet::Ipv4Net;
+use minijinja::Value;
+use serde::Serialize;
+
+use crate::inventory::{Inventory, Node, Role};
+
+/// A node as templates see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeView {
+    pub name: String,
+    pub role: &'static str,
+    pub address: String,
+    pub pod_cidr: Option<String>,
+    /// The chapter's GCE route name for this node's pod CIDR (`kubernetes-route-10-200-0-0-24`).
+    pub gce_route_name: Option<String>,
+}
+
+impl NodeView {
+    /// The template view of `node`.
+    pub fn of(node: &Node) -> Self {
+        NodeView {
+            name: node.name.clone(),
+            role: match node.role {
+                Role::Controller => "controller",
+                Role::Worker => "worker",
+            },
+            address: node.address.to_string(),
+            pod_cidr: node.pod_cidr.map(|c| c.to_string()),
+            gce_route_name: node.pod_cidr.as_ref().map(gce_route_name),
+        }
+    }
+}
+
+/// The GCE route name the chapter gives a pod CIDR: `10.200.0.0/24` → `kubernetes-route-10-200-0-0-24`.
+pub fn gce_route_name(cidr: &Ipv4Net) -> String {
+    format!("kubernetes-route-{}", cidr.to_string().replace(['.', '/'], "-"))
+}
+
+#[derive(Debug, Serialize)]
+struct KubernetesView {
+    version: String,
+    major: u32,
+    minor: u32,
+}
+
+#[derive(Debug, Serialize)]
+struct FlannelView<'a> {
+    version: &'a str,
+    cni_plugin_version: &'a str,
+    image: &'a str,
+    cni_plugin_image: &'a str,
+    backend: &'a str,
+    iface: &'a str,
+    /// The flanneld arguments that choose the interface (see [`flannel_iface_args`]).
+    iface_args: Vec<String>,
+    /// Render the seed's old form (Kubernetes before 1.16: `extensions/v1beta1`, `kube-system`).
+    legacy: bool,
+    namespace: &'static str,
+    daemonset: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct GceView<'a> {
+    project: Option<&'a str>,
+    network: &'a str,
+    zone: Option<&'a str>,
+    /// `--project P` when a project is set, else nothing (gcloud's configuration decides).
+    project_args: Vec<String>,
+}
+
+/// The flanneld flags that choose the network interface.
+///
+/// A NIC name from the inventory gives `--iface=NAME`. With `iface: auto` and no facts yet,
+/// `--iface-regex` matches the nodes' own lab addresses: flanneld accepts an IP there, so each
+/// node picks the NIC that holds its lab address and never the NAT NIC with `10.0.2.15`.
+pub fn flannel_iface_args(inventory: &Inventory) -> Vec<String> {
+    if inventory.flannel.iface != "auto" {
+        return vec![format!("--iface={}", inventory.flannel.iface)];
+    }
+    let addresses: Vec<String> =
+        inventory.nodes.iter().map(|n| n.address.to_string().replace('.', "\\.")).collect();
+    vec![format!("--iface-regex=^({})$", addresses.join("|"))]
+}
+
+/// The variables common to every template of a chapter run against `inventory`.
+pub fn base_context(inventory: &Inventory, chapter: &str, variant: &str) -> Value {
+    let nodes: Vec<NodeView> = inventory.nodes.iter().map(NodeView::of).collect();
+    let workers: Vec<NodeView> = inventory.workers().map(NodeView::of).collect();
+    let controllers: Vec<NodeView> = inventory.controllers().map(NodeView::of).collect();
+    let f = &inventory.flannel;
+    // apps/v1 DaemonSets exist from Kubernetes 1.9, but extensions/v1beta1 ones are gone in 1.16.
+    let legacy =
+        inventory.kubernetes_version < crate::inventory::KubernetesVersion { major: 1, minor: 16 };
+    let flannel = FlannelView {
+        version: &f.version,
+        cni_plugin_version: &f.cni_plugin_version,
+        image: &f.image,
+        cni_plugin_image: &f.cni_plugin_image,
+        backend: match f.backend {
+            crate::inventory::FlannelBackend::Vxlan => "vxlan",
+            crate::inventory::FlannelBackend::HostGw => "host-gw",
+        },
+        iface: &f.iface,
+        iface_args: flannel_iface_args(inventory),
+        legacy,
+        namespace: if legacy { "kube-system" } else { "kube-flannel" },
+        daemonset: if legacy { "kube-flannel-ds-amd64" } else { "kube-flannel-ds" },
+    };
+    let gce = inventory.gce.as_ref().map(|g| GceView {
+        project: g.project.as_deref(),
+        network: &g.network,
+        zone: g.zone.as_deref(),
+        project_args: match &g.project {
+            Some(p) => vec!["--project".to_string(), p.clone()],
+            None => Vec::new(),
+        },
+    });
+    let kubernetes = KubernetesView {
+        version: inventory.kubernetes_version.to_string(),
+        major: inventory.kubernetes_version.major,
+        minor: inventory.kubernetes_version.minor,
+    };
+    minijinja::context! {
+        chapter => chapter,
+        variant => variant,
+        provider => inventory.provider.as_str(),
+        kubernetes => crate::template::to_value(&kubernetes),
+        nodes => crate::template::to_value(&nodes),
+        workers => crate::template::to_value(&workers),
+        controllers => crate::template::to_value(&controllers),
+        network => minijinja::context! {
+            cluster_cidr => inventory.network.cluster_cidr.to_string(),
+            service_cidr => inventory.network.service_cidr.to_string(),
+        },
+        flannel => crate::template::to_value(&flannel),
+        gce => crate::template::to_value(&gce),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_names_follow_the_chapter() {
+        let cidr: Ipv4Net = "10.200.2.0/24".parse().unwrap();
+        assert_eq!(gce_route_name(&cidr), "kubernetes-route-10-200-2-0-24");
+    }
+}

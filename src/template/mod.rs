@@ -1,0 +1,139 @@
+//! Rendering: chapter commands (shell-quoted by default) and manifest templates.
+//!
+//! Both use minijinja with strict undefined behaviour, so a misspelt variable is an error
+//! that names the chapter or template file and the line, never an empty string in a command.
+
+pub mod context;
+pub mod shell;
+pub mod source;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+
+use crate::diagnostic::Diagnostic;
+pub use source::TemplateSource;
+
+/// A template string from a chapter file, with where it starts in that file.
+#[derive(Debug, Clone, Copy)]
+pub struct Located<'a> {
+    pub text: &'a str,
+    /// 1-based line and column of the string's first character in the chapter file.
+    pub line: u64,
+    pub column: u64,
+}
+
+/// Renders chapter command strings and manifest templates.
+pub struct Renderer {
+    commands: Environment<'static>,
+    manifests: Environment<'static>,
+    source: TemplateSource,
+}
+
+impl Renderer {
+    /// A renderer whose manifest templates come from `source`.
+    pub fn new(source: TemplateSource) -> Self {
+        let mut commands = Environment::new();
+        commands.set_undefined_behavior(UndefinedBehavior::Strict);
+        commands.set_formatter(shell::quoting_formatter);
+        commands.set_debug(true);
+
+        let mut manifests = Environment::new();
+        manifests.set_undefined_behavior(UndefinedBehavior::Strict);
+        // A `.yaml.j2` name would otherwise switch on escaping: manifests quote explicitly (`tojson`).
+        manifests.set_auto_escape_callback(|_| AutoEscape::None);
+        // Manifests are YAML: block tags on lines of their own must not leave blank lines.
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+        {
+            manifests.set_syntax(syntax);
+        }
+        manifests.set_debug(true);
+        let loader_source = Arc::new(source.clone());
+        manifests.set_loader(move |name| Ok(loader_source.read(name)));
+
+        Renderer { commands, manifests, source }
+    }
+
+    /// Checks the syntax of a command template without rendering it.
+    pub fn check_command_syntax(
+        &self,
+        file: &Path,
+        template: Located<'_>,
+    ) -> Result<(), Diagnostic> {
+        self.commands
+            .template_from_named_str("command", template.text)
+            .map(|_| ())
+            .map_err(|e| command_error(file, template, &e))
+    }
+
+    /// Renders one chapter command; the result is a single line of shell.
+    pub fn render_command(
+        &self,
+        file: &Path,
+        template: Located<'_>,
+        context: &Value,
+    ) -> Result<String, Diagnostic> {
+        let text = self
+            .commands
+            .render_named_str("command", template.text, context)
+            .map_err(|e| command_error(file, template, &e))?;
+        Ok(text.trim().to_string())
+    }
+
+    /// Renders the manifest template `name` (a path under `templates/`).
+    pub fn render_manifest(&self, name: &str, context: &Value) -> Result<String, Diagnostic> {
+        let template =
+            self.manifests.get_template(name).map_err(|e| self.manifest_error(name, &e))?;
+        template.render(context).map_err(|e| self.manifest_error(name, &e))
+    }
+
+    /// True if there is a manifest template called `name`.
+    pub fn has_manifest(&self, name: &str) -> bool {
+        self.source.read(name).is_some()
+    }
+
+    fn manifest_error(&self, name: &str, e: &minijinja::Error) -> Diagnostic {
+        // The error may come from an included template: name the file it happened in.
+        let in_name = e.name().unwrap_or(name);
+        let file = self.source.display_path(in_name);
+        let message = if e.kind() == minijinja::ErrorKind::TemplateNotFound {
+            format!("template `{in_name}` not found")
+        } else {
+            describe(e)
+        };
+        Diagnostic::error(&file, e.line().map(|l| l as u64), None, message)
+    }
+}
+
+/// Maps a minijinja error in a command string to the line in the chapter file.
+fn command_error(file: &Path, template: Located<'_>, e: &minijinja::Error) -> Diagnostic {
+    let (line, column) = match e.line() {
+        Some(1) | None => (template.line, Some(template.column)),
+        Some(l) => (template.line + l as u64 - 1, None),
+    };
+    Diagnostic::error(file, Some(line), column, describe(e))
+}
+
+/// The part of a minijinja error a user needs: what is wrong, without engine internals.
+fn describe(e: &minijinja::Error) -> String {
+    match (e.kind(), e.detail()) {
+        (minijinja::ErrorKind::UndefinedError, Some(detail)) => {
+            format!("undefined template variable: {detail}")
+        }
+        (minijinja::ErrorKind::SyntaxError, Some(detail)) => {
+            format!("template syntax error: {detail}")
+        }
+        (_, Some(detail)) => format!("template error: {detail}"),
+        (kind, None) => format!("template error: {kind}"),
+    }
+}
+
+/// A template value from any serializable Rust value.
+pub fn to_value<T: serde::Serialize>(value: T) -> Value {
+    Value::from(minijinja::value::Serde(value))
+}
