@@ -51,8 +51,13 @@ pub fn parse_str<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Diag
     if text.len() as u64 > MAX_INPUT_BYTES {
         return Err(Diagnostic::error(path, None, None, "input is too large"));
     }
-    if text.trim().is_empty() {
-        return Err(Diagnostic::error(path, None, None, "file is empty"));
+    if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return Err(Diagnostic::error(
+            path,
+            None,
+            None,
+            "file is empty (nothing but blank lines and comments)",
+        ));
     }
     let options = serde_saphyr::options! {
         with_snippet: false,
@@ -73,6 +78,15 @@ pub fn parse_str<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Diag
 /// Turns a serde-saphyr error into a diagnostic, moving its location into the `file:line:col` prefix.
 fn to_diagnostic(path: &Path, e: &serde_saphyr::Error) -> Diagnostic {
     let mut message = e.to_string();
+    // The parser's advice is for programmers; a user is better served by the plain fact.
+    if let Some(i) = message.find(", set DuplicateKeyPolicy") {
+        let rest = message[i..]
+            .find(" at line ")
+            .map(|j| message[i + j..].to_string())
+            .unwrap_or_default();
+        let key = message[..i].trim_start_matches("duplicate mapping key: ").to_string();
+        message = format!("key `{key}` is given twice{rest}");
+    }
     let location = e.location().filter(|l| l.line() > 0);
     if let Some(loc) = &location {
         let suffix = format!(" at line {}, column {}", loc.line(), loc.column());
@@ -80,12 +94,20 @@ fn to_diagnostic(path: &Path, e: &serde_saphyr::Error) -> Diagnostic {
             message = stripped.to_string();
         }
     }
-    Diagnostic::error(
+    let diagnostic = Diagnostic::error(
         path,
         location.as_ref().map(|l| l.line()),
         location.as_ref().map(|l| l.column()),
-        message,
-    )
+        message.clone(),
+    );
+    if message.contains("limit exceeded") || message.contains("budget") {
+        diagnostic.with_help(
+            "labctl limits YAML aliases, size and nesting so that no file can exhaust memory; \
+             write the values out instead",
+        )
+    } else {
+        diagnostic
+    }
 }
 
 /// 1-based line and column just after `prefix`.

@@ -1,0 +1,98 @@
+//! Invariants over the chapters shipped in `labs/`, and what chapter 11 renders to.
+
+use labctl::chapter::Catalog;
+use labctl::chapter::sample::sample_inventory;
+use labctl::inventory::Provider;
+
+#[test]
+fn every_chapter_loads_and_every_variant_renders_for_every_provider() {
+    let catalog = Catalog::Builtin;
+    let names = catalog.names().unwrap();
+    assert!(names.contains(&"11-pod-network-routes".to_string()));
+    for name in names {
+        let chapter = catalog.load(&name).unwrap_or_else(|e| panic!("chapter {name}: {e}"));
+        for provider in [Provider::Ssh, Provider::Vagrant, Provider::Gce] {
+            chapter.variant(None, provider).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        for variant in &chapter.spec.variants {
+            assert!(!variant.steps.is_empty(), "{name}/{}: no steps", variant.name.value);
+            assert!(!variant.verify.is_empty(), "{name}/{}: no verify checks", variant.name.value);
+            for step in &variant.steps {
+                assert!(!step.summary.trim().is_empty(), "{name}/{}: no summary", step.name.value);
+            }
+            let plan = labctl::plan::render(&chapter, variant, &sample_inventory()).unwrap();
+            for host in &plan.hosts {
+                for step in &host.steps {
+                    for action in &step.actions {
+                        for command in [&action.check, &action.run, &action.undo] {
+                            assert!(
+                                !command.contains("{{") && !command.contains('\n'),
+                                "{command}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn default_variants_follow_the_provider() {
+    let chapter = Catalog::Builtin.load("11-pod-network-routes").unwrap();
+    assert_eq!(chapter.variant(None, Provider::Ssh).unwrap().name.value, "static");
+    assert_eq!(chapter.variant(None, Provider::Vagrant).unwrap().name.value, "flannel");
+    assert_eq!(chapter.variant(None, Provider::Gce).unwrap().name.value, "gce");
+}
+
+#[test]
+fn static_routes_go_to_every_other_worker_and_nothing_is_hard_coded() {
+    let chapter = Catalog::Builtin.load("11-pod-network-routes").unwrap();
+    let mut inventory = sample_inventory();
+    // A lab that is not KTHW's: other addresses and CIDRs must flow through.
+    for (i, node) in inventory.nodes.iter_mut().filter(|n| n.pod_cidr.is_some()).enumerate() {
+        node.address = [192, 168, 56, 101 + i as u8].into();
+        node.pod_cidr = Some(format!("10.244.{i}.0/24").parse().unwrap());
+    }
+    let variant = chapter.variant(Some("static"), Provider::Ssh).unwrap();
+    let plan = labctl::plan::render(&chapter, variant, &inventory).unwrap();
+    let names: Vec<&str> = plan.hosts.iter().map(|h| h.host.name()).collect();
+    assert_eq!(names, ["worker-0", "worker-1", "worker-2"]);
+    let runs: Vec<&str> = plan.hosts[1].steps[0].actions.iter().map(|a| a.run.as_str()).collect();
+    assert_eq!(
+        runs,
+        [
+            "ip route replace 10.244.0.0/24 via 192.168.56.101",
+            "ip route replace 10.244.2.0/24 via 192.168.56.103"
+        ]
+    );
+    assert!(plan.hosts[1].steps[0].sudo);
+}
+
+#[test]
+fn values_from_the_inventory_are_shell_quoted_in_commands() {
+    let chapter = Catalog::Builtin.load("11-pod-network-routes").unwrap();
+    let mut inventory = sample_inventory();
+    if let Some(gce) = inventory.gce.as_mut() {
+        gce.network = "net; touch /tmp/pwned".into();
+    }
+    let variant = chapter.variant(Some("gce"), Provider::Gce).unwrap();
+    let plan = labctl::plan::render(&chapter, variant, &inventory).unwrap();
+    let run = &plan.hosts[0].steps[0].actions[0].run;
+    assert!(run.contains("--network 'net; touch /tmp/pwned' "), "{run}");
+}
+
+#[test]
+fn gce_routes_are_named_as_the_chapter_names_them() {
+    let chapter = Catalog::Builtin.load("11-pod-network-routes").unwrap();
+    let variant = chapter.variant(Some("gce"), Provider::Gce).unwrap();
+    let plan = labctl::plan::render(&chapter, variant, &sample_inventory()).unwrap();
+    assert_eq!(plan.hosts.len(), 1, "gce routes are made from this machine only");
+    let runs: Vec<&str> = plan.hosts[0].steps[0].actions.iter().map(|a| a.run.as_str()).collect();
+    assert_eq!(
+        runs[0],
+        "gcloud compute routes create kubernetes-route-10-200-0-0-24 --project example-project \
+         --network kubernetes-the-hard-way --next-hop-address 10.240.0.20 --destination-range 10.200.0.0/24"
+    );
+    assert_eq!(runs.len(), 3);
+}
