@@ -31,10 +31,16 @@ pub(crate) fn resolve(raw: &str, base: &Path, home: Option<&Path>) -> Result<Pat
             Some(rest) => rest,
             None if rest.is_empty() => rest,
             // `~alice/...` would need the password database; nobody writes it in a lab inventory.
-            None => return Err(format!("`{raw}`: `~user` paths are not supported; write the full path")),
+            None => {
+                return Err(format!(
+                    "`{raw}`: `~user` paths are not supported; write the full path"
+                ));
+            }
         };
         let Some(home) = home else {
-            return Err(format!("`{raw}` starts with `~` but $HOME is not set; write the full path"));
+            return Err(format!(
+                "`{raw}` starts with `~` but $HOME is not set; write the full path"
+            ));
         };
         return Ok(without_dots(&home.join(rest)));
     }
@@ -53,35 +59,40 @@ fn without_dots(path: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
-    const HOME: Option<&Path> = Some(Path::new("/home/u"));
+    fn home() -> Option<&'static Path> {
+        Some(Path::new("/home/u"))
+    }
 
     #[test]
     fn tilde_is_home() {
-        assert_eq!(resolve("~", Path::new("/lab"), HOME), Ok(PathBuf::from("/home/u")));
+        assert_eq!(resolve("~", Path::new("/lab"), home()), Ok(PathBuf::from("/home/u")));
         assert_eq!(
-            resolve("~/.ssh/id_ed25519", Path::new("/lab"), HOME),
+            resolve("~/.ssh/id_ed25519", Path::new("/lab"), home()),
             Ok(PathBuf::from("/home/u/.ssh/id_ed25519"))
         );
     }
 
     #[test]
     fn relative_is_next_to_the_inventory() {
-        assert_eq!(resolve("./keys/id", Path::new("/lab"), HOME), Ok(PathBuf::from("/lab/keys/id")));
-        assert_eq!(resolve(".", Path::new("/lab"), HOME), Ok(PathBuf::from("/lab")));
-        assert_eq!(resolve("/k/id", Path::new("/lab"), HOME), Ok(PathBuf::from("/k/id")));
+        assert_eq!(
+            resolve("./keys/id", Path::new("/lab"), home()),
+            Ok(PathBuf::from("/lab/keys/id"))
+        );
+        assert_eq!(resolve(".", Path::new("/lab"), home()), Ok(PathBuf::from("/lab")));
+        assert_eq!(resolve("/k/id", Path::new("/lab"), home()), Ok(PathBuf::from("/k/id")));
     }
 
     #[test]
     fn unusable_paths_are_refused() {
         assert_eq!(
-            resolve("~alice/id", Path::new("/lab"), HOME),
+            resolve("~alice/id", Path::new("/lab"), home()),
             Err("`~alice/id`: `~user` paths are not supported; write the full path".into())
         );
         assert_eq!(
             resolve("~/id", Path::new("/lab"), None),
             Err("`~/id` starts with `~` but $HOME is not set; write the full path".into())
         );
-        assert_eq!(resolve(" ", Path::new("/lab"), HOME), Err("the path is empty".into()));
+        assert_eq!(resolve(" ", Path::new("/lab"), home()), Err("the path is empty".into()));
     }
 
     #[test]
