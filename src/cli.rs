@@ -59,6 +59,13 @@ pub enum ColorChoice {
     Never,
 }
 
+/// How `verify` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -88,6 +95,72 @@ pub enum Command {
         /// Write the rendered files to this directory instead of printing them.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+    },
+
+    /// Show what `run` would do on every host (read-only: connects and runs only checks).
+    #[command(
+        after_help = "Examples:\n  labctl plan 11-pod-network-routes\n  labctl -i labctl.yaml plan 11-pod-network-routes --variant static"
+    )]
+    Plan {
+        /// Chapter name or chapter file.
+        chapter: String,
+        /// Variant (default: the one recorded in the state, else the provider's default).
+        #[arg(long, value_name = "V")]
+        variant: Option<String>,
+    },
+
+    /// Do a chapter on the lab: every step on every host, skipping what is already done.
+    #[command(
+        after_help = "Examples:\n  labctl run 11-pod-network-routes\n  labctl run 11-pod-network-routes --variant static --fail-fast\n  labctl run 11-pod-network-routes --only pod-routes"
+    )]
+    Run {
+        /// Chapter name or chapter file.
+        chapter: String,
+        /// Variant (default: the provider's default).
+        #[arg(long, value_name = "V")]
+        variant: Option<String>,
+        /// Start at this step (earlier steps are skipped).
+        #[arg(long, value_name = "STEP", conflicts_with = "only")]
+        from: Option<String>,
+        /// Run only this step.
+        #[arg(long, value_name = "STEP")]
+        only: Option<String>,
+        /// Stop every host at the first failure.
+        #[arg(long)]
+        fail_fast: bool,
+    },
+
+    /// Check the chapter's result with evidence: routes, and probe pods pinging across nodes.
+    #[command(
+        after_help = "Examples:\n  labctl verify\n  labctl verify 11-pod-network-routes --output json\n  labctl verify --junit report.xml"
+    )]
+    Verify {
+        /// Chapter (default: the one `run` last did, else 11-pod-network-routes).
+        chapter: Option<String>,
+        /// Variant (default: the one recorded in the state, else the provider's default).
+        #[arg(long, value_name = "V")]
+        variant: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        /// Also write a JUnit XML report to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
+
+    /// Undo what labctl applied for a chapter, in reverse order (only what labctl added).
+    #[command(
+        after_help = "Examples:\n  labctl reset 11-pod-network-routes --yes\n  labctl reset --yes"
+    )]
+    Reset {
+        /// Chapter (default: the one `run` last did).
+        chapter: Option<String>,
+        /// Variant (default: the one recorded in the state).
+        #[arg(long, value_name = "V")]
+        variant: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
 
     /// Manage the built-in sandbox lab (network namespaces on this machine; needs root).

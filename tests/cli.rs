@@ -117,3 +117,126 @@ fn version_is_printed() {
         .stdout(&format!("labctl {}\n", env!("CARGO_PKG_VERSION")))
         .run();
 }
+
+const TWO_WORKERS: &str = "\
+provider: ssh
+nodes:
+  - { name: server, role: controller, address: 192.168.56.10 }
+  - { name: node-a, role: worker, address: 192.168.56.20, pod_cidr: 10.244.0.0/24 }
+  - { name: node-b, role: worker, address: 192.168.56.21, pod_cidr: 10.244.1.0/24 }
+network: { cluster_cidr: 10.244.0.0/16, service_cidr: 10.96.0.0/24 }
+";
+
+#[test]
+fn render_prints_every_command_per_host_from_the_inventory() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("lab.yaml");
+    std::fs::write(&inv, TWO_WORKERS).unwrap();
+    let inv = inv.to_str().unwrap();
+    let expected = format!(
+        "# chapter 11-pod-network-routes, variant static, inventory {inv}
+
+## node-a (192.168.56.20)
+# pod-routes (peer node-b) [sudo]: route the other worker's pod CIDR via its lab address
+check: test -n \"$(ip route show exact 10.244.1.0/24 via 192.168.56.21)\"
+run:   ip route replace 10.244.1.0/24 via 192.168.56.21
+undo:  if test -n \"$(ip route show exact 10.244.1.0/24 via 192.168.56.21)\"; then ip route del 10.244.1.0/24 via 192.168.56.21; fi
+
+## node-b (192.168.56.21)
+# pod-routes (peer node-a) [sudo]: route the other worker's pod CIDR via its lab address
+check: test -n \"$(ip route show exact 10.244.0.0/24 via 192.168.56.20)\"
+run:   ip route replace 10.244.0.0/24 via 192.168.56.20
+undo:  if test -n \"$(ip route show exact 10.244.0.0/24 via 192.168.56.20)\"; then ip route del 10.244.0.0/24 via 192.168.56.20; fi
+"
+    );
+    Test::new().args(["-i", inv, "render", "11-pod-network-routes"]).stdout(&expected).run();
+}
+
+#[test]
+fn render_out_writes_runnable_scripts_and_manifests() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("lab.yaml");
+    std::fs::write(&inv, TWO_WORKERS).unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    Test::new()
+        .args([
+            "-i",
+            inv.to_str().unwrap(),
+            "render",
+            "11-pod-network-routes",
+            "--variant",
+            "flannel",
+            "--out",
+            o,
+        ])
+        .run();
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "node-a.reset.sh",
+            "node-a.sh",
+            "node-b.reset.sh",
+            "node-b.sh",
+            "server.flannel-manifest.yaml",
+            "server.reset.sh",
+            "server.sh"
+        ]
+    );
+    let script = std::fs::read_to_string(out.join("server.sh")).unwrap();
+    assert!(script.contains("if ! sh -c 'kubectl diff -f - >/dev/null &&"), "{script}");
+    assert!(script.contains("< server.flannel-manifest.yaml"), "{script}");
+    for name in names.iter().filter(|n| n.ends_with(".sh")) {
+        let status =
+            std::process::Command::new("sh").arg("-n").arg(out.join(name)).status().unwrap();
+        assert!(status.success(), "{name} is not valid shell");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out.join(name)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o111, 0o111, "{name} is not executable");
+    }
+    let reset = std::fs::read_to_string(out.join("node-a.reset.sh")).unwrap();
+    assert!(reset.contains("sudo -n sh -c 'rm -f /etc/cni/net.d/10-flannel.conflist"), "{reset}");
+}
+
+#[test]
+fn inventory_lookup_prefers_labctl_yaml_in_the_current_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("labctl.yaml"), TWO_WORKERS).unwrap();
+    let out = Test::new().current_dir(dir.path()).args(["render", "11-pod-network-routes"]).run();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("## node-a (192.168.56.20)"));
+    let empty = tempfile::tempdir().unwrap();
+    Test::new()
+        .current_dir(empty.path())
+        .args(["render", "11-pod-network-routes"])
+        .stderr(
+            "error: no inventory found: looked for ./labctl.yaml, a running sandbox, ./Vagrantfile\n  \
+             help: give one with `-i FILE`, or start a lab with `sudo labctl sandbox up`\n",
+        )
+        .status(2)
+        .run();
+}
+
+#[test]
+fn a_chapter_directory_can_replace_the_built_in_chapters() {
+    let dir = tempfile::tempdir().unwrap();
+    let labs = dir.path().join("labs");
+    std::fs::create_dir(&labs).unwrap();
+    std::fs::write(
+        labs.join("99-hello.yaml"),
+        "chapter: 99-hello\ntitle: Hello\ndefault_variant: { ssh: only, vagrant: only, gce: only }\n\
+         variants:\n  - name: only\n    summary: say hello\n    steps:\n      - { name: hello, summary: greet, where: all, \
+         check: \"test -f /tmp/hello-{{ node.name }}\", run: \"touch /tmp/hello-{{ node.name }}\", undo: \"rm -f /tmp/hello-{{ node.name }}\" }\n    \
+         verify:\n      - command: { name: greeted, where: all, run: \"test -f /tmp/hello\" }\n",
+    )
+    .unwrap();
+    Test::new()
+        .env("LABCTL_LABS_DIR", labs.to_str().unwrap())
+        .args(["list"])
+        .stdout("CHAPTER   TITLE  VARIANTS\n99-hello  Hello  only\n")
+        .run();
+}

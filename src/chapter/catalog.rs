@@ -62,7 +62,7 @@ impl Catalog {
     pub fn load(&self, name: &str) -> Result<Chapter, Error> {
         if looks_like_path(name) {
             let path = PathBuf::from(name);
-            return Ok(Chapter::load_file(&path, templates_near(&path))?);
+            return Chapter::load_file(&path, templates_near(&path));
         }
         let names = self.names()?;
         if !names.iter().any(|n| n == name) {

@@ -196,16 +196,16 @@ impl Chapter {
                     problems.push(d);
                 }
             }
-            if let Some(stdin) = &step.stdin {
-                if !renderer.has_manifest(&stdin.value) {
-                    problems.push(
-                        self.error_at(stdin, format!("template `{}` not found", stdin.value))
-                            .with_help(format!(
-                                "templates are read from {}",
-                                self.templates.display_path("").display()
-                            )),
-                    );
-                }
+            if let Some(stdin) = &step.stdin
+                && !renderer.has_manifest(&stdin.value)
+            {
+                problems.push(
+                    self.error_at(stdin, format!("template `{}` not found", stdin.value))
+                        .with_help(format!(
+                            "templates are read from {}",
+                            self.templates.display_path("").display()
+                        )),
+                );
             }
         }
     }

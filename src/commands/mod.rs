@@ -17,6 +17,10 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Render { chapter, variant, out } => {
             render::run(&cli.global, chapter, variant.as_deref(), out.as_deref())
         }
+        Command::Plan { .. } | Command::Run { .. } | Command::Reset { .. } => {
+            Err(Error::Usage("not wired yet".into()))
+        }
+        Command::Verify { .. } => Err(Error::Usage("verify is not wired yet".into())),
         Command::Sandbox(cmd) => crate::sandbox::execute(cmd, &cli.global),
         Command::Completions { shell } => completions::run(*shell),
     }
@@ -26,10 +30,10 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 fn load_inventory(global: &crate::cli::GlobalArgs) -> Result<crate::inventory::Inventory, Error> {
     let cwd = std::env::current_dir()
         .map_err(|e| Error::Usage(format!("cannot read the current directory: {e}")))?;
-    let _ = (&cwd, &global.inventory);
-    let (inventory, warnings) = (crate::chapter::sample::sample_inventory(), Vec::<String>::new()); // SHIM until inventory lands
+    let located = crate::inventory::locate(global.inventory.as_deref(), &cwd)?;
+    let warnings = crate::inventory::lint::check(&located.inventory)?;
     for warning in warnings {
         eprintln!("warning: {warning}");
     }
-    Ok(inventory)
+    Ok(located.inventory)
 }

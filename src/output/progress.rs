@@ -1,0 +1,79 @@
+//! Progress while commands run on many hosts.
+//!
+//! On a terminal, one indicatif bar per host. indicatif hides itself when stderr is not a
+//! terminal, so then every event is printed as one line on stderr instead (CI logs, pipes).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::output::style::Style;
+
+/// Receives events from hosts working in parallel.
+pub struct Progress {
+    style: Style,
+    bars: Option<(MultiProgress, Mutex<HashMap<String, ProgressBar>>)>,
+}
+
+impl Progress {
+    /// A reporter for `hosts`, each expected to do `work[i]` actions.
+    pub fn new(style: Style, hosts: &[(String, u64)]) -> Progress {
+        if !style.bars {
+            return Progress { style, bars: None };
+        }
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let width = hosts.iter().map(|(h, _)| h.len()).max().unwrap_or(8);
+        let template = format!("{{prefix:<{width}}} [{{bar:20}}] {{pos}}/{{len}} {{msg}}");
+        let bar_style = ProgressStyle::with_template(&template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        let mut map = HashMap::new();
+        for (host, len) in hosts {
+            let bar = multi.add(ProgressBar::new(*len));
+            bar.set_style(bar_style.clone());
+            bar.set_prefix(host.clone());
+            map.insert(host.clone(), bar);
+        }
+        Progress { style, bars: Some((multi, Mutex::new(map))) }
+    }
+
+    /// One event on `host`: `what` happened (`changed`, `ok`, `failed`, ...), with `detail`.
+    pub fn event(&self, host: &str, what: &str, detail: &str, advance: bool) {
+        match &self.bars {
+            Some((_, bars)) => {
+                if let Some(bar) = bars.lock().ok().as_ref().and_then(|b| b.get(host)) {
+                    if advance {
+                        bar.inc(1);
+                    }
+                    bar.set_message(format!("{what} {detail}"));
+                }
+            }
+            None => {
+                let what = match what {
+                    "failed" | "unreachable" | "interrupted" => self.style.red(what),
+                    "changed" => self.style.yellow(what),
+                    "ok" | "done" | "pass" => self.style.green(what),
+                    other => other.to_string(),
+                };
+                eprintln!("{host}: {what} {detail}");
+            }
+        }
+    }
+
+    /// Marks `host` finished with a last message.
+    pub fn finish(&self, host: &str, message: &str) {
+        if let Some((_, bars)) = &self.bars
+            && let Some(bar) = bars.lock().ok().as_ref().and_then(|b| b.get(host))
+        {
+            bar.finish_with_message(message.to_string());
+        }
+    }
+
+    /// Removes the bars before the summary is printed.
+    pub fn clear(&self) {
+        if let Some((multi, _)) = &self.bars {
+            let _ = multi.clear();
+        }
+    }
+}
