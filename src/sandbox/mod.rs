@@ -1,23 +1,87 @@
-//! The built-in sandbox lab (placeholder until the sandbox lands).
+//! The sandbox: a KTHW lab on this Linux machine, built from network namespaces (DESIGN.md §7).
+//!
+//! Each worker is a namespace with Debian's real OpenSSH `sshd` (user `vagrant`, key auth,
+//! passwordless sudo, own host key and hostname) and one pod made by the real CNI `bridge` and
+//! `host-local` plugins. The nodes share a lab network (a bridge in a namespace of its own) that
+//! this machine reaches through one veth. The sandbox is a provider of machines, not a
+//! connector: labctl reaches it over real SSH like any other lab, through the inventory
+//! `up` writes.
+//!
+//! - [`args`]: the subcommands and flags; [`spec`]: the flags checked into a [`spec::SandboxSpec`];
+//! - [`up`] builds it with [`network`], [`node_etc`], [`pod`] and [`sshd`], recording
+//!   everything in [`state`] first, so that [`down`] can remove it even after a failed `up`;
+//! - [`status`] shows it; [`inventory_file`] is the inventory it writes.
 
-use clap::Subcommand;
+pub mod args;
+pub mod command;
+pub mod down;
+pub mod inventory_file;
+pub mod names;
+pub mod netns;
+pub mod network;
+pub mod node_etc;
+pub mod paths;
+pub mod pod;
+pub mod programs;
+pub mod spec;
+pub mod sshd;
+pub mod state;
+pub mod status;
+pub mod up;
 
-/// `labctl sandbox ...`
-#[derive(Debug, Subcommand)]
-pub enum SandboxCommand {
-    /// Show the sandbox labs on this machine.
-    Status,
-}
+use std::path::{Path, PathBuf};
 
-/// The inventory of the running sandbox labctl should use when no `-i` is given, if any.
-pub fn running_inventory() -> Option<std::path::PathBuf> {
-    None
-}
+pub use args::SandboxCommand;
+
+use crate::error::{EXIT_BAD_INPUT, EXIT_FAILED, Error};
 
 /// Runs a `labctl sandbox` subcommand.
-pub fn execute(
-    _cmd: &SandboxCommand,
-    _global: &crate::cli::GlobalArgs,
-) -> Result<(), crate::error::Error> {
-    Ok(())
+pub fn execute(cmd: &SandboxCommand, global: &crate::cli::GlobalArgs) -> Result<(), Error> {
+    // The sandbox reads no inventory and talks to no host through a connector.
+    let _ = global;
+    match cmd {
+        SandboxCommand::Up(args) => up::run(args),
+        SandboxCommand::Down(args) => down::run(args),
+        SandboxCommand::Status(args) => status::run(args),
+    }
+}
+
+/// The inventory of the running sandbox labctl should use when no `-i` is given, if any:
+/// the sandbox `default` if it runs, else the only running one.
+pub fn running_inventory() -> Option<PathBuf> {
+    running_inventory_in(&paths::sandboxes_root())
+}
+
+/// [`running_inventory`] for the sandboxes under `root`.
+pub fn running_inventory_in(root: &Path) -> Option<PathBuf> {
+    let running: Vec<(String, PathBuf)> = status::sandbox_names(root)
+        .into_iter()
+        .map(|name| {
+            let inventory = paths::SandboxPaths::new(root, &name).inventory();
+            (name, inventory)
+        })
+        .filter(|(name, inventory)| inventory.is_file() && is_running(name))
+        .collect();
+    if let Some((_, inventory)) = running.iter().find(|(name, _)| name == "default") {
+        return Some(inventory.clone());
+    }
+    match running.as_slice() {
+        [(_, inventory)] => Some(inventory.clone()),
+        _ => None,
+    }
+}
+
+/// True when the sandbox called `name` has its namespaces (it is up, or half-built).
+pub fn is_running(name: &str) -> bool {
+    netns::netns_exists(&names::SandboxNames::new(name).network_ns())
+}
+
+/// An error in what the user asked for (flags, missing root or programs): exit code 2.
+fn bad_input(message: String) -> Error {
+    Error::Other { message, code: EXIT_BAD_INPUT }
+}
+
+/// A failure while doing what was asked: exit code 1.
+fn failed(message: String) -> Error {
+    Error::Other { message, code: EXIT_FAILED }
 }

@@ -1,0 +1,218 @@
+//! A node's sshd: Debian's real OpenSSH server, started inside the node's network namespace with
+//! its own host key, its own hostname (a UTS namespace) and a private `/home`, `/tmp` and
+//! `/run/netns`, so that the node behaves like a VM of its own.
+
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::command::run;
+use super::node_etc::{Accounts, HOME};
+use super::paths::SandboxPaths;
+use super::programs::Programs;
+use super::spec::NodeRole;
+
+/// The port sshd listens on, as on the course's VMs.
+pub const PORT: u16 = 22;
+/// Directories every node gets a private tmpfs on.
+const PRIVATE_DIRS: [&str; 2] = ["/tmp", "/home"];
+/// Name of a node's pod namespace inside the node (its private `/run/netns`).
+pub const POD_NETNS_IN_NODE: &str = "pod";
+
+/// Makes an ed25519 key pair without a passphrase at `path` and `path.pub`.
+pub fn generate_key(ssh_keygen: &Path, path: &Path, comment: &str) -> Result<(), String> {
+    let mut cmd = Command::new(ssh_keygen);
+    cmd.args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"]).arg(path);
+    run(&mut cmd, None).map(|_| ())
+}
+
+/// Whether this sshd knows `PerSourcePenalties` (OpenSSH 9.8+), which must be off: the
+/// operator's status checks connect without logging in and would get the host shut out.
+pub fn has_source_penalties(sshd: &Path) -> bool {
+    let output = Command::new(sshd).arg("-V").output();
+    let text = match &output {
+        Ok(o) => {
+            format!("{}{}", String::from_utf8_lossy(&o.stderr), String::from_utf8_lossy(&o.stdout))
+        }
+        Err(_) => return false,
+    };
+    openssh_version(&text).is_some_and(|v| v >= (9, 8))
+}
+
+/// The sshd_config of `node` listening on `address`.
+pub fn config(
+    sandbox: &str,
+    node: &str,
+    address: Ipv4Addr,
+    paths: &SandboxPaths,
+    source_penalties: bool,
+) -> String {
+    let quoted = |p: &Path| format!("\"{}\"", p.display());
+    let mut text = format!(
+        "# labctl sandbox `{sandbox}`, node {node}: Debian's sshd inside the node's namespace.
+ListenAddress {address}
+Port {PORT}
+HostKey {host_key}
+PidFile {pid}
+AuthorizedKeysFile .ssh/authorized_keys
+AllowUsers vagrant
+PermitRootLogin no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+# No PAM: `vagrant` exists only in the node's private /etc; sudo uses PAM by itself.
+UsePAM no
+UseDNS no
+PrintMotd no
+PrintLastLog no
+X11Forwarding no
+AcceptEnv LANG LC_*
+# As on the course's Ubuntu boxes, /usr/sbin is on PATH (`ip` without sudo reads state).
+SetEnv PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+Subsystem sftp internal-sftp
+# A whole class connects at once.
+MaxStartups 200:30:400
+",
+        host_key = quoted(&paths.host_key(node)),
+        pid = quoted(&paths.sshd_pid(node)),
+    );
+    if source_penalties {
+        text.push_str("PerSourcePenalties no\n");
+    }
+    text
+}
+
+/// The shell script that turns `ip netns exec NODE unshare --uts` into the node and execs sshd.
+pub fn start_script(
+    node: &str,
+    role: NodeRole,
+    pod_netns_file: Option<&Path>,
+    accounts: &Accounts,
+    programs: &Programs,
+    paths: &SandboxPaths,
+) -> String {
+    let q = |s: &str| shlex::try_quote(s).map(|q| q.into_owned()).unwrap_or_else(|_| s.to_string());
+    let qp = |p: &Path| q(&p.to_string_lossy());
+    let mut script = String::from("set -e\n");
+    if role == NodeRole::Worker {
+        // KTHW's workers forward (their pods' traffic); controllers do not.
+        script.push_str("echo 1 > /proc/sys/net/ipv4/ip_forward\n");
+    }
+    script.push_str(&format!("echo {} > /proc/sys/kernel/hostname\n", q(node)));
+    // A private /run/netns, like a VM's: `ip netns add` on one node does not clash with another
+    // node's, and the node does not see the host's namespaces. The pod CNI made stays
+    // reachable in it as `pod` (bound from an open descriptor: its old path is hidden then).
+    if let Some(pod) = pod_netns_file {
+        script.push_str(&format!("exec 3< {}\n", qp(pod)));
+    }
+    script.push_str(
+        "umount -l /run/netns 2>/dev/null || true\nmount -t tmpfs -o mode=0755 labctl-netns /run/netns\n",
+    );
+    if pod_netns_file.is_some() {
+        script.push_str(&format!(
+            ": > /run/netns/{POD_NETNS_IN_NODE}\nmount --no-canonicalize --bind /proc/self/fd/3 /run/netns/{POD_NETNS_IN_NODE}\nexec 3<&-\n"
+        ));
+    }
+    // A private /tmp and /home, like a VM's. When the sandbox's own directory is under one of
+    // them (tests use a temporary directory), it is bound back at its path: sshd needs its
+    // config and keys there.
+    let dir = paths.dir();
+    let covered = PRIVATE_DIRS.iter().any(|d| dir.starts_with(d));
+    if covered {
+        script.push_str(&format!("exec 4< {}\n", qp(dir)));
+    }
+    script.push_str(
+        "mount -t tmpfs -o mode=1777 labctl-tmp /tmp\nmount -t tmpfs -o mode=0755 labctl-home /home\n",
+    );
+    if covered {
+        script.push_str(&format!(
+            "mkdir -p {dir}\nmount --no-canonicalize --bind /proc/self/fd/4 {dir}\nexec 4<&-\n",
+            dir = qp(dir)
+        ));
+    }
+    let (uid, gid) = (accounts.uid, accounts.gid);
+    script.push_str(&format!(
+        "mkdir -m 0755 {HOME}
+mkdir -m 0700 {HOME}/.ssh
+cp {public_key} {HOME}/.ssh/authorized_keys
+chmod 0600 {HOME}/.ssh/authorized_keys
+chown -R {uid}:{gid} {HOME}
+exec {sshd} -f {config} -E {log}
+",
+        public_key = qp(&paths.client_public_key()),
+        sshd = qp(&programs.sshd),
+        config = qp(&paths.sshd_config(node)),
+        log = qp(&paths.sshd_log(node)),
+    ));
+    script
+}
+
+/// Waits until sshd at `address` sends its banner, at most until `deadline`.
+pub fn wait_until_answers(address: Ipv4Addr, deadline: Instant) -> Result<(), String> {
+    loop {
+        if answers(address, Duration::from_millis(300)) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("sshd at {address}:{PORT} did not answer in time"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// True when an SSH server at `address` sends an SSH banner within `timeout`.
+pub fn answers(address: Ipv4Addr, timeout: Duration) -> bool {
+    let target = SocketAddr::from((address, PORT));
+    let Ok(mut stream) = TcpStream::connect_timeout(&target, timeout) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(timeout));
+    let mut banner = [0u8; 4];
+    stream.read_exact(&mut banner).is_ok() && &banner == b"SSH-"
+}
+
+/// The pid sshd wrote to `path`; it writes it just after it starts listening.
+pub fn read_pid(path: &Path, deadline: Instant) -> Option<u32> {
+    loop {
+        let pid = std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse().ok());
+        if pid.is_some() || Instant::now() >= deadline {
+            return pid;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `(major, minor)` from text like `OpenSSH_9.2p1 Debian-2, OpenSSL 3.0`.
+fn openssh_version(text: &str) -> Option<(u32, u32)> {
+    let rest = &text[text.find("OpenSSH_")? + "OpenSSH_".len()..];
+    let mut parts = rest.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_read_from_sshd_banners() {
+        assert_eq!(openssh_version("OpenSSH_9.2p1 Debian-2+deb12u7, OpenSSL 3.0.19"), Some((9, 2)));
+        assert_eq!(openssh_version("unknown option -- V\nOpenSSH_10.0p2, LibreSSL"), Some((10, 0)));
+        assert_eq!(openssh_version("dropbear"), None);
+    }
+
+    #[test]
+    fn config_listens_on_the_node_address_with_keys_only() {
+        let paths = SandboxPaths::new(Path::new("/run/labctl/sandboxes"), "default");
+        let text = config("default", "worker-0", Ipv4Addr::new(10, 240, 0, 20), &paths, false);
+        assert!(text.contains("\nListenAddress 10.240.0.20\n"));
+        assert!(text.contains(
+            "\nHostKey \"/run/labctl/sandboxes/default/nodes/worker-0/ssh_host_ed25519_key\"\n"
+        ));
+        assert!(text.contains("\nPasswordAuthentication no\n"));
+        assert!(!text.contains("PerSourcePenalties"));
+    }
+}
