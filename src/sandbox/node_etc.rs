@@ -84,7 +84,15 @@ pub fn node_files(
 /// is left out, because `ip netns exec` can only bind-mount over an existing file.
 pub fn write_files(dir: &Path, files: &[(&'static str, String, u32)]) -> Result<(), String> {
     let error = |what: &Path, e: std::io::Error| format!("cannot write `{}`: {e}", what.display());
-    fs::create_dir_all(dir).map_err(|e| error(dir, e))?;
+    // Another sandbox's `down` may remove an empty /etc/netns just now; try again then.
+    let mut created = fs::create_dir_all(dir);
+    for _ in 0..3 {
+        match &created {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => created = fs::create_dir_all(dir),
+            _ => break,
+        }
+    }
+    created.map_err(|e| error(dir, e))?;
     for (name, content, mode) in files {
         if !Path::new("/etc").join(name).exists() {
             continue;

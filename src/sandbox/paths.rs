@@ -17,7 +17,10 @@ pub const NETNS_RUN_DIR: &str = "/run/netns";
 /// The directory all sandboxes live in.
 pub fn sandboxes_root() -> PathBuf {
     match std::env::var_os(ROOT_ENV) {
-        Some(root) if !root.is_empty() => PathBuf::from(root),
+        // sshd wants absolute paths in its config.
+        Some(root) if !root.is_empty() => {
+            std::path::absolute(&root).unwrap_or_else(|_| PathBuf::from(root))
+        }
         _ => PathBuf::from(DEFAULT_ROOT),
     }
 }

@@ -108,8 +108,12 @@ pub fn require_root(action: &str) -> Result<(), String> {
     if effective_uid() == Some(0) {
         return Ok(());
     }
+    let why = match action {
+        "down" => "it stops sshd and removes network namespaces",
+        _ => "it creates network namespaces and starts sshd",
+    };
     Err(format!(
-        "`labctl sandbox {action}` needs root: it creates network namespaces and starts sshd\n  help: run it with sudo: `sudo labctl sandbox {action}`"
+        "`labctl sandbox {action}` needs root: {why}\n  help: run it with sudo: `sudo labctl sandbox {action}`"
     ))
 }
 
