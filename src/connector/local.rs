@@ -1,0 +1,131 @@
+//! The local connector: commands for this machine (`gcloud`, `kubectl`), run the same way as
+//! remote ones (`sh -c`, optionally `sudo -n`, stdin fed, bounded by a timeout).
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
+use tokio::time::timeout;
+
+use super::error::RunError;
+use super::{CommandOutput, CommandSpec, Completion};
+
+/// The name local commands go by in messages.
+pub const LOCAL_NAME: &str = "local";
+
+/// How long killing a timed-out command may take.
+const CLEANUP: Duration = Duration::from_secs(1);
+
+/// Runs `spec` on this machine.
+pub async fn run(spec: &CommandSpec) -> Result<CommandOutput, RunError> {
+    let mut command = if spec.sudo {
+        let mut command = Command::new("sudo");
+        command.args(["-n", "sh", "-c"]);
+        command
+    } else {
+        let mut command = Command::new("sh");
+        command.arg("-c");
+        command
+    };
+    command
+        .arg(&spec.command)
+        .stdin(if spec.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so a timeout can stop everything the command started, and
+        // so a Ctrl-C reaches labctl (which cleans up) rather than the command directly.
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = command.spawn().map_err(|source| RunError::Local { source })?;
+
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let input = spec.stdin.as_deref();
+    let work = async {
+        // Fed while the output is read, or a command echoing a large input would block.
+        let feed = async move {
+            if let (Some(mut pipe), Some(bytes)) = (stdin, input) {
+                // A command may exit without reading its input; its status tells the story.
+                let _ = pipe.write_all(bytes).await;
+            }
+            // The pipe is dropped here: the command sees the end of its input.
+        };
+        let (_, stdout, stderr, status) =
+            tokio::join!(feed, read_all(stdout), read_all(stderr), child.wait());
+        Ok::<_, std::io::Error>(CommandOutput {
+            completion: completion(status?),
+            stdout: stdout?,
+            stderr: stderr?,
+        })
+    };
+    let finished = timeout(spec.timeout, work).await;
+    match finished {
+        Ok(result) => result.map_err(|source| RunError::Local { source }),
+        Err(_) => {
+            stop(&mut child).await;
+            Err(RunError::Timeout {
+                name: LOCAL_NAME.into(),
+                command: spec.command.clone(),
+                after: spec.timeout,
+            })
+        }
+    }
+}
+
+/// Kills the command's whole process group (best effort) and reaps it.
+async fn stop(child: &mut Child) {
+    if let Some(pid) = child.id() {
+        // std has no killpg; the `kill` utility reaches the group by its negative id.
+        let group = format!("-{pid}");
+        let killing = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = timeout(CLEANUP, killing).await;
+    }
+    let _ = child.start_kill();
+    let _ = timeout(CLEANUP, child.wait()).await;
+}
+
+async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if let Some(mut pipe) = pipe {
+        pipe.read_to_end(&mut bytes).await?;
+    }
+    Ok(bytes)
+}
+
+fn completion(status: ExitStatus) -> Completion {
+    if let Some(code) = status.code().and_then(|code| u32::try_from(code).ok()) {
+        Completion::Exited(code)
+    } else if let Some(number) = status.signal() {
+        Completion::Signal(signal_name(number))
+    } else {
+        Completion::NoStatus
+    }
+}
+
+/// The name OpenSSH would send for a signal number (Linux numbering), else the number.
+fn signal_name(number: i32) -> String {
+    let name = match number {
+        1 => "HUP",
+        2 => "INT",
+        3 => "QUIT",
+        4 => "ILL",
+        6 => "ABRT",
+        8 => "FPE",
+        9 => "KILL",
+        10 => "USR1",
+        11 => "SEGV",
+        12 => "USR2",
+        13 => "PIPE",
+        14 => "ALRM",
+        15 => "TERM",
+        _ => return number.to_string(),
+    };
+    name.to_string()
+}
