@@ -15,6 +15,7 @@ pub mod facts;
 pub mod inventory;
 pub mod output;
 pub mod plan;
+pub mod runner;
 pub mod sandbox;
 pub mod template;
 pub mod verify;

@@ -2,8 +2,12 @@
 //! for `main` to print once.
 
 mod completions;
+mod lab;
 mod list;
+mod plan;
 mod render;
+mod reset;
+mod run;
 mod show;
 
 use crate::cli::{Cli, Command};
@@ -17,8 +21,19 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Render { chapter, variant, out } => {
             render::run(&cli.global, chapter, variant.as_deref(), out.as_deref())
         }
-        Command::Plan { .. } | Command::Run { .. } | Command::Reset { .. } => {
-            Err(Error::Usage("not wired yet".into()))
+        Command::Plan { chapter, variant } => plan::run(&cli.global, chapter, variant.as_deref()),
+        Command::Run { chapter, variant, from, only, fail_fast } => run::run(
+            &cli.global,
+            chapter,
+            variant.as_deref(),
+            crate::runner::execute::Selection {
+                from: from.clone(),
+                only: only.clone(),
+                fail_fast: *fail_fast,
+            },
+        ),
+        Command::Reset { chapter, variant, yes } => {
+            reset::run(&cli.global, chapter.as_deref(), variant.as_deref(), *yes)
         }
         Command::Verify { .. } => Err(Error::Usage("verify is not wired yet".into())),
         Command::Sandbox(cmd) => crate::sandbox::execute(cmd, &cli.global),

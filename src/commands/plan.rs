@@ -1,0 +1,87 @@
+//! `labctl plan CHAPTER`: what `run` would do per host, and why the rest is skipped.
+//! Read-only: it connects and runs only the steps' checks.
+
+use std::fmt::Write as _;
+
+use crate::cli::GlobalArgs;
+use crate::commands::lab::{Lab, print_unreachable};
+use crate::error::Error;
+use crate::output::summary::Status;
+use crate::runner::Tally;
+use crate::runner::execute::{Context, HostResult, Mode, Selection, execute};
+use crate::runner::interrupt::Interrupt;
+use crate::runner::log::RunLog;
+
+/// Prints the plan of `chapter` for the lab.
+pub fn run(global: &GlobalArgs, chapter: &str, variant: Option<&str>) -> Result<(), Error> {
+    let lab = Lab::open(global, Some(chapter))?;
+    let variant = lab.variant(variant, true)?;
+    let plan = lab.plan(variant)?;
+    let log = RunLog::open(&lab.state_dir.logs(), "plan");
+    let hosts: Vec<_> = plan.hosts.iter().map(|h| h.host.clone()).collect();
+    let runtime = crate::runner::runtime()?;
+    let results = runtime.block_on(async {
+        let interrupt = Interrupt::listen();
+        let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
+        let progress = lab.progress(&[]);
+        let ctx = Context {
+            hosts: &connections,
+            progress: &progress,
+            log: &log,
+            interrupt: &interrupt,
+            recorder: None,
+            sudo: lab.inventory.ssh.sudo,
+            concurrency: global.concurrency as usize,
+        };
+        let results = execute(&plan, Mode::Plan, &Selection::default(), &ctx).await;
+        print_unreachable(&connections);
+        Ok::<_, Error>(results)
+    })?;
+    print!("{}", describe(&plan.chapter, &plan.variant, &results));
+    let tally = Tally::of(&results);
+    match tally.exit_code(false) {
+        0 => Ok(()),
+        code => Err(Error::Other {
+            message: format!(
+                "the plan is incomplete: {} check(s) could not be run",
+                tally.failed + tally.unreachable
+            ),
+            code,
+        }),
+    }
+}
+
+/// The text `labctl plan` prints.
+pub fn describe(chapter: &str, variant: &str, results: &[HostResult]) -> String {
+    let mut out = format!("# plan: chapter {chapter}, variant {variant}\n");
+    for host in results {
+        let _ = writeln!(out, "\n## {}", host.host);
+        for a in &host.actions {
+            let label = match &a.item {
+                Some(item) => format!("{} ({item})", a.step),
+                None => a.step.clone(),
+            };
+            let line = match a.status {
+                Status::Changed => format!("  run   {label}: {}", a.detail),
+                Status::Ok => format!("  skip  {label}: {}", a.detail),
+                Status::Unreachable => format!("  ????  {label}: host unreachable: {}", a.detail),
+                Status::Failed => format!("  ????  {label}: check could not run: {}", a.detail),
+                Status::Skipped => format!("  skip  {label}: {}", a.detail),
+            };
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    let t = Tally::of(results);
+    if t.changed == 0 && t.failed == 0 && t.unreachable == 0 {
+        let _ = writeln!(out, "\nplan: nothing to change ({} already done)", t.ok);
+    } else {
+        let _ = writeln!(
+            out,
+            "\nplan: {} to change, {} already done, {} unknown",
+            t.changed,
+            t.ok,
+            t.failed + t.unreachable
+        );
+    }
+    out
+}

@@ -1,0 +1,135 @@
+//! `labctl reset [CHAPTER]`: undo what labctl applied, in reverse order.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::cli::GlobalArgs;
+use crate::commands::lab::{Lab, print_unreachable};
+use crate::error::{EXIT_BAD_INPUT, Error};
+use crate::output::summary;
+use crate::plan::HostRef;
+use crate::runner::Tally;
+use crate::runner::interrupt::Interrupt;
+use crate::runner::log::RunLog;
+
+/// Undoes `chapter` (default: the last one run) on the lab.
+pub fn run(
+    global: &GlobalArgs,
+    chapter: Option<&str>,
+    variant: Option<&str>,
+    yes: bool,
+) -> Result<(), Error> {
+    let lab = Lab::open(global, chapter)?;
+    // The variant only matters for messages: reset undoes what the state records.
+    let variant = lab.variant(variant, true)?.name.value.clone();
+    let _lock = lab.state_dir.lock()?;
+    let state = lab.state_dir.load()?;
+    let applied =
+        state.chapters.get(lab.chapter.name()).map(|c| c.applied.clone()).unwrap_or_default();
+    if applied.is_empty() {
+        println!(
+            "reset: nothing to undo: labctl has applied nothing of {} on this lab",
+            lab.chapter.name()
+        );
+        return Ok(());
+    }
+    let mut hosts: Vec<HostRef> = Vec::new();
+    for a in &applied {
+        let h = if a.host == "local" { HostRef::Local } else { HostRef::Node(a.host.clone()) };
+        if !hosts.contains(&h) {
+            hosts.push(h);
+        }
+    }
+    if !yes
+        && !confirm(&format!(
+            "reset will undo {} action(s) of {} (variant {variant}) on {} host(s). Go on? [y/N] ",
+            applied.len(),
+            lab.chapter.name(),
+            hosts.len()
+        ))?
+    {
+        return Err(Error::Other {
+            message: "reset cancelled; nothing was changed".into(),
+            code: EXIT_BAD_INPUT,
+        });
+    }
+    let log = RunLog::open(&lab.state_dir.logs(), "reset");
+    let recorder = lab.recorder(&variant);
+    *recorder.state.lock().map_err(|_| Error::Usage("state lock poisoned".into()))? = state;
+    let work: Vec<(String, u64)> = hosts
+        .iter()
+        .map(|h| {
+            (h.name().to_string(), applied.iter().filter(|a| a.host == h.name()).count() as u64)
+        })
+        .collect();
+    let runtime = crate::runner::runtime()?;
+    let (results, interrupted) = runtime.block_on(async {
+        let interrupt = Interrupt::listen();
+        let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
+        let progress = lab.progress(&work);
+        let results = crate::runner::reset::undo_all(
+            &applied,
+            &connections,
+            &progress,
+            &log,
+            &interrupt,
+            &recorder,
+        )
+        .await;
+        progress.clear();
+        print_unreachable(&connections);
+        Ok::<_, Error>((results, interrupt.requested()))
+    })?;
+    let mut steps: Vec<String> = Vec::new();
+    for a in applied.iter().rev() {
+        if !steps.contains(&a.step) {
+            steps.push(a.step.clone());
+        }
+    }
+    println!(
+        "{}",
+        summary::table(&lab.style, &steps, &crate::runner::summary_rows(&steps, &results))
+    );
+    for host in &results {
+        for action in host.actions.iter().filter(|a| a.status == summary::Status::Failed) {
+            eprintln!("error: {}: undo {}: {}", host.host, action.step, action.detail);
+        }
+    }
+    let tally = Tally::of(&results);
+    println!(
+        "reset: {} undone, {} failed, {} unreachable, {} skipped (log: {})",
+        tally.changed,
+        tally.failed,
+        tally.unreachable,
+        tally.skipped,
+        log.path().display()
+    );
+    match tally.exit_code(interrupted) {
+        0 => Ok(()),
+        code => Err(Error::Other {
+            message:
+                "reset is incomplete; what was not undone stays recorded: run `labctl reset` again"
+                    .into(),
+            code,
+        }),
+    }
+}
+
+/// Asks on the terminal; refuses to guess when there is none.
+fn confirm(question: &str) -> Result<bool, Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Other {
+            message:
+                "reset changes the lab and there is no terminal to ask on; pass `--yes` to confirm"
+                    .into(),
+            code: EXIT_BAD_INPUT,
+        });
+    }
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Usage(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}

@@ -1,0 +1,101 @@
+//! `labctl run CHAPTER`: do the chapter on the lab.
+
+use crate::cli::GlobalArgs;
+use crate::commands::lab::{Lab, print_unreachable};
+use crate::error::Error;
+use crate::output::summary;
+use crate::runner::Tally;
+use crate::runner::execute::{Context, Mode, Selection, execute, step_names};
+use crate::runner::interrupt::Interrupt;
+use crate::runner::log::RunLog;
+use crate::runner::state::now;
+
+/// Runs `chapter` on the lab of the inventory in effect.
+pub fn run(
+    global: &GlobalArgs,
+    chapter: &str,
+    variant: Option<&str>,
+    selection: Selection,
+) -> Result<(), Error> {
+    let lab = Lab::open(global, Some(chapter))?;
+    let variant = lab.variant(variant, false)?;
+    let plan = lab.plan(variant)?;
+    for step in selection.only.iter().chain(selection.from.iter()) {
+        lab.check_step(&plan, step)?;
+    }
+    let _lock = lab.state_dir.lock()?;
+    let log = RunLog::open(&lab.state_dir.logs(), "run");
+    let recorder = lab.recorder(&variant.name.value);
+    {
+        let mut state =
+            recorder.state.lock().map_err(|_| Error::Usage("state lock poisoned".into()))?;
+        state.last_chapter = Some(lab.chapter.name().to_string());
+        let entry = state.chapters.entry(lab.chapter.name().to_string()).or_default();
+        entry.variant = variant.name.value.clone();
+        entry.last_run = Some(now());
+        lab.state_dir.save(&state)?;
+    }
+    let hosts: Vec<_> = plan.hosts.iter().map(|h| h.host.clone()).collect();
+    let work: Vec<(String, u64)> = plan
+        .hosts
+        .iter()
+        .map(|h| (h.host.name().to_string(), h.steps.iter().map(|s| s.actions.len() as u64).sum()))
+        .collect();
+    let runtime = crate::runner::runtime()?;
+    let (results, interrupted) = runtime.block_on(async {
+        let interrupt = Interrupt::listen();
+        let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
+        let progress = lab.progress(&work);
+        let ctx = Context {
+            hosts: &connections,
+            progress: &progress,
+            log: &log,
+            interrupt: &interrupt,
+            recorder: Some(&recorder),
+            sudo: lab.inventory.ssh.sudo,
+            concurrency: global.concurrency as usize,
+        };
+        let results = execute(&plan, Mode::Run, &selection, &ctx).await;
+        progress.clear();
+        print_unreachable(&connections);
+        Ok::<_, Error>((results, interrupt.requested() && !selection.fail_fast))
+    })?;
+    let steps = step_names(&plan);
+    println!(
+        "{}",
+        summary::table(&lab.style, &steps, &crate::runner::summary_rows(&steps, &results))
+    );
+    for host in &results {
+        for action in host.actions.iter().filter(|a| a.status == summary::Status::Failed) {
+            eprintln!("error: {}: {}: {}", host.host, action.step, action.detail);
+        }
+    }
+    let tally = Tally::of(&results);
+    println!(
+        "run: {} changed, {} ok, {} failed, {} unreachable, {} skipped (log: {})",
+        tally.changed,
+        tally.ok,
+        tally.failed,
+        tally.unreachable,
+        tally.skipped,
+        log.path().display()
+    );
+    match tally.exit_code(interrupted) {
+        0 => Ok(()),
+        code => Err(Error::Other { message: failure_message(&tally, interrupted), code }),
+    }
+}
+
+fn failure_message(tally: &Tally, interrupted: bool) -> String {
+    if interrupted {
+        return "interrupted; what was applied is recorded (`labctl reset` undoes it, `labctl run` goes on)".into();
+    }
+    let mut parts = Vec::new();
+    if tally.failed > 0 {
+        parts.push(format!("{} action(s) failed", tally.failed));
+    }
+    if tally.unreachable > 0 {
+        parts.push(format!("{} action(s) on unreachable hosts", tally.unreachable));
+    }
+    format!("{}; fix the cause and run again: what is done is skipped", parts.join(", "))
+}

@@ -1,0 +1,305 @@
+//! Carrying out a plan: per host, steps in order, `check` before `run`.
+//!
+//! A failed host stops its own chain and the others go on (`--fail-fast` stops all). Every
+//! change is recorded in the state as soon as it is made, so an interrupted run can be reset.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use crate::connector::{CommandOutput, CommandSpec, Completion, Connection, RunError};
+use crate::output::progress::Progress;
+use crate::output::summary::Status;
+use crate::plan::{Action, HostPlan, HostRef, Plan, PlannedStep};
+use crate::runner::hosts::Hosts;
+use crate::runner::interrupt::Interrupt;
+use crate::runner::log::RunLog;
+use crate::runner::state::{AppliedAction, State, StateDir, now};
+
+/// How long one command may take before it is abandoned.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What `execute` should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Only run checks: report what `run` would do.
+    Plan,
+    /// Run checks, and `run` where a check fails.
+    Run,
+}
+
+/// Options of `labctl run`/`plan`.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub from: Option<String>,
+    pub only: Option<String>,
+    pub fail_fast: bool,
+}
+
+/// What happened to one action.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ActionResult {
+    pub step: String,
+    pub item: Option<String>,
+    pub status: Status,
+    /// Why it was skipped, what it would run, or why it failed.
+    pub detail: String,
+}
+
+/// Everything one host did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HostResult {
+    pub host: String,
+    pub actions: Vec<ActionResult>,
+}
+
+/// Shared by the host tasks: the state on disk, updated after every change.
+pub struct Recorder {
+    pub dir: StateDir,
+    pub chapter: String,
+    pub variant: String,
+    pub state: Mutex<State>,
+}
+
+impl Recorder {
+    /// Records an applied action and saves the state at once.
+    fn applied(&self, action: AppliedAction) -> Result<(), String> {
+        let mut state = self.state.lock().map_err(|_| "state lock poisoned".to_string())?;
+        let entry = state.chapters.entry(self.chapter.clone()).or_default();
+        entry.variant = self.variant.clone();
+        entry.applied.retain(|a| !a.same_action(&action));
+        entry.applied.push(action);
+        self.dir.save(&state).map_err(|e| e.to_string())
+    }
+
+    /// Removes an undone action from the state and saves it at once.
+    pub fn forget(&self, action: &AppliedAction) -> Result<(), String> {
+        let mut state = self.state.lock().map_err(|_| "state lock poisoned".to_string())?;
+        if let Some(entry) = state.chapters.get_mut(&self.chapter) {
+            entry.applied.retain(|a| !a.same_action(action));
+        }
+        self.dir.save(&state).map_err(|e| e.to_string())
+    }
+}
+
+/// Everything a host task needs.
+pub struct Context<'a> {
+    pub hosts: &'a Hosts,
+    pub progress: &'a Progress,
+    pub log: &'a RunLog,
+    pub interrupt: &'a Interrupt,
+    pub recorder: Option<&'a Recorder>,
+    /// `false` when the inventory logs in as root and needs no sudo.
+    pub sudo: bool,
+    pub concurrency: usize,
+}
+
+/// Runs (or, in plan mode, checks) `plan` on every host.
+pub async fn execute(
+    plan: &Plan,
+    mode: Mode,
+    selection: &Selection,
+    ctx: &Context<'_>,
+) -> Vec<HostResult> {
+    let steps = step_names(plan);
+    let selected = |name: &str| -> bool {
+        if let Some(only) = &selection.only {
+            return name == only;
+        }
+        match &selection.from {
+            Some(from) => {
+                let at = steps.iter().position(|s| s == from).unwrap_or(0);
+                steps.iter().position(|s| s == name).is_some_and(|i| i >= at)
+            }
+            None => true,
+        }
+    };
+    let semaphore = Arc::new(Semaphore::new(ctx.concurrency.max(1)));
+    let futures = plan.hosts.iter().map(|host| {
+        let semaphore = semaphore.clone();
+        let selected = &selected;
+        async move {
+            let _permit = semaphore.acquire_owned().await;
+            run_host(host, mode, selection, selected, ctx).await
+        }
+    });
+    futures::future::join_all(futures).await
+}
+
+/// The plan's step names in first-seen order.
+pub fn step_names(plan: &Plan) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for host in &plan.hosts {
+        for step in &host.steps {
+            if !names.contains(&step.name) {
+                names.push(step.name.clone());
+            }
+        }
+    }
+    names
+}
+
+async fn run_host(
+    host: &HostPlan,
+    mode: Mode,
+    selection: &Selection,
+    selected: &dyn Fn(&str) -> bool,
+    ctx: &Context<'_>,
+) -> HostResult {
+    let name = host.host.name().to_string();
+    let mut actions = Vec::new();
+    let Some(connection) = ctx.hosts.get(&host.host) else {
+        let why = ctx.hosts.unreachable.get(&name).map(|e| e.to_string()).unwrap_or_default();
+        ctx.progress.event(&name, "unreachable", &why, false);
+        for step in &host.steps {
+            for action in &step.actions {
+                actions.push(result(step, action, Status::Unreachable, why.clone()));
+            }
+        }
+        return HostResult { host: name, actions };
+    };
+    let mut stopped: Option<String> = None;
+    for step in &host.steps {
+        for action in &step.actions {
+            if !selected(&step.name) {
+                actions.push(result(step, action, Status::Skipped, "not selected".into()));
+                continue;
+            }
+            if let Some(why) = &stopped {
+                actions.push(result(step, action, Status::Skipped, why.clone()));
+                continue;
+            }
+            if ctx.interrupt.requested() {
+                stopped = Some("interrupted".into());
+                actions.push(result(step, action, Status::Skipped, "interrupted".into()));
+                continue;
+            }
+            let outcome = run_action(&connection, &host.host, step, action, mode, ctx).await;
+            ctx.progress.event(&name, outcome.status.as_str(), &label(step, action), true);
+            match outcome.status {
+                Status::Failed => {
+                    stopped = Some(format!("step `{}` failed on this host", step.name));
+                    if selection.fail_fast {
+                        ctx.interrupt.request();
+                    }
+                }
+                Status::Unreachable => stopped = Some("connection lost".into()),
+                _ => {}
+            }
+            actions.push(outcome);
+        }
+    }
+    ctx.progress.finish(&name, if stopped.is_some() { "stopped" } else { "done" });
+    HostResult { host: name, actions }
+}
+
+async fn run_action(
+    connection: &Connection,
+    host: &HostRef,
+    step: &PlannedStep,
+    action: &Action,
+    mode: Mode,
+    ctx: &Context<'_>,
+) -> ActionResult {
+    let stdin = action.stdin.as_ref().map(|s| s.text.as_bytes().to_vec());
+    let sudo = step.sudo && (ctx.sudo || matches!(host, HostRef::Local));
+    let spec = |command: &str| CommandSpec {
+        command: command.to_string(),
+        sudo,
+        stdin: stdin.clone(),
+        timeout: COMMAND_TIMEOUT,
+    };
+    let check = run_logged(connection, host, &spec(&action.check), ctx.log).await;
+    match check {
+        Err(e) => return lost_or_failed(step, action, e),
+        Ok(out) if out.success() => {
+            return result(
+                step,
+                action,
+                Status::Ok,
+                format!("already done: check `{}` passed", action.check),
+            );
+        }
+        Ok(_) => {}
+    }
+    if mode == Mode::Plan {
+        return result(step, action, Status::Changed, action.run.clone());
+    }
+    match run_logged(connection, host, &spec(&action.run), ctx.log).await {
+        Err(e) => lost_or_failed(step, action, e),
+        Ok(out) if out.success() => {
+            if let Some(recorder) = ctx.recorder {
+                let applied = AppliedAction {
+                    host: host.name().to_string(),
+                    step: step.name.clone(),
+                    item: action.item.clone(),
+                    undo: action.undo.clone(),
+                    sudo,
+                    stdin: action.stdin.as_ref().map(|s| s.text.clone()),
+                    at: now(),
+                };
+                if let Err(e) = recorder.applied(applied) {
+                    return result(
+                        step,
+                        action,
+                        Status::Failed,
+                        format!("changed, but the state could not be saved: {e}"),
+                    );
+                }
+            }
+            result(step, action, Status::Changed, action.run.clone())
+        }
+        Ok(out) => result(step, action, Status::Failed, describe_failure(&action.run, &out)),
+    }
+}
+
+/// Runs one command and writes it and its result to the run log.
+pub async fn run_logged(
+    connection: &Connection,
+    host: &HostRef,
+    spec: &CommandSpec,
+    log: &RunLog,
+) -> Result<CommandOutput, RunError> {
+    let result = connection.run(spec).await;
+    let logged = result.as_ref().map(Clone::clone).map_err(|e| e.to_string());
+    log.command(host.name(), &spec.command, &logged);
+    result
+}
+
+fn lost_or_failed(step: &PlannedStep, action: &Action, e: RunError) -> ActionResult {
+    let status = match e {
+        RunError::ConnectionLost { .. } => Status::Unreachable,
+        _ => Status::Failed,
+    };
+    result(step, action, status, e.to_string())
+}
+
+/// `command` failed: its exit and the last lines of its error output.
+pub fn describe_failure(command: &str, out: &CommandOutput) -> String {
+    let how = match &out.completion {
+        Completion::Exited(code) => format!("exited with {code}"),
+        Completion::Signal(sig) => format!("was killed by signal {sig}"),
+        Completion::NoStatus => "ended without an exit status".to_string(),
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let tail: Vec<&str> =
+        stderr.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect();
+    let mut text = format!("`{command}` {how}");
+    if !tail.is_empty() {
+        text.push_str(": ");
+        text.push_str(&tail.join(" / "));
+    }
+    text
+}
+
+fn result(step: &PlannedStep, action: &Action, status: Status, detail: String) -> ActionResult {
+    ActionResult { step: step.name.clone(), item: action.item.clone(), status, detail }
+}
+
+fn label(step: &PlannedStep, action: &Action) -> String {
+    match &action.item {
+        Some(item) => format!("{} ({item})", step.name),
+        None => step.name.clone(),
+    }
+}

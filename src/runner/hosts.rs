@@ -1,0 +1,113 @@
+//! Connecting to the hosts of a plan: one connection per host per invocation, all hosts at
+//! once (bounded by `-j`), each connection reused for every fact, check and step.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use crate::connector::{ConnectError, Connection, Endpoint};
+use crate::inventory::{Inventory, Node};
+use crate::plan::HostRef;
+use crate::runner::log::RunLog;
+
+/// How long to wait for a host's SSH handshake.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often to send keepalives on an idle connection.
+pub const KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// The connections of one invocation.
+pub struct Hosts {
+    connections: HashMap<String, Arc<Connection>>,
+    /// Hosts that could not be reached, with why.
+    pub unreachable: BTreeMap<String, ConnectError>,
+}
+
+impl Hosts {
+    /// The connection to `host`, if it was reached.
+    pub fn get(&self, host: &HostRef) -> Option<Arc<Connection>> {
+        self.connections.get(host.name()).cloned()
+    }
+}
+
+/// Where and how to reach `node`.
+pub fn endpoint(node: &Node, inventory: &Inventory, known_hosts: &Path) -> Endpoint {
+    let over = node.ssh.as_ref();
+    let identity_files = match over.map(|o| &o.identity_files).filter(|f| !f.is_empty()) {
+        Some(files) => files.clone(),
+        None if !inventory.ssh.identity_files.is_empty() => inventory.ssh.identity_files.clone(),
+        None => default_identity_files(),
+    };
+    Endpoint {
+        name: node.name.clone(),
+        host: over.map(|o| o.host.clone()).unwrap_or_else(|| node.address.to_string()),
+        port: over.and_then(|o| o.port).unwrap_or(inventory.ssh.port),
+        user: over.and_then(|o| o.user.clone()).unwrap_or_else(|| inventory.ssh.user.clone()),
+        identity_files,
+        host_key_checking: over
+            .and_then(|o| o.host_key_checking)
+            .unwrap_or(inventory.ssh.host_key_checking),
+        known_hosts: over
+            .and_then(|o| o.known_hosts_file.clone())
+            .unwrap_or_else(|| known_hosts.to_path_buf()),
+        connect_timeout: CONNECT_TIMEOUT,
+        keepalive: KEEPALIVE,
+    }
+}
+
+/// OpenSSH's default keys, those that exist.
+fn default_identity_files() -> Vec<PathBuf> {
+    let Some(home) = std::env::var_os("HOME") else { return Vec::new() };
+    ["id_ed25519", "id_ecdsa", "id_rsa"]
+        .iter()
+        .map(|k| Path::new(&home).join(".ssh").join(k))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+/// Connects to every host in `wanted` at once, at most `concurrency` handshakes at a time.
+pub async fn connect(
+    wanted: &[HostRef],
+    inventory: &Inventory,
+    known_hosts: &Path,
+    concurrency: usize,
+    log: &RunLog,
+) -> Hosts {
+    let semaphore = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = Vec::new();
+    let mut connections = HashMap::new();
+    for host in wanted {
+        match host {
+            HostRef::Local => {
+                connections.insert("local".to_string(), Arc::new(Connection::Local));
+            }
+            HostRef::Node(name) => {
+                let Some(node) = inventory.nodes.iter().find(|n| &n.name == name) else { continue };
+                let endpoint = endpoint(node, inventory, known_hosts);
+                let semaphore = semaphore.clone();
+                tasks.push(tokio::spawn(async move {
+                    let _permit = semaphore.acquire_owned().await;
+                    let result = crate::connector::connect(&endpoint).await;
+                    (endpoint.name, result)
+                }));
+            }
+        }
+    }
+    let mut unreachable = BTreeMap::new();
+    for task in tasks {
+        let Ok((name, result)) = task.await else { continue };
+        match result {
+            Ok(connection) => {
+                log.note(&name, "connected");
+                connections.insert(name, Arc::new(connection));
+            }
+            Err(e) => {
+                log.note(&name, &format!("unreachable: {e}"));
+                unreachable.insert(name, e);
+            }
+        }
+    }
+    Hosts { connections, unreachable }
+}

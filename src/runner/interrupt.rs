@@ -1,0 +1,44 @@
+//! Ctrl-C: the first lets running commands finish, records state, cleans up and exits 130;
+//! the second exits at once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::EXIT_INTERRUPTED;
+
+/// Set once the user asked labctl to stop.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt {
+    stop: Arc<AtomicBool>,
+}
+
+impl Interrupt {
+    /// Starts listening for Ctrl-C (SIGINT) on the current tokio runtime.
+    pub fn listen() -> Interrupt {
+        let interrupt = Interrupt::default();
+        let stop = interrupt.stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            stop.store(true, Ordering::SeqCst);
+            eprintln!(
+                "labctl: interrupted; finishing the commands that are running (Ctrl-C again to stop at once)"
+            );
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(EXIT_INTERRUPTED);
+            }
+        });
+        interrupt
+    }
+
+    /// True once Ctrl-C was pressed: start nothing new.
+    pub fn requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Asks everything to stop (as `--fail-fast` does after a failure).
+    pub fn request(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,68 @@
+//! The per-run log: every command labctl ran, on which host, and what came back.
+//! Lives in `.labctl/logs/`; holds commands and outputs only, never key material.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::connector::{CommandOutput, Completion};
+
+/// An open run log.
+pub struct RunLog {
+    path: PathBuf,
+    file: Mutex<Option<File>>,
+}
+
+impl RunLog {
+    /// Opens `<dir>/<time>-<what>.log`; if that fails the run goes on without a log.
+    pub fn open(dir: &Path, what: &str) -> RunLog {
+        let stamp = super::state::now().replace(':', "");
+        let path = dir.join(format!("{stamp}-{what}-{}.log", std::process::id()));
+        let file = std::fs::create_dir_all(dir).and_then(|_| File::create(&path)).ok();
+        RunLog { path, file: Mutex::new(file) }
+    }
+
+    /// Where the log is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records one command and its result.
+    pub fn command(&self, host: &str, command: &str, result: &Result<CommandOutput, String>) {
+        let mut text = format!("[{}] {host} $ {command}\n", super::state::now());
+        match result {
+            Ok(out) => {
+                let status = match &out.completion {
+                    Completion::Exited(code) => format!("exit {code}"),
+                    Completion::Signal(sig) => format!("killed by signal {sig}"),
+                    Completion::NoStatus => "no exit status (connection closed)".to_string(),
+                };
+                for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+                    if !bytes.is_empty() {
+                        text.push_str(&format!("  {name}:\n"));
+                        for line in String::from_utf8_lossy(bytes).lines() {
+                            text.push_str(&format!("    {line}\n"));
+                        }
+                    }
+                }
+                text.push_str(&format!("  {status}\n"));
+            }
+            Err(e) => text.push_str(&format!("  error: {e}\n")),
+        }
+        self.write(&text);
+    }
+
+    /// Records a line about a host (connected, unreachable, ...).
+    pub fn note(&self, host: &str, text: &str) {
+        self.write(&format!("[{}] {host}: {text}\n", super::state::now()));
+    }
+
+    fn write(&self, text: &str) {
+        if let Ok(mut guard) = self.file.lock()
+            && let Some(file) = guard.as_mut()
+        {
+            let _ = file.write_all(text.as_bytes());
+        }
+    }
+}

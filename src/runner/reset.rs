@@ -1,0 +1,94 @@
+//! `reset`: the undo of every action labctl applied, in reverse order, on the hosts where it
+//! was applied. Only what the state records is undone, so a route a user added by hand stays.
+
+use crate::connector::CommandSpec;
+use crate::output::progress::Progress;
+use crate::output::summary::Status;
+use crate::plan::HostRef;
+use crate::runner::execute::{
+    ActionResult, COMMAND_TIMEOUT, HostResult, Recorder, describe_failure, run_logged,
+};
+use crate::runner::hosts::Hosts;
+use crate::runner::interrupt::Interrupt;
+use crate::runner::log::RunLog;
+use crate::runner::state::AppliedAction;
+
+/// Undoes `applied` (in the order applied), host by host in parallel, newest first on each host.
+/// Each undone action leaves the state at once.
+pub async fn undo_all(
+    applied: &[AppliedAction],
+    hosts: &Hosts,
+    progress: &Progress,
+    log: &RunLog,
+    interrupt: &Interrupt,
+    recorder: &Recorder,
+) -> Vec<HostResult> {
+    let mut order: Vec<String> = Vec::new();
+    for a in applied {
+        if !order.contains(&a.host) {
+            order.push(a.host.clone());
+        }
+    }
+    let futures = order.into_iter().map(|host| {
+        let mine: Vec<&AppliedAction> = applied.iter().rev().filter(|a| a.host == host).collect();
+        async move {
+            let host_ref =
+                if host == "local" { HostRef::Local } else { HostRef::Node(host.clone()) };
+            let mut actions = Vec::new();
+            let Some(connection) = hosts.get(&host_ref) else {
+                let why = hosts.unreachable.get(&host).map(|e| e.to_string()).unwrap_or_default();
+                progress.event(&host, "unreachable", &why, false);
+                for a in mine {
+                    actions.push(result(a, Status::Unreachable, why.clone()));
+                }
+                return HostResult { host, actions };
+            };
+            let mut stopped: Option<String> = None;
+            for a in mine {
+                if let Some(why) = &stopped {
+                    actions.push(result(a, Status::Skipped, why.clone()));
+                    continue;
+                }
+                if interrupt.requested() {
+                    stopped = Some("interrupted".into());
+                    actions.push(result(a, Status::Skipped, "interrupted".into()));
+                    continue;
+                }
+                let spec = CommandSpec {
+                    command: a.undo.clone(),
+                    sudo: a.sudo,
+                    stdin: a.stdin.as_ref().map(|s| s.as_bytes().to_vec()),
+                    timeout: COMMAND_TIMEOUT,
+                };
+                let outcome = match run_logged(&connection, &host_ref, &spec, log).await {
+                    Ok(out) if out.success() => match recorder.forget(a) {
+                        Ok(()) => result(a, Status::Changed, a.undo.clone()),
+                        Err(e) => result(
+                            a,
+                            Status::Failed,
+                            format!("undone, but the state could not be saved: {e}"),
+                        ),
+                    },
+                    Ok(out) => result(a, Status::Failed, describe_failure(&a.undo, &out)),
+                    Err(e) => result(a, Status::Unreachable, e.to_string()),
+                };
+                let label = match &a.item {
+                    Some(item) => format!("{} ({item})", a.step),
+                    None => a.step.clone(),
+                };
+                progress.event(&host, outcome.status.as_str(), &format!("undo {label}"), true);
+                if matches!(outcome.status, Status::Failed | Status::Unreachable) {
+                    stopped = Some(format!("undo of `{}` failed on this host", a.step));
+                }
+                actions.push(outcome);
+            }
+            progress.finish(&host, "done");
+            HostResult { host, actions }
+        }
+    });
+    futures::future::join_all(futures).await
+}
+
+fn result(a: &AppliedAction, status: Status, detail: String) -> ActionResult {
+    ActionResult { step: a.step.clone(), item: a.item.clone(), status, detail }
+}

@@ -1,0 +1,218 @@
+//! What labctl did to a lab, kept in `.labctl/state.json` next to the inventory.
+//!
+//! `reset` undoes exactly what is recorded here, so the file is written atomically after every
+//! change (temp file + rename: a crash leaves the old or the new state, never half) and a lock
+//! keeps a second labctl off the same lab.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EXIT_BAD_INPUT, Error};
+
+/// One action `run` changed on a host, with what undoes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedAction {
+    pub host: String,
+    pub step: String,
+    /// The `for_each` item, e.g. `peer worker-1`.
+    pub item: Option<String>,
+    pub undo: String,
+    pub sudo: bool,
+    /// The rendered stdin the action ran with (a manifest; never a secret).
+    pub stdin: Option<String>,
+    /// RFC 3339 time it was applied.
+    pub at: String,
+}
+
+impl AppliedAction {
+    /// True if `other` is the same action on the same host.
+    pub fn same_action(&self, other: &AppliedAction) -> bool {
+        self.host == other.host && self.step == other.step && self.item == other.item
+    }
+}
+
+/// The record of one chapter on this lab.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChapterState {
+    pub variant: String,
+    /// Applied actions in the order they were applied.
+    pub applied: Vec<AppliedAction>,
+    pub last_run: Option<String>,
+}
+
+/// The whole state file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    /// The chapter `run` was last used with (what `verify` checks by default).
+    pub last_chapter: Option<String>,
+    pub chapters: BTreeMap<String, ChapterState>,
+}
+
+/// The `.labctl` directory of a lab: state, lock, logs and known_hosts.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    pub dir: PathBuf,
+}
+
+impl StateDir {
+    /// The state directory for the inventory at `inventory`.
+    pub fn for_inventory(inventory: &Path) -> StateDir {
+        let parent =
+            inventory.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        StateDir { dir: parent.join(".labctl") }
+    }
+
+    /// `.labctl/state.json`.
+    pub fn state_file(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+
+    /// `.labctl/known_hosts`: the host keys labctl has accepted for this lab.
+    pub fn known_hosts(&self) -> PathBuf {
+        self.dir.join("known_hosts")
+    }
+
+    /// `.labctl/logs/`.
+    pub fn logs(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+
+    /// Creates the directory (mode 0700: it holds host keys and logs).
+    pub fn create(&self) -> Result<(), Error> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(|source| Error::Write { path: self.dir.clone(), source })
+    }
+
+    /// Reads the state; a lab labctl never touched has an empty one.
+    pub fn load(&self) -> Result<State, Error> {
+        let path = self.state_file();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(State { version: 1, ..State::default() });
+            }
+            Err(e) => return Err(other(format!("cannot read `{}`: {e}", path.display()))),
+        };
+        serde_json::from_str(&text).map_err(|e| {
+            other(format!(
+                "`{}` is damaged ({e}); move it away to start from an empty state (reset will then not know what labctl applied)",
+                path.display()
+            ))
+        })
+    }
+
+    /// Writes the state atomically.
+    pub fn save(&self, state: &State) -> Result<(), Error> {
+        self.create()?;
+        let text = serde_json::to_string_pretty(state)
+            .map_err(|e| other(format!("cannot encode the state: {e}")))?;
+        crate::atomic_file::write(&self.state_file(), format!("{text}\n").as_bytes(), false)
+    }
+
+    /// Takes the lab's lock for as long as the returned guard lives.
+    pub fn lock(&self) -> Result<LabLock, Error> {
+        self.create()?;
+        let path = self.dir.join("lock");
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|source| Error::Write { path: path.clone(), source })?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let holder = if holder.is_empty() { "another labctl" } else { holder };
+                return Err(other(format!(
+                    "the lab is locked by {holder} (`{}`); wait for it to finish",
+                    path.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(source)) => return Err(Error::Write { path, source }),
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = write!(file, "pid {} on host {}", std::process::id(), host.trim());
+        Ok(LabLock { _file: file })
+    }
+}
+
+/// Holds the lab's lock; dropping it releases the lock.
+#[derive(Debug)]
+pub struct LabLock {
+    _file: File,
+}
+
+fn other(message: String) -> Error {
+    Error::Other { message, code: EXIT_BAD_INPUT }
+}
+
+/// Now, as RFC 3339 (UTC, seconds).
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_and_a_missing_file_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let sd = StateDir { dir: dir.path().join(".labctl") };
+        assert_eq!(sd.load().unwrap().chapters.len(), 0);
+        let mut state = sd.load().unwrap();
+        state.chapters.insert(
+            "c".into(),
+            ChapterState {
+                variant: "static".into(),
+                applied: vec![AppliedAction {
+                    host: "worker-0".into(),
+                    step: "s".into(),
+                    item: None,
+                    undo: "true".into(),
+                    sudo: true,
+                    stdin: None,
+                    at: now(),
+                }],
+                last_run: None,
+            },
+        );
+        sd.save(&state).unwrap();
+        assert_eq!(sd.load().unwrap(), state);
+    }
+
+    #[test]
+    fn a_second_lock_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let sd = StateDir { dir: dir.path().join(".labctl") };
+        let _held = sd.lock().unwrap();
+        let err = sd.lock().unwrap_err().to_string();
+        assert!(err.contains(&format!("locked by pid {} on host", std::process::id())), "{err}");
+        drop(_held);
+        sd.lock().unwrap();
+    }
+
+    #[test]
+    fn a_damaged_state_file_is_reported_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let sd = StateDir { dir: dir.path().to_path_buf() };
+        std::fs::write(sd.state_file(), "{ not json").unwrap();
+        let err = sd.load().unwrap_err().to_string();
+        assert!(err.contains("is damaged"), "{err}");
+    }
+}
