@@ -128,6 +128,13 @@ fn gce_shape_routes_through_the_vpc_router() {
     let status = lab.status();
     assert_eq!(status["router_address"], "10.231.4.1");
     assert_eq!(status["host_address"], "10.231.4.254");
+    // The VPC router forwards between nodes but has no way out.
+    let router_routes =
+        command_output("ip", &["-n", &str_of(&status["router_netns"]), "-4", "route", "show"]);
+    assert_eq!(
+        normalize(&router_routes),
+        "10.231.4.0/24 dev eth0 proto kernel scope link src 10.231.4.1"
+    );
     let router_ns = str_of(&status["router_netns"]);
     let pods = pods(&status);
     let (a, b) = (&pods[0], &pods[1]);
@@ -297,6 +304,15 @@ network:
         dir = dir.display()
     );
     assert_eq!(inventory, expected);
+
+    // Nothing leaves the sandbox: this machine routes only the lab network into it, and
+    // forwards nothing that comes out of it.
+    let host_link = str_of(&lab.status()["host_link"]);
+    let routes = command_output("ip", &["-4", "route", "show", "dev", &host_link]);
+    assert_eq!(normalize(&routes), "10.231.8.0/24 proto kernel scope link src 10.231.8.1");
+    let forwarding =
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{host_link}/forwarding"));
+    assert_eq!(forwarding.expect("the link's forwarding flag").trim(), "0");
 
     let out = root.run(["sandbox", "status", "--name", &name]);
     assert!(out.status.success(), "{}", text(&out));
@@ -473,6 +489,13 @@ fn pods(status: &serde_json::Value) -> Vec<Pod> {
 fn pod_gateway(lab: &Lab, node: &str) -> String {
     let pods = pods(&lab.status());
     pods.iter().find(|p| p.node == node).map(Pod::gateway).unwrap_or_default()
+}
+
+/// The stdout of a command that must succeed.
+fn command_output(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program).args(args).output().expect("the command runs");
+    assert!(out.status.success(), "{program} {args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Runs of spaces squeezed, ends trimmed: `getent` and `ip` pad with spaces.
