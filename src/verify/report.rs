@@ -1,0 +1,472 @@
+//! The result of verify and its three renderings: text for people, JSON for programs
+//! (`--output json`, documented in `docs/verify-json.md`), JUnit XML for graders and CI.
+//!
+//! The model is built by [`super::diagnosis::diagnose`]; rendering is pure and deterministic,
+//! so tests compare whole outputs.
+
+use std::net::Ipv4Addr;
+
+use comfy_table::{CellAlignment, Table, presets};
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+use serde::Serialize;
+
+use super::diagnosis::Diagnosis;
+use crate::chapter::schema::RouteExpectation;
+
+/// Everything verify found, for every ordered pair of workers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub chapter: String,
+    /// What the route evidence expects, when the chapter checks it.
+    pub expectation: Option<RouteExpectation>,
+    /// True when there were pairs to check and every check of every pair passed.
+    pub passed: bool,
+    pub summary: Summary,
+    /// The workers, in inventory order (the matrix's rows and columns).
+    pub nodes: Vec<String>,
+    /// Every ordered pair (from, to), rows first, in inventory order.
+    pub pairs: Vec<PairResult>,
+    /// Each distinct diagnosis once, with the failed pairs it explains, in order of first
+    /// appearance.
+    pub diagnoses: Vec<DiagnosisGroup>,
+}
+
+/// Counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub pairs: usize,
+    pub pairs_passed: usize,
+    pub checks: usize,
+    pub checks_passed: usize,
+}
+
+/// One ordered pair: can `from`'s pods reach `to`'s?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PairResult {
+    pub from: String,
+    pub to: String,
+    /// `to`'s probe address, when it has one.
+    pub destination: Option<Ipv4Addr>,
+    /// True when every check of the pair passed.
+    pub passed: bool,
+    /// `ip route get <destination>` on `from`; absent when the chapter does not check it.
+    pub route_evidence: Option<CheckResult>,
+    /// The ping from `from`'s probe to `to`'s; absent when the chapter does not check it.
+    pub data_plane: Option<CheckResult>,
+    /// Why the pair fails (empty when it passes).
+    pub diagnoses: Vec<Diagnosis>,
+}
+
+/// One check of one pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    pub passed: bool,
+    /// What was seen, e.g. `10.200.1.254 via 10.240.0.21 dev enp0s8 src 10.240.0.20`.
+    pub evidence: String,
+}
+
+/// A diagnosis and the pairs it explains.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiagnosisGroup {
+    #[serde(flatten)]
+    pub diagnosis: Diagnosis,
+    pub pairs: Vec<PairName>,
+}
+
+/// An ordered pair of node names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PairName {
+    pub from: String,
+    pub to: String,
+}
+
+/// The kinds of check, one JUnit test suite each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckKind {
+    RouteEvidence,
+    DataPlane,
+}
+
+impl CheckKind {
+    /// The name used in JUnit and text output.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckKind::RouteEvidence => "route-evidence",
+            CheckKind::DataPlane => "data-plane",
+        }
+    }
+}
+
+impl PairResult {
+    /// The pair's result of one kind of check.
+    pub fn check(&self, kind: CheckKind) -> Option<&CheckResult> {
+        match kind {
+            CheckKind::RouteEvidence => self.route_evidence.as_ref(),
+            CheckKind::DataPlane => self.data_plane.as_ref(),
+        }
+    }
+}
+
+/// The symbols of the text rendering.
+struct Symbols {
+    pass: &'static str,
+    fail: &'static str,
+    diagonal: &'static str,
+    arrow: &'static str,
+}
+
+const EMOJI: Symbols = Symbols { pass: "✅", fail: "❌", diagonal: "—", arrow: "→" };
+const PLAIN: Symbols = Symbols { pass: "ok  ", fail: "FAIL", diagonal: "-", arrow: "->" };
+
+impl Report {
+    /// Builds a report from its pairs: the summary, `passed` and the diagnosis groups.
+    pub fn new(
+        chapter: &str,
+        expectation: Option<RouteExpectation>,
+        nodes: Vec<String>,
+        pairs: Vec<PairResult>,
+    ) -> Report {
+        let checks: Vec<&CheckResult> = pairs
+            .iter()
+            .flat_map(|p| [p.route_evidence.as_ref(), p.data_plane.as_ref()])
+            .flatten()
+            .collect();
+        let summary = Summary {
+            pairs: pairs.len(),
+            pairs_passed: pairs.iter().filter(|p| p.passed).count(),
+            checks: checks.len(),
+            checks_passed: checks.iter().filter(|c| c.passed).count(),
+        };
+        let mut diagnoses: Vec<DiagnosisGroup> = Vec::new();
+        for pair in &pairs {
+            for d in &pair.diagnoses {
+                let name = PairName { from: pair.from.clone(), to: pair.to.clone() };
+                match diagnoses.iter_mut().find(|g| &g.diagnosis == d) {
+                    Some(group) => group.pairs.push(name),
+                    None => {
+                        diagnoses.push(DiagnosisGroup { diagnosis: d.clone(), pairs: vec![name] })
+                    }
+                }
+            }
+        }
+        Report {
+            chapter: chapter.to_string(),
+            expectation,
+            passed: summary.pairs > 0 && summary.pairs_passed == summary.pairs,
+            summary,
+            nodes,
+            pairs,
+            diagnoses,
+        }
+    }
+
+    /// The pair (from, to).
+    pub fn pair(&self, from: &str, to: &str) -> Option<&PairResult> {
+        self.pairs.iter().find(|p| p.from == from && p.to == to)
+    }
+
+    /// The one-line summary, e.g. `verify: 6 of 6 pairs pass (12 checks)`.
+    pub fn summary_line(&self) -> String {
+        let s = &self.summary;
+        if s.pairs == 0 {
+            "verify: no pairs of workers to check (it takes two workers with a pod CIDR)".into()
+        } else if self.passed {
+            format!("verify: {} of {} pairs pass ({} checks)", s.pairs_passed, s.pairs, s.checks)
+        } else {
+            format!(
+                "verify: {} of {} pairs fail ({} of {} checks failed)",
+                s.pairs - s.pairs_passed,
+                s.pairs,
+                s.checks - s.checks_passed,
+                s.checks
+            )
+        }
+    }
+
+    /// Text for a terminal: the node × node matrix (rows send, columns receive), a line per
+    /// check with its evidence, the diagnoses, and the summary line. `plain` writes `ok`/`FAIL`
+    /// and ASCII instead of emoji.
+    pub fn render_text(&self, plain: bool) -> String {
+        let sym = if plain { &PLAIN } else { &EMOJI };
+        let mut out = String::new();
+        if !self.nodes.is_empty() {
+            out.push_str(&self.matrix(sym));
+            out.push_str("\n\n");
+        }
+        for pair in &self.pairs {
+            for kind in [CheckKind::RouteEvidence, CheckKind::DataPlane] {
+                if let Some(check) = pair.check(kind) {
+                    let mark = if check.passed { sym.pass } else { sym.fail };
+                    let label = match kind {
+                        CheckKind::RouteEvidence => "route",
+                        CheckKind::DataPlane => "ping ",
+                    };
+                    out.push_str(&format!(
+                        "{mark} {label} {} {} {}: {}\n",
+                        pair.from, sym.arrow, pair.to, check.evidence
+                    ));
+                }
+            }
+        }
+        if !self.diagnoses.is_empty() {
+            out.push_str("\nwhy:\n");
+            for group in &self.diagnoses {
+                let pairs: Vec<String> = group
+                    .pairs
+                    .iter()
+                    .map(|p| format!("{} {} {}", p.from, sym.arrow, p.to))
+                    .collect();
+                out.push_str(&format!("{} {}\n", sym.fail, group.diagnosis.message));
+                out.push_str(&format!("   ({})\n", pairs.join(", ")));
+            }
+        }
+        if !self.pairs.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&self.summary_line());
+        out.push('\n');
+        out
+    }
+
+    /// The matrix: a row per sending node, a column per receiving node.
+    fn matrix(&self, sym: &Symbols) -> String {
+        let mut table = Table::new();
+        table.load_style(presets::NOTHING);
+        let mut header = vec![format!("from {} to", sym.arrow)];
+        header.extend(self.nodes.iter().cloned());
+        table.set_header(header);
+        for from in &self.nodes {
+            let mut row = vec![from.clone()];
+            for to in &self.nodes {
+                let cell = match self.pair(from, to) {
+                    _ if from == to => sym.diagonal,
+                    Some(p) if p.passed => sym.pass.trim_end(),
+                    Some(_) => sym.fail,
+                    None => "",
+                };
+                row.push(cell.to_string());
+            }
+            table.add_row(row);
+        }
+        for (i, column) in table.column_iter_mut().enumerate() {
+            if i == 0 {
+                column.set_padding((0, 1));
+            } else {
+                column.set_cell_alignment(CellAlignment::Center);
+            }
+        }
+        table.lines().map(|l| l.trim_end().to_string()).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Pretty-printed JSON (`--output json`).
+    pub fn render_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report serializes to JSON")
+    }
+
+    /// JUnit XML (`--junit FILE`): one test suite per check kind, one test case per ordered
+    /// pair; a failure's message is the pair's diagnoses, its description the evidence.
+    pub fn render_junit(&self) -> Result<String, quick_junit::SerializeError> {
+        let mut report = quick_junit::Report::new(format!("labctl verify {}", self.chapter));
+        for kind in [CheckKind::RouteEvidence, CheckKind::DataPlane] {
+            let mut suite = TestSuite::new(kind.name());
+            for pair in &self.pairs {
+                let Some(check) = pair.check(kind) else { continue };
+                let status = if check.passed {
+                    TestCaseStatus::success()
+                } else {
+                    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    let message = if pair.diagnoses.is_empty() {
+                        check.evidence.clone()
+                    } else {
+                        pair.diagnoses
+                            .iter()
+                            .map(|d| d.message.as_str())
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    };
+                    status.set_message(message).set_description(check.evidence.clone());
+                    status
+                };
+                let mut case = TestCase::new(format!("{} -> {}", pair.from, pair.to), status);
+                case.set_classname(format!("{}.{}", self.chapter, kind.name()));
+                if check.passed {
+                    case.set_system_out(check.evidence.clone());
+                }
+                suite.add_test_case(case);
+            }
+            if !suite.test_cases.is_empty() {
+                report.add_test_suite(suite);
+            }
+        }
+        report.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::testlab::{Lab, path};
+    use pretty_assertions::assert_eq;
+
+    /// Static routes where worker-0 lacks its route to worker-1's pod CIDR.
+    fn missing_route() -> Report {
+        let mut lab = Lab::static_routes(3);
+        lab.set_route(0, "10.200.1.0/24", None);
+        lab.answer(0, 1, path("10.200.1.254 via 10.0.2.2 dev enp0s3 src 10.0.2.15"));
+        lab.ping_fails(0, 1);
+        lab.ping_fails(1, 0);
+        lab.report()
+    }
+
+    #[test]
+    fn text_of_a_passing_lab() {
+        let expected = "\
+from → to  worker-0  worker-1  worker-2
+worker-0       —        ✅        ✅
+worker-1      ✅         —        ✅
+worker-2      ✅        ✅         —
+
+✅ route worker-0 → worker-1: 10.200.1.254 via 10.240.0.21 dev enp0s8 src 10.240.0.20
+✅ ping  worker-0 → worker-1: 2 of 2 pings answered
+✅ route worker-0 → worker-2: 10.200.2.254 via 10.240.0.22 dev enp0s8 src 10.240.0.20
+✅ ping  worker-0 → worker-2: 2 of 2 pings answered
+✅ route worker-1 → worker-0: 10.200.0.254 via 10.240.0.20 dev enp0s8 src 10.240.0.21
+✅ ping  worker-1 → worker-0: 2 of 2 pings answered
+✅ route worker-1 → worker-2: 10.200.2.254 via 10.240.0.22 dev enp0s8 src 10.240.0.21
+✅ ping  worker-1 → worker-2: 2 of 2 pings answered
+✅ route worker-2 → worker-0: 10.200.0.254 via 10.240.0.20 dev enp0s8 src 10.240.0.22
+✅ ping  worker-2 → worker-0: 2 of 2 pings answered
+✅ route worker-2 → worker-1: 10.200.1.254 via 10.240.0.21 dev enp0s8 src 10.240.0.22
+✅ ping  worker-2 → worker-1: 2 of 2 pings answered
+
+verify: 6 of 6 pairs pass (12 checks)
+";
+        let report = Lab::static_routes(3).report();
+        assert_eq!(report.render_text(false), expected);
+        assert!(report.passed);
+    }
+
+    #[test]
+    fn text_of_a_failing_lab() {
+        let expected = "\
+from → to  worker-0  worker-1  worker-2
+worker-0       —        ❌        ✅
+worker-1      ❌         —        ✅
+worker-2      ✅        ✅         —
+
+❌ route worker-0 → worker-1: 10.200.1.254 via 10.0.2.2 dev enp0s3 src 10.0.2.15; expected via 10.240.0.21 (worker-1)
+❌ ping  worker-0 → worker-1: 0 of 2 pings answered
+✅ route worker-0 → worker-2: 10.200.2.254 via 10.240.0.22 dev enp0s8 src 10.240.0.20
+✅ ping  worker-0 → worker-2: 2 of 2 pings answered
+✅ route worker-1 → worker-0: 10.200.0.254 via 10.240.0.20 dev enp0s8 src 10.240.0.21
+❌ ping  worker-1 → worker-0: 0 of 2 pings answered
+✅ route worker-1 → worker-2: 10.200.2.254 via 10.240.0.22 dev enp0s8 src 10.240.0.21
+✅ ping  worker-1 → worker-2: 2 of 2 pings answered
+✅ route worker-2 → worker-0: 10.200.0.254 via 10.240.0.20 dev enp0s8 src 10.240.0.22
+✅ ping  worker-2 → worker-0: 2 of 2 pings answered
+✅ route worker-2 → worker-1: 10.200.1.254 via 10.240.0.21 dev enp0s8 src 10.240.0.22
+✅ ping  worker-2 → worker-1: 2 of 2 pings answered
+
+why:
+❌ worker-0 has no route to worker-1's pod CIDR 10.200.1.0/24: run `labctl run 11-pod-network-routes`
+   (worker-0 → worker-1)
+❌ replies cannot come back: worker-0 has no route to worker-1's pod CIDR 10.200.1.0/24: run `labctl run 11-pod-network-routes`
+   (worker-1 → worker-0)
+
+verify: 2 of 6 pairs fail (3 of 12 checks failed)
+";
+        let report = missing_route();
+        assert_eq!(report.render_text(false), expected);
+        assert!(!report.passed);
+    }
+
+    #[test]
+    fn plain_text_is_ascii() {
+        let text = missing_route().render_text(true);
+        assert!(text.is_ascii(), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "from -> to  worker-0  worker-1  worker-2");
+        assert_eq!(lines[1], "worker-0        -       FAIL       ok");
+        assert_eq!(
+            lines[7],
+            "ok   route worker-0 -> worker-2: 10.200.2.254 via 10.240.0.22 dev enp0s8 src 10.240.0.20"
+        );
+        assert_eq!(
+            lines[5],
+            "FAIL route worker-0 -> worker-1: 10.200.1.254 via 10.0.2.2 dev enp0s3 src 10.0.2.15; expected via 10.240.0.21 (worker-1)"
+        );
+    }
+
+    #[test]
+    fn no_pairs_is_not_a_pass() {
+        let report =
+            Report::new("11-pod-network-routes", None, vec!["worker-0".into()], Vec::new());
+        assert!(!report.passed);
+        assert_eq!(
+            report.render_text(false),
+            "from → to  worker-0\nworker-0       —\n\nverify: no pairs of workers to check (it takes two workers with a pod CIDR)\n"
+        );
+    }
+
+    #[test]
+    fn json_has_the_documented_fields() {
+        let json: serde_json::Value = serde_json::from_str(&missing_route().render_json()).unwrap();
+        assert_eq!(json["chapter"], "11-pod-network-routes");
+        assert_eq!(json["expectation"], "via-peer");
+        assert_eq!(json["passed"], false);
+        assert_eq!(
+            json["summary"],
+            serde_json::json!({"pairs": 6, "pairs_passed": 4, "checks": 12, "checks_passed": 9})
+        );
+        assert_eq!(json["nodes"], serde_json::json!(["worker-0", "worker-1", "worker-2"]));
+        let first = &json["pairs"][0];
+        assert_eq!(first["from"], "worker-0");
+        assert_eq!(first["to"], "worker-1");
+        assert_eq!(first["destination"], "10.200.1.254");
+        assert_eq!(first["route_evidence"]["passed"], false);
+        assert_eq!(first["data_plane"]["evidence"], "0 of 2 pings answered");
+        assert_eq!(first["diagnoses"][0]["code"], "no-route");
+        assert_eq!(json["diagnoses"][1]["code"], "return-path");
+        assert_eq!(
+            json["diagnoses"][1]["pairs"],
+            serde_json::json!([{"from": "worker-1", "to": "worker-0"}])
+        );
+    }
+
+    #[test]
+    fn the_documented_example_is_current() {
+        // Two workers; worker-0 lacks its route to worker-1's pod CIDR.
+        let mut lab = Lab::static_routes(2);
+        lab.set_route(0, "10.200.1.0/24", None);
+        lab.answer(0, 1, path("10.200.1.254 via 10.0.2.2 dev enp0s3 src 10.0.2.15"));
+        lab.ping_fails(0, 1);
+        lab.ping_fails(1, 0);
+        let example = lab.report().render_json();
+        let doc = include_str!("../../docs/verify-json.md");
+        assert!(
+            doc.contains(&example),
+            "docs/verify-json.md must contain this example:\n{example}\nEND"
+        );
+    }
+
+    #[test]
+    fn junit_one_suite_per_check_kind_one_case_per_pair() {
+        let xml = missing_route().render_junit().unwrap();
+        assert!(xml.contains(r#"<testsuites name="labctl verify 11-pod-network-routes" tests="12" skipped="0" failures="3" errors="0">"#));
+        assert!(xml.contains(
+            r#"<testsuite name="route-evidence" tests="6" skipped="0" errors="0" failures="1">"#
+        ));
+        assert!(xml.contains(
+            r#"<testsuite name="data-plane" tests="6" skipped="0" errors="0" failures="2">"#
+        ));
+        assert!(xml.contains(
+            r#"<testcase name="worker-0 -&gt; worker-1" classname="11-pod-network-routes.route-evidence">
+            <failure message="worker-0 has no route to worker-1&apos;s pod CIDR 10.200.1.0/24: run `labctl run 11-pod-network-routes`">10.200.1.254 via 10.0.2.2 dev enp0s3 src 10.0.2.15; expected via 10.240.0.21 (worker-1)</failure>"#
+        ));
+        assert!(xml.contains(
+            r#"<testcase name="worker-0 -&gt; worker-2" classname="11-pod-network-routes.data-plane">
+            <system-out>2 of 2 pings answered</system-out>"#
+        ));
+        assert_eq!(xml.matches("<testcase ").count(), 12);
+    }
+}
