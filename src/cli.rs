@@ -38,6 +38,11 @@ pub struct GlobalArgs {
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,
 
+    /// Seconds to wait for a host's SSH handshake before calling it unreachable.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub connect_timeout: u64,
+
     /// More detail; repeat for more.
     #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

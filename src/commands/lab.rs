@@ -25,6 +25,7 @@ pub struct Lab {
     pub state_dir: StateDir,
     pub state: State,
     pub style: Style,
+    pub connect_timeout: std::time::Duration,
 }
 
 impl Lab {
@@ -39,7 +40,8 @@ impl Lab {
             .unwrap_or_else(|| FIRST_CHAPTER.to_string());
         let chapter = Catalog::from_env().load(&name)?;
         let style = Style::detect(global.color, global.no_progress);
-        Ok(Lab { chapter, inventory, state_dir, state, style })
+        let connect_timeout = std::time::Duration::from_secs(global.connect_timeout);
+        Ok(Lab { chapter, inventory, state_dir, state, style, connect_timeout })
     }
 
     /// The variant: the flag, else (when `use_state`) the one recorded, else the provider's default.
@@ -97,6 +99,7 @@ impl Lab {
             &self.inventory,
             &self.state_dir.known_hosts(),
             concurrency,
+            self.connect_timeout,
             log,
         )
         .await)

@@ -23,7 +23,7 @@ pub fn run(global: &GlobalArgs, chapter: &str, variant: Option<&str>) -> Result<
     let results = runtime.block_on(async {
         let interrupt = Interrupt::listen();
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
-        let progress = lab.progress(&[]);
+        let progress = crate::output::progress::Progress::silent(lab.style);
         let ctx = Context {
             hosts: &connections,
             progress: &progress,

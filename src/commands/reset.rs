@@ -87,7 +87,12 @@ pub fn run(
     }
     println!(
         "{}",
-        summary::table(&lab.style, &steps, &crate::runner::summary_rows(&steps, &results))
+        summary::table(
+            &lab.style,
+            &steps,
+            &crate::runner::summary_rows(&steps, &results),
+            "undone",
+        )
     );
     for host in &results {
         for action in host.actions.iter().filter(|a| a.status == summary::Status::Failed) {

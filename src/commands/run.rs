@@ -63,7 +63,12 @@ pub fn run(
     let steps = step_names(&plan);
     println!(
         "{}",
-        summary::table(&lab.style, &steps, &crate::runner::summary_rows(&steps, &results))
+        summary::table(
+            &lab.style,
+            &steps,
+            &crate::runner::summary_rows(&steps, &results),
+            "changed",
+        )
     );
     for host in &results {
         for action in host.actions.iter().filter(|a| a.status == summary::Status::Failed) {

@@ -13,6 +13,8 @@ use crate::output::style::Style;
 /// Receives events from hosts working in parallel.
 pub struct Progress {
     style: Style,
+    /// Print nothing (`plan` prints its own report).
+    silent: bool,
     bars: Option<(MultiProgress, Mutex<HashMap<String, ProgressBar>>)>,
 }
 
@@ -20,7 +22,7 @@ impl Progress {
     /// A reporter for `hosts`, each expected to do `work[i]` actions.
     pub fn new(style: Style, hosts: &[(String, u64)]) -> Progress {
         if !style.bars {
-            return Progress { style, bars: None };
+            return Progress { style, silent: false, bars: None };
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let width = hosts.iter().map(|(h, _)| h.len()).max().unwrap_or(8);
@@ -35,11 +37,19 @@ impl Progress {
             bar.set_prefix(host.clone());
             map.insert(host.clone(), bar);
         }
-        Progress { style, bars: Some((multi, Mutex::new(map))) }
+        Progress { style, silent: false, bars: Some((multi, Mutex::new(map))) }
+    }
+
+    /// A reporter that shows nothing.
+    pub fn silent(style: Style) -> Progress {
+        Progress { style, silent: true, bars: None }
     }
 
     /// One event on `host`: `what` happened (`changed`, `ok`, `failed`, ...), with `detail`.
     pub fn event(&self, host: &str, what: &str, detail: &str, advance: bool) {
+        if self.silent {
+            return;
+        }
         match &self.bars {
             Some((_, bars)) => {
                 if let Some(bar) = bars.lock().ok().as_ref().and_then(|b| b.get(host)) {
@@ -53,7 +63,7 @@ impl Progress {
                 let what = match what {
                     "failed" | "unreachable" | "interrupted" => self.style.red(what),
                     "changed" => self.style.yellow(what),
-                    "ok" | "done" | "pass" => self.style.green(what),
+                    "ok" | "done" | "pass" | "undone" => self.style.green(what),
                     other => other.to_string(),
                 };
                 eprintln!("{host}: {what} {detail}");

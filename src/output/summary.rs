@@ -34,8 +34,13 @@ impl Status {
 }
 
 /// A table with one row per host and one column per step; a cell shows the worst status of
-/// the step's actions on that host.
-pub fn table(style: &Style, steps: &[String], rows: &[(String, Vec<Option<Status>>)]) -> String {
+/// the step's actions on that host. `changed` is the word for a change (`undone` for reset).
+pub fn table(
+    style: &Style,
+    steps: &[String],
+    rows: &[(String, Vec<Option<Status>>)],
+    changed: &str,
+) -> String {
     let mut table = Table::new();
     table.load_style(presets::NOTHING);
     if style.color {
@@ -51,6 +56,7 @@ pub fn table(style: &Style, steps: &[String], rows: &[(String, Vec<Option<Status
         for cell in cells {
             row.push(match cell {
                 None => Cell::new("-"),
+                Some(Status::Changed) => Cell::new(changed).fg(color(Status::Changed)),
                 Some(s) => Cell::new(s.as_str()).fg(color(*s)),
             });
         }

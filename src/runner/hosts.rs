@@ -13,8 +13,6 @@ use crate::inventory::{Inventory, Node};
 use crate::plan::HostRef;
 use crate::runner::log::RunLog;
 
-/// How long to wait for a host's SSH handshake.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often to send keepalives on an idle connection.
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
 
@@ -33,7 +31,12 @@ impl Hosts {
 }
 
 /// Where and how to reach `node`.
-pub fn endpoint(node: &Node, inventory: &Inventory, known_hosts: &Path) -> Endpoint {
+pub fn endpoint(
+    node: &Node,
+    inventory: &Inventory,
+    known_hosts: &Path,
+    connect_timeout: Duration,
+) -> Endpoint {
     let over = node.ssh.as_ref();
     let identity_files = match over.map(|o| &o.identity_files).filter(|f| !f.is_empty()) {
         Some(files) => files.clone(),
@@ -52,7 +55,7 @@ pub fn endpoint(node: &Node, inventory: &Inventory, known_hosts: &Path) -> Endpo
         known_hosts: over
             .and_then(|o| o.known_hosts_file.clone())
             .unwrap_or_else(|| known_hosts.to_path_buf()),
-        connect_timeout: CONNECT_TIMEOUT,
+        connect_timeout,
         keepalive: KEEPALIVE,
     }
 }
@@ -73,6 +76,7 @@ pub async fn connect(
     inventory: &Inventory,
     known_hosts: &Path,
     concurrency: usize,
+    connect_timeout: Duration,
     log: &RunLog,
 ) -> Hosts {
     let semaphore = Arc::new(Semaphore::new(concurrency.max(1)));
@@ -85,7 +89,7 @@ pub async fn connect(
             }
             HostRef::Node(name) => {
                 let Some(node) = inventory.nodes.iter().find(|n| &n.name == name) else { continue };
-                let endpoint = endpoint(node, inventory, known_hosts);
+                let endpoint = endpoint(node, inventory, known_hosts, connect_timeout);
                 let semaphore = semaphore.clone();
                 tasks.push(tokio::spawn(async move {
                     let _permit = semaphore.acquire_owned().await;

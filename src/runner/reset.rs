@@ -76,7 +76,11 @@ pub async fn undo_all(
                     Some(item) => format!("{} ({item})", a.step),
                     None => a.step.clone(),
                 };
-                progress.event(&host, outcome.status.as_str(), &format!("undo {label}"), true);
+                let word = match outcome.status {
+                    Status::Changed => "undone",
+                    other => other.as_str(),
+                };
+                progress.event(&host, word, &label, true);
                 if matches!(outcome.status, Status::Failed | Status::Unreachable) {
                     stopped = Some(format!("undo of `{}` failed on this host", a.step));
                 }

@@ -1,0 +1,318 @@
+//! Chapter 11, static variant, end to end on the sandbox: real sshd, real kernel routing, the
+//! sandbox's real CNI pods. Needs root (as CI). Every test has its own sandbox root, name and
+//! lab network (10.232.N.0/24); traffic goes only to the test's own sandbox.
+
+#[path = "common/sandbox_lab.rs"]
+mod sandbox_lab;
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use sandbox_lab::*;
+
+const CHAPTER: &str = "11-pod-network-routes";
+
+/// A sandbox plus the inventory it wrote.
+struct Chapter11<'r> {
+    lab: Lab<'r>,
+    inventory: PathBuf,
+}
+
+impl<'r> Chapter11<'r> {
+    fn up(root: &'r Root, tag: &str, args: &[&str]) -> Chapter11<'r> {
+        require_root();
+        let lab = Lab::up(root, &unique_name(tag), args);
+        let inventory = lab.dir().join("labctl.yaml");
+        Chapter11 { lab, inventory }
+    }
+
+    /// `labctl -i INVENTORY ARGS...` (no terminal: one line per event, no colour).
+    fn labctl(&self, args: &[&str]) -> Output {
+        let mut all = vec!["-i", self.inventory.to_str().unwrap(), "--connect-timeout", "3"];
+        all.extend_from_slice(args);
+        self.lab.root.labctl(&all).env("NO_COLOR", "1").output().expect("labctl runs")
+    }
+
+    /// (pod netns, pod address) of every worker.
+    fn pods(&self) -> Vec<(String, String)> {
+        let status = self.lab.status();
+        status["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| !n["pod_netns"].is_null())
+            .map(|n| (str_of(&n["pod_netns"]), str_of(&n["pod_address"])))
+            .collect()
+    }
+
+    /// For every ordered pair of pods on different nodes, whether the first reaches the second.
+    fn pod_reachability(&self) -> Vec<bool> {
+        let pods = self.pods();
+        let mut out = Vec::new();
+        for (a, _) in &pods {
+            for (b_ns, b) in &pods {
+                if a != b_ns {
+                    out.push(ping_until(a, b, Duration::from_secs(2)));
+                }
+            }
+        }
+        out
+    }
+
+    fn netns(&self, node: &str) -> String {
+        format!("labctl-{}-{node}", self.lab.name)
+    }
+
+    fn routes(&self, node: &str) -> String {
+        let out = std::process::Command::new("ip")
+            .args(["-n", &self.netns(node), "route"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn sshd_pid(&self, node: &str) -> String {
+        std::fs::read_to_string(self.lab.dir().join("nodes").join(node).join("sshd.pid"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn run_then_run_again_then_plan_then_reset() {
+    let root = Root::new();
+    let lab = Chapter11::up(&root, "e2e", &["--network", "10.232.1.0/24", "--workers", "3"]);
+    assert!(lab.pod_reachability().iter().all(|r| !r), "pods reach each other before any route");
+
+    let plan = lab.labctl(&["plan", CHAPTER]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    assert!(
+        stdout(&plan).ends_with("plan: 6 to change, 0 already done, 0 unknown\n"),
+        "{}",
+        text(&plan)
+    );
+    assert!(!lab.routes("worker-0").contains("10.200.1.0/24"), "plan changed something");
+
+    let run = lab.labctl(&["run", CHAPTER]);
+    assert!(run.status.success(), "{}", text(&run));
+    let out = stdout(&run);
+    assert!(
+        out.starts_with(
+            "HOST      pod-routes\nworker-0  changed\nworker-1  changed\nworker-2  changed\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("run: 6 changed, 0 ok, 0 failed, 0 unreachable, 0 skipped"), "{out}");
+    assert!(
+        lab.routes("worker-0").contains("10.200.1.0/24 via 10.232.1.21 dev enp0s8"),
+        "{}",
+        lab.routes("worker-0")
+    );
+    assert!(lab.pod_reachability().iter().all(|r| *r), "pods do not reach each other after run");
+
+    let again = lab.labctl(&["run", CHAPTER]);
+    assert!(stdout(&again).contains("run: 0 changed, 6 ok, 0 failed"), "{}", text(&again));
+    let plan = lab.labctl(&["plan", CHAPTER]);
+    assert!(
+        stdout(&plan).ends_with("plan: nothing to change (6 already done)\n"),
+        "{}",
+        text(&plan)
+    );
+
+    // A route the user adds by hand is not labctl's to remove.
+    let added = std::process::Command::new("ip")
+        .args([
+            "-n",
+            &lab.netns("worker-0"),
+            "route",
+            "add",
+            "10.200.77.0/24",
+            "via",
+            "10.232.1.22",
+        ])
+        .status()
+        .unwrap();
+    assert!(added.success());
+    let reset = lab.labctl(&["reset", CHAPTER, "--yes"]);
+    assert!(reset.status.success(), "{}", text(&reset));
+    assert!(stdout(&reset).contains("reset: 6 undone, 0 failed"), "{}", text(&reset));
+    let routes = lab.routes("worker-0");
+    assert!(!routes.contains("10.200.1.0/24") && !routes.contains("10.200.2.0/24"), "{routes}");
+    assert!(
+        routes.contains("10.200.77.0/24 via 10.232.1.22"),
+        "reset removed a hand-made route:\n{routes}"
+    );
+    assert!(lab.pod_reachability().iter().all(|r| !r), "pods still reach each other after reset");
+
+    let again = lab.labctl(&["reset", CHAPTER, "--yes"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(stdout(&again).contains("nothing to undo"), "{}", text(&again));
+}
+
+#[test]
+fn another_lab_shape_other_nic_addresses_and_more_workers() {
+    let root = Root::new();
+    let lab = Chapter11::up(
+        &root,
+        "shape",
+        &[
+            "--network",
+            "10.232.2.0/24",
+            "--workers",
+            "5",
+            "--nic",
+            "eth1",
+            "--cluster-cidr",
+            "10.244.0.0/16",
+        ],
+    );
+    let run = lab.labctl(&["run", CHAPTER]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(stdout(&run).contains("run: 20 changed"), "{}", text(&run));
+    assert!(
+        lab.routes("worker-3").contains("10.244.4.0/24 via 10.232.2.24 dev eth1"),
+        "{}",
+        lab.routes("worker-3")
+    );
+    assert!(lab.pod_reachability().iter().all(|r| *r));
+    let reset = lab.labctl(&["reset", "--yes"]);
+    assert!(stdout(&reset).contains("reset: 20 undone"), "{}", text(&reset));
+    assert!(lab.pod_reachability().iter().all(|r| !r));
+}
+
+#[test]
+fn a_wrong_key_is_exit_3_with_the_key_named() {
+    let root = Root::new();
+    let lab = Chapter11::up(&root, "key", &["--network", "10.232.3.0/24", "--workers", "2"]);
+    let other_key = root.path().join("other_key");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f", other_key.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let inventory = std::fs::read_to_string(&lab.inventory).unwrap();
+    let key_line = inventory.lines().find(|l| l.contains("identity_file:")).unwrap();
+    let changed = inventory.replace(key_line, &format!("  identity_file: {}", other_key.display()));
+    let copy = root.path().join("wrong-key.yaml");
+    std::fs::write(&copy, changed).unwrap();
+    let out = root.labctl(["-i", copy.to_str().unwrap(), "run", CHAPTER]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "error: worker-0: cannot log in to `worker-0` as `vagrant` at 10.232.3.20:22: the server accepted none of the keys tried (`{}`)",
+            other_key.display()
+        )),
+        "{err}"
+    );
+    assert!(!lab.routes("worker-0").contains("10.200.1.0/24"));
+}
+
+#[test]
+fn a_changed_host_key_is_refused_and_nothing_runs_there() {
+    let root = Root::new();
+    let lab = Chapter11::up(&root, "hostkey", &["--network", "10.232.4.0/24", "--workers", "2"]);
+    let plan = lab.labctl(&["plan", CHAPTER]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    // The machine "was rebuilt": labctl's known_hosts now holds another key for worker-1.
+    let known_hosts = lab.inventory.parent().unwrap().join(".labctl/known_hosts");
+    let text_before = std::fs::read_to_string(&known_hosts).unwrap();
+    let fake = root.path().join("fake_host_key");
+    std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f", fake.to_str().unwrap()])
+        .status()
+        .unwrap();
+    let fake_pub = std::fs::read_to_string(fake.with_extension("pub")).unwrap();
+    let fake_key: Vec<&str> = fake_pub.split_whitespace().take(2).collect();
+    let replaced: String = text_before
+        .lines()
+        .map(|l| {
+            if l.starts_with("10.232.4.21 ") {
+                format!("10.232.4.21 {}", fake_key.join(" "))
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&known_hosts, replaced + "\n").unwrap();
+
+    let run = lab.labctl(&["run", CHAPTER]);
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run));
+    let err = stderr(&run);
+    assert!(
+        err.contains("error: worker-1: the host key of `worker-1` (10.232.4.21:22) has changed"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("ssh-keygen -R 10.232.4.21 -f {}", known_hosts.display())),
+        "{err}"
+    );
+    assert!(
+        !lab.routes("worker-1").contains("10.200.0.0/24"),
+        "a command ran on the host with the changed key"
+    );
+    assert!(lab.routes("worker-0").contains("10.200.1.0/24"), "the other host was not done");
+}
+
+#[test]
+fn an_unreachable_node_stops_only_itself_and_a_second_run_finishes_the_rest() {
+    let root = Root::new();
+    let lab = Chapter11::up(&root, "down", &["--network", "10.232.5.0/24", "--workers", "3"]);
+    let pid = lab.sshd_pid("worker-2");
+    // A stopped sshd accepts the TCP connection but never answers: the handshake times out.
+    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    let run = lab.labctl(&["run", CHAPTER]);
+    std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap();
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run));
+    let out = stdout(&run);
+    assert!(out.contains("worker-2  unreachable"), "{out}");
+    assert!(out.contains("run: 4 changed, 0 ok, 0 failed, 2 unreachable"), "{out}");
+    assert!(
+        stderr(&run)
+            .contains("error: worker-2: `worker-2` at 10.232.5.22:22 did not answer within 3s"),
+        "{}",
+        text(&run)
+    );
+
+    let again = lab.labctl(&["run", CHAPTER]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        stdout(&again).contains("run: 2 changed, 4 ok, 0 failed, 0 unreachable"),
+        "{}",
+        text(&again)
+    );
+    assert!(lab.pod_reachability().iter().all(|r| *r));
+}
+
+#[test]
+fn a_second_labctl_on_the_same_lab_is_refused_while_the_first_holds_the_lock() {
+    let root = Root::new();
+    let lab = Chapter11::up(&root, "lock", &["--network", "10.232.6.0/24", "--workers", "2"]);
+    let state_dir = lab.inventory.parent().unwrap().join(".labctl");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(state_dir.join("lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    std::fs::write(state_dir.join("lock"), "pid 4242 on host classroom").unwrap();
+    let run = lab.labctl(&["run", CHAPTER]);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    assert!(
+        stderr(&run).contains("the lab is locked by pid 4242 on host classroom"),
+        "{}",
+        text(&run)
+    );
+    drop(lock);
+    let run = lab.labctl(&["run", CHAPTER]);
+    assert!(run.status.success(), "{}", text(&run));
+}
