@@ -89,6 +89,20 @@ fn run_then_run_again_then_plan_then_reset() {
     let root = Root::new();
     let lab = Chapter11::up(&root, "e2e", &["--network", "10.232.1.0/24", "--workers", "3"]);
     assert!(lab.pod_reachability().iter().all(|r| !r), "pods reach each other before any route");
+    let verify = lab.labctl(&["verify"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let out = stdout(&verify);
+    assert!(
+        out.starts_with(
+            "from → to  worker-0  worker-1  worker-2\nworker-0       —        ❌        ❌\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("❌ worker-0 has no route to worker-1's pod CIDR 10.200.1.0/24: run `labctl run 11-pod-network-routes`"),
+        "{out}"
+    );
+    assert!(out.ends_with("verify: 6 of 6 pairs fail (12 of 12 checks failed)\n"), "{out}");
 
     let plan = lab.labctl(&["plan", CHAPTER]);
     assert!(plan.status.success(), "{}", text(&plan));
@@ -115,6 +129,33 @@ fn run_then_run_again_then_plan_then_reset() {
         lab.routes("worker-0")
     );
     assert!(lab.pod_reachability().iter().all(|r| *r), "pods do not reach each other after run");
+    let junit = root.path().join("verify.xml");
+    let verify = lab.labctl(&["verify", "--junit", junit.to_str().unwrap()]);
+    assert!(verify.status.success(), "{}", text(&verify));
+    let out = stdout(&verify);
+    assert!(out.contains("✅ route worker-0 → worker-1: 10.200.1.254 via 10.232.1.21 dev enp0s8 src 10.232.1.20\n"), "{out}");
+    assert!(out.contains("✅ ping  worker-2 → worker-0: 2 of 2 pings answered\n"), "{out}");
+    assert!(out.ends_with("verify: 6 of 6 pairs pass (12 checks)\n"), "{out}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains(r#"<testsuites name="labctl verify 11-pod-network-routes" tests="12" skipped="0" failures="0" errors="0">"#), "{xml}");
+    let json = lab.labctl(&["verify", "--output", "json"]);
+    let value: serde_json::Value =
+        serde_json::from_slice(&json.stdout).expect("verify prints JSON");
+    assert_eq!(value["passed"], true);
+    assert_eq!(value["summary"]["pairs_passed"], 6);
+    assert_eq!(value["pairs"][0]["route_evidence"]["passed"], true);
+    // The probes are gone: no probe namespace or link is left on any node.
+    for node in ["worker-0", "worker-1", "worker-2"] {
+        let links = std::process::Command::new("ip")
+            .args(["-n", &lab.netns(node), "link"])
+            .output()
+            .unwrap();
+        assert!(
+            !String::from_utf8_lossy(&links.stdout).contains("lcprobe"),
+            "probe link left on {node}"
+        );
+    }
+    assert!(namespaces_with_prefix("labctl-probe-").iter().all(|n| !n.contains(&lab.lab.name)));
 
     let again = lab.labctl(&["run", CHAPTER]);
     assert!(stdout(&again).contains("run: 0 changed, 6 ok, 0 failed"), "{}", text(&again));
@@ -149,6 +190,8 @@ fn run_then_run_again_then_plan_then_reset() {
         "reset removed a hand-made route:\n{routes}"
     );
     assert!(lab.pod_reachability().iter().all(|r| !r), "pods still reach each other after reset");
+    let verify = lab.labctl(&["verify"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
 
     let again = lab.labctl(&["reset", CHAPTER, "--yes"]);
     assert!(again.status.success(), "{}", text(&again));
@@ -315,4 +358,23 @@ fn a_second_labctl_on_the_same_lab_is_refused_while_the_first_holds_the_lock() {
     drop(lock);
     let run = lab.labctl(&["run", CHAPTER]);
     assert!(run.status.success(), "{}", text(&run));
+}
+
+#[test]
+fn verify_names_ip_forward_off_on_the_receiving_node() {
+    let root = Root::new();
+    let lab = Chapter11::up(&root, "fwd", &["--network", "10.232.7.0/24", "--workers", "2"]);
+    let run = lab.labctl(&["run", CHAPTER]);
+    assert!(run.status.success(), "{}", text(&run));
+    let off = std::process::Command::new("ip")
+        .args(["netns", "exec", &lab.netns("worker-1"), "sysctl", "-qw", "net.ipv4.ip_forward=0"])
+        .status()
+        .unwrap();
+    assert!(off.success());
+    let verify = lab.labctl(&["verify"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let out = stdout(&verify);
+    assert!(out.contains("✅ route worker-0 → worker-1"), "{out}");
+    assert!(out.contains("❌ ping  worker-0 → worker-1: 0 of 2 pings answered"), "{out}");
+    assert!(out.contains("ip_forward"), "the diagnosis does not name ip_forward:\n{out}");
 }

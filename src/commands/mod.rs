@@ -9,6 +9,7 @@ mod render;
 mod reset;
 mod run;
 mod show;
+mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::error::Error;
@@ -35,7 +36,13 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Reset { chapter, variant, yes } => {
             reset::run(&cli.global, chapter.as_deref(), variant.as_deref(), *yes)
         }
-        Command::Verify { .. } => Err(Error::Usage("verify is not wired yet".into())),
+        Command::Verify { chapter, variant, output, junit } => verify::run(
+            &cli.global,
+            chapter.as_deref(),
+            variant.as_deref(),
+            *output,
+            junit.as_deref(),
+        ),
         Command::Sandbox(cmd) => crate::sandbox::execute(cmd, &cli.global),
         Command::Completions { shell } => completions::run(*shell),
     }

@@ -7,6 +7,7 @@ pub mod interrupt;
 pub mod log;
 pub mod reset;
 pub mod state;
+pub mod verify;
 
 use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_UNREACHABLE, Error};
 use crate::output::summary::Status;

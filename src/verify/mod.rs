@@ -22,4 +22,4 @@ mod testlab;
 pub use diagnosis::{Diagnosis, DiagnosisCode, NodeFacts, VerifyInput, WorkerRun, diagnose};
 pub use plan::{CidrSource, Probe, ProbePlan};
 pub use probe::{CheckOutput, PingOutcome};
-pub use report::{CheckKind, CheckResult, PairResult, Report, Summary};
+pub use report::{CheckKind, CheckResult, HostCheck, PairResult, Report, Summary};

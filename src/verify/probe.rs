@@ -104,7 +104,7 @@ if [ -n "$left" ]; then echo "probe not removed:$left" >&2; exit 1; fi
 
 /// The command that pings `target` `count` times from the probe of `node` (run as root).
 pub fn ping_command(node: &str, target: Ipv4Addr, count: u32) -> String {
-    format!("ip netns exec {} ping -c {count} -W 1 -q {target}", namespace_word(node))
+    format!("ip netns exec {} ping -c {count} -i 0.05 -W 1 -q {target}", namespace_word(node))
 }
 
 /// The section name of a ping to `target`.
@@ -251,7 +251,7 @@ mod tests {
         assert!(s.contains("ns=\"labctl-probe-it's-\"\"$id\"\n"), "{s}");
         assert_eq!(
             ping_command("worker-0", "10.200.1.254".parse().unwrap(), 2),
-            "ip netns exec labctl-probe-worker-0-\"$(readlink /proc/self/ns/net | tr -cd 0-9)\" ping -c 2 -W 1 -q 10.200.1.254"
+            "ip netns exec labctl-probe-worker-0-\"$(readlink /proc/self/ns/net | tr -cd 0-9)\" ping -c 2 -i 0.05 -W 1 -q 10.200.1.254"
         );
     }
 

@@ -29,6 +29,20 @@ pub struct Report {
     /// Each distinct diagnosis once, with the failed pairs it explains, in order of first
     /// appearance.
     pub diagnoses: Vec<DiagnosisGroup>,
+    /// The chapter's checks that are about one host, not a pair (rollout, custom commands...).
+    pub host_checks: Vec<HostCheck>,
+}
+
+/// A verify check on one host (or this machine), e.g. a DaemonSet's rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostCheck {
+    /// The check's name, e.g. `rollout-ready` or a custom command's name.
+    pub name: String,
+    /// The host it ran on (`local` for this machine).
+    pub host: String,
+    pub passed: bool,
+    /// What was seen, and on failure what to do.
+    pub evidence: String,
 }
 
 /// Counts.
@@ -157,7 +171,15 @@ impl Report {
             nodes,
             pairs,
             diagnoses,
+            host_checks: Vec::new(),
         }
+    }
+
+    /// Adds the checks about single hosts; the report passes only if they pass too.
+    pub fn with_host_checks(mut self, checks: Vec<HostCheck>) -> Report {
+        self.passed = self.passed && checks.iter().all(|c| c.passed);
+        self.host_checks = checks;
+        self
     }
 
     /// The pair (from, to).
@@ -168,13 +190,24 @@ impl Report {
     /// The one-line summary, e.g. `verify: 6 of 6 pairs pass (12 checks)`.
     pub fn summary_line(&self) -> String {
         let s = &self.summary;
+        let failed_hosts = self.host_checks.iter().filter(|c| !c.passed).count();
+        let host_part = match (self.host_checks.len(), failed_hosts) {
+            (0, _) => String::new(),
+            (n, 0) => format!("; {n} of {n} host checks pass"),
+            (n, f) => format!("; {f} of {n} host checks fail"),
+        };
         if s.pairs == 0 {
-            "verify: no pairs of workers to check (it takes two workers with a pod CIDR)".into()
-        } else if self.passed {
-            format!("verify: {} of {} pairs pass ({} checks)", s.pairs_passed, s.pairs, s.checks)
+            format!(
+                "verify: no pairs of workers to check (it takes two workers with a pod CIDR){host_part}"
+            )
+        } else if s.pairs_passed == s.pairs {
+            format!(
+                "verify: {} of {} pairs pass ({} checks){host_part}",
+                s.pairs_passed, s.pairs, s.checks
+            )
         } else {
             format!(
-                "verify: {} of {} pairs fail ({} of {} checks failed)",
+                "verify: {} of {} pairs fail ({} of {} checks failed){host_part}",
                 s.pairs - s.pairs_passed,
                 s.pairs,
                 s.checks - s.checks_passed,
@@ -220,7 +253,17 @@ impl Report {
                 out.push_str(&format!("   ({})\n", pairs.join(", ")));
             }
         }
-        if !self.pairs.is_empty() {
+        if !self.host_checks.is_empty() {
+            out.push('\n');
+            for check in &self.host_checks {
+                let mark = if check.passed { sym.pass } else { sym.fail };
+                out.push_str(&format!(
+                    "{mark} {} on {}: {}\n",
+                    check.name, check.host, check.evidence
+                ));
+            }
+        }
+        if !self.pairs.is_empty() || !self.host_checks.is_empty() {
             out.push('\n');
         }
         out.push_str(&self.summary_line());
@@ -297,6 +340,22 @@ impl Report {
             if !suite.test_cases.is_empty() {
                 report.add_test_suite(suite);
             }
+        }
+        if !self.host_checks.is_empty() {
+            let mut suite = TestSuite::new("host-checks");
+            for check in &self.host_checks {
+                let status = if check.passed {
+                    TestCaseStatus::success()
+                } else {
+                    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    status.set_message(check.evidence.clone());
+                    status
+                };
+                let mut case = TestCase::new(format!("{} on {}", check.name, check.host), status);
+                case.set_classname(format!("{}.host-checks", self.chapter));
+                suite.add_test_case(case);
+            }
+            report.add_test_suite(suite);
         }
         report.to_string()
     }

@@ -1,0 +1,375 @@
+//! Carrying out verify on a lab: facts from every worker, temporary probe pods, route evidence
+//! and pings between them, probes always removed afterwards; then the chapter's checks about
+//! single hosts. The judgement itself is pure and lives in [`crate::verify`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+
+use crate::chapter::schema::{RouteExpectation, Target, VerifyCheck};
+use crate::chapter::{Chapter, Variant};
+use crate::connector::{CommandOutput, CommandSpec, Connection};
+use crate::facts::HostFacts;
+use crate::inventory::{Inventory, Node};
+use crate::plan::HostRef;
+use crate::runner::execute::{describe_failure, run_logged};
+use crate::runner::hosts::Hosts;
+use crate::runner::log::RunLog;
+use crate::template::context::{NodeView, base_context};
+use crate::template::{Located, to_value};
+use crate::verify::{HostCheck, NodeFacts, ProbePlan, Report, VerifyInput, WorkerRun, diagnose};
+
+/// How long a fact or probe script may take.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The hosts verify needs for `variant`: every worker, plus the hosts of its host checks.
+pub fn hosts_needed(variant: &Variant, inventory: &Inventory) -> Vec<HostRef> {
+    let mut hosts: Vec<HostRef> =
+        inventory.workers().map(|n| HostRef::Node(n.name.clone())).collect();
+    let mut add = |h: HostRef| {
+        if !hosts.contains(&h) {
+            hosts.push(h);
+        }
+    };
+    for check in &variant.verify {
+        match check {
+            VerifyCheck::RolloutReady { .. } => {
+                if let Some(c) = inventory.controllers().next() {
+                    add(HostRef::Node(c.name.clone()));
+                }
+            }
+            VerifyCheck::GceRoutes {} => add(HostRef::Local),
+            VerifyCheck::Command { target, .. } => {
+                for h in targets(*target, inventory) {
+                    add(h);
+                }
+            }
+            _ => {}
+        }
+    }
+    hosts
+}
+
+fn targets(target: Target, inventory: &Inventory) -> Vec<HostRef> {
+    let node = |n: &Node| HostRef::Node(n.name.clone());
+    match target {
+        Target::Local => vec![HostRef::Local],
+        Target::Workers => inventory.workers().map(node).collect(),
+        Target::Controllers => inventory.controllers().map(node).collect(),
+        Target::FirstController => inventory.controllers().take(1).map(node).collect(),
+        Target::All => inventory.nodes.iter().map(node).collect(),
+    }
+}
+
+/// Everything verify needs from the command line and the lab.
+pub struct Verifier<'a> {
+    pub chapter: &'a Chapter,
+    pub variant: &'a Variant,
+    pub inventory: &'a Inventory,
+    pub hosts: &'a Hosts,
+    pub log: &'a RunLog,
+    /// `false` when the inventory logs in as root.
+    pub sudo: bool,
+}
+
+impl Verifier<'_> {
+    /// Runs every check of the variant and judges the results.
+    pub async fn run(&self) -> Result<Report, crate::diagnostic::Diagnostic> {
+        let expectation = self.variant.verify.iter().find_map(|c| match c {
+            VerifyCheck::RouteEvidence { expect } => Some(*expect),
+            _ => None,
+        });
+        let ping_count = self.variant.verify.iter().find_map(|c| match c {
+            VerifyCheck::PodMatrix { count } => Some((*count).max(1)),
+            _ => None,
+        });
+        let workers: Vec<&Node> = self.inventory.workers().collect();
+
+        // 1. Facts, read-only, every worker at once.
+        let facts: Vec<NodeFacts> = join_all(workers.iter().map(|node| self.gather(node))).await;
+        let known: BTreeMap<String, &HostFacts> = workers
+            .iter()
+            .zip(&facts)
+            .filter_map(|(n, f)| match f {
+                NodeFacts::Known(h) => Some((n.name.clone(), h)),
+                _ => None,
+            })
+            .collect();
+        let plan = ProbePlan::new(&workers, &known, expectation);
+        let mut host_checks = self.host_checks(&known).await?;
+        drop(known);
+
+        // 2. Probes (only for the data plane), then 3. route evidence and pings; 4. always teardown.
+        let probe_errors: Vec<Option<String>> = if ping_count.is_some() {
+            join_all(workers.iter().map(|n| self.setup_probe(&plan, n))).await
+        } else {
+            workers.iter().map(|_| None).collect()
+        };
+        let checks: Vec<Result<crate::verify::CheckOutput, String>> =
+            join_all(workers.iter().map(|n| self.check(&plan, n, ping_count))).await;
+        let teardown: Vec<Option<String>> = if ping_count.is_some() {
+            join_all(workers.iter().map(|n| self.teardown(n))).await
+        } else {
+            workers.iter().map(|_| None).collect()
+        };
+
+        let runs: Vec<WorkerRun> = workers
+            .iter()
+            .zip(facts)
+            .zip(probe_errors)
+            .zip(checks)
+            .map(|(((node, facts), probe_error), checks)| WorkerRun {
+                node,
+                facts,
+                probe_error,
+                checks,
+            })
+            .collect();
+        let input = VerifyInput {
+            chapter: self.chapter.name(),
+            expectation,
+            data_plane: ping_count.is_some(),
+            plan: &plan,
+            workers: runs,
+        };
+        let report = diagnose(&input);
+        for (node, problem) in workers.iter().zip(teardown) {
+            if let Some(problem) = problem {
+                host_checks.push(HostCheck {
+                    name: "probe-removed".into(),
+                    host: node.name.clone(),
+                    passed: false,
+                    evidence: format!(
+                        "{problem}; remove it by hand (`ip netns list`, `ip link del lcprobe0`)"
+                    ),
+                });
+            }
+        }
+        Ok(report.with_host_checks(host_checks))
+    }
+
+    fn connection(&self, node: &Node) -> Result<Arc<Connection>, String> {
+        let host = HostRef::Node(node.name.clone());
+        self.hosts.get(&host).ok_or_else(|| {
+            self.hosts
+                .unreachable
+                .get(&node.name)
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "not connected".into())
+        })
+    }
+
+    async fn exec(
+        &self,
+        node: &Node,
+        command: String,
+        sudo: bool,
+    ) -> Result<CommandOutput, String> {
+        let connection = self.connection(node)?;
+        let spec =
+            CommandSpec { command, sudo: sudo && self.sudo, stdin: None, timeout: SCRIPT_TIMEOUT };
+        run_logged(&connection, &HostRef::Node(node.name.clone()), &spec, self.log)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn gather(&self, node: &Node) -> NodeFacts {
+        match self.exec(node, crate::facts::host::gather_script(&[]), false).await {
+            Err(reason) => NodeFacts::Unreachable { reason },
+            Ok(out) => match crate::facts::host::parse(&out.stdout_text()) {
+                Ok(facts) => NodeFacts::Known(facts),
+                Err(error) => NodeFacts::Unreadable { error },
+            },
+        }
+    }
+
+    async fn setup_probe(&self, plan: &ProbePlan, node: &Node) -> Option<String> {
+        let script = plan.setup_script(&node.name)?;
+        match self.exec(node, script.clone(), true).await {
+            Ok(out) if out.success() => None,
+            Ok(out) => Some(describe_failure("probe setup", &out)),
+            Err(e) => Some(e),
+        }
+    }
+
+    async fn check(
+        &self,
+        plan: &ProbePlan,
+        node: &Node,
+        ping_count: Option<u32>,
+    ) -> Result<crate::verify::CheckOutput, String> {
+        let script = plan.check_script(&node.name, ping_count);
+        let out = self.exec(node, script, ping_count.is_some()).await?;
+        crate::verify::probe::parse_check(&out.stdout_text()).map_err(|e| e.to_string())
+    }
+
+    /// Removes the node's probe; `Some(problem)` when something is left.
+    async fn teardown(&self, node: &Node) -> Option<String> {
+        self.connection(node).ok()?;
+        match self.exec(node, crate::verify::probe::teardown_script(), true).await {
+            Ok(out) if out.success() => None,
+            Ok(out) => Some(out.stderr_text().trim().to_string()),
+            Err(e) => Some(format!("the probe could not be removed: {e}")),
+        }
+    }
+
+    /// The chapter's checks about single hosts.
+    async fn host_checks(
+        &self,
+        facts: &BTreeMap<String, &HostFacts>,
+    ) -> Result<Vec<HostCheck>, crate::diagnostic::Diagnostic> {
+        let renderer = self.chapter.renderer();
+        let base = base_context(self.inventory, self.chapter.name(), &self.variant.name.value);
+        let render = |s: &serde_saphyr::Spanned<String>, ctx: &minijinja::Value| {
+            let located = Located {
+                text: &s.value,
+                line: s.referenced.line(),
+                column: s.referenced.column(),
+            };
+            renderer.render_command(&self.chapter.file, located, ctx)
+        };
+        let mut pending = Vec::new();
+        for check in &self.variant.verify {
+            match check {
+                VerifyCheck::RolloutReady { namespace, daemonset } => {
+                    let ns = render(namespace, &base)?;
+                    let ds = render(daemonset, &base)?;
+                    let Some(controller) = self.inventory.controllers().next() else { continue };
+                    let command =
+                        format!("kubectl -n {ns} rollout status daemonset/{ds} --timeout=5s");
+                    pending.push((
+                        format!("daemonset {ns}/{ds} ready"),
+                        HostRef::Node(controller.name.clone()),
+                        command,
+                        false,
+                    ));
+                }
+                VerifyCheck::Command { name, target, sudo, run } => {
+                    for host in targets(*target, self.inventory) {
+                        let ctx = match &host {
+                            HostRef::Node(n) => {
+                                match self.inventory.nodes.iter().find(|x| &x.name == n) {
+                                    Some(node) => {
+                                        minijinja::context! { node => to_value(NodeView::of(node)), ..base.clone() }
+                                    }
+                                    None => base.clone(),
+                                }
+                            }
+                            HostRef::Local => base.clone(),
+                        };
+                        pending.push((name.value.clone(), host, render(run, &ctx)?, *sudo));
+                    }
+                }
+                VerifyCheck::GceRoutes {} => {
+                    // Every route the variant's local steps make must be there with its values:
+                    // their `check` commands say exactly that.
+                    let plan = crate::plan::render(self.chapter, self.variant, self.inventory)?;
+                    for host in plan.hosts.iter().filter(|h| h.host == HostRef::Local) {
+                        for step in &host.steps {
+                            for action in &step.actions {
+                                let name = match &action.item {
+                                    Some(item) => format!(
+                                        "gce route for {}",
+                                        item.trim_start_matches("worker ")
+                                    ),
+                                    None => step.name.clone(),
+                                };
+                                pending.push((name, HostRef::Local, action.check.clone(), false));
+                            }
+                        }
+                    }
+                }
+                VerifyCheck::FlannelState {} => {}
+                VerifyCheck::RouteEvidence { .. } | VerifyCheck::PodMatrix { .. } => {}
+            }
+        }
+        let mut results: Vec<HostCheck> =
+            join_all(pending.into_iter().map(|(name, host, command, sudo)| async move {
+                let outcome = match self.hosts.get(&host) {
+                    None => Err(self
+                        .hosts
+                        .unreachable
+                        .get(host.name())
+                        .map(|e| e.to_string())
+                        .unwrap_or_default()),
+                    Some(connection) => {
+                        let spec = CommandSpec {
+                            command: command.clone(),
+                            sudo: sudo && (self.sudo || host == HostRef::Local),
+                            stdin: None,
+                            timeout: SCRIPT_TIMEOUT,
+                        };
+                        run_logged(&connection, &host, &spec, self.log)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                };
+                let (passed, evidence) = match outcome {
+                    Ok(out) if out.success() => {
+                        (true, last_line(&out).unwrap_or_else(|| format!("`{command}` passed")))
+                    }
+                    Ok(out) => (false, describe_failure(&command, &out)),
+                    Err(e) => (false, format!("host unreachable: {e}")),
+                };
+                HostCheck { name, host: host.name().to_string(), passed, evidence }
+            }))
+            .await;
+        if self.variant.verify.iter().any(|c| matches!(c, VerifyCheck::FlannelState {})) {
+            results.extend(self.flannel_state(facts));
+        }
+        Ok(results)
+    }
+
+    /// flannel on each worker: `flannel.1` on the node's lab address, its subnet in the cluster CIDR.
+    fn flannel_state(&self, facts: &BTreeMap<String, &HostFacts>) -> Vec<HostCheck> {
+        let cluster = self.inventory.network.cluster_cidr;
+        self.inventory
+            .workers()
+            .map(|node| {
+                let check = |passed: bool, evidence: String| HostCheck {
+                    name: "flannel state".into(),
+                    host: node.name.clone(),
+                    passed,
+                    evidence,
+                };
+                let Some(f) = facts.get(&node.name) else {
+                    return check(false, "no facts: the node could not be reached".into());
+                };
+                let Some(link) = &f.flannel.link else {
+                    return check(false, "there is no `flannel.1` device: flanneld has not started on this node".into());
+                };
+                if link.local != Some(node.address) {
+                    let local = link.local.map(|a| a.to_string()).unwrap_or_else(|| "none".into());
+                    return check(
+                        false,
+                        format!(
+                            "`flannel.1` uses local address {local}, not the node's lab address {}: flannel picked the wrong interface (set `flannel.iface`)",
+                            node.address
+                        ),
+                    );
+                }
+                match f.flannel.subnet_env.as_ref().and_then(|e| e.pod_cidr()) {
+                    Some(subnet) if cluster.contains(&subnet) => {
+                        check(true, format!("flannel.1 local {}, subnet {subnet} in {cluster}", node.address))
+                    }
+                    Some(subnet) => check(false, format!("flannel's subnet {subnet} is outside the cluster CIDR {cluster}")),
+                    None => check(false, "`/run/flannel/subnet.env` is missing or has no FLANNEL_SUBNET".into()),
+                }
+            })
+            .collect()
+    }
+}
+
+fn last_line(out: &CommandOutput) -> Option<String> {
+    out.stdout_text().lines().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim().to_string())
+}
+
+/// The route expectation of `variant`, if it checks route evidence.
+pub fn expectation(variant: &Variant) -> Option<RouteExpectation> {
+    variant.verify.iter().find_map(|c| match c {
+        VerifyCheck::RouteEvidence { expect } => Some(*expect),
+        _ => None,
+    })
+}
