@@ -269,10 +269,3 @@ fn probe_pods_ping_once_routes_exist_and_leave_nothing_behind() {
         assert!(!routes.contains(".254"), "probe route left on {}: {routes}", n.node.name);
     }
 }
-
-/// Prints the gather script (to capture fixtures with it): `cargo test --test probe -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn print_gather_script() {
-    print!("{}", host::gather_script(&[]));
-}
