@@ -77,7 +77,7 @@ pub fn run(
         .await;
         progress.clear();
         print_unreachable(&connections);
-        Ok::<_, Error>((results, interrupt.requested()))
+        Ok::<_, Error>((results, interrupt.by_user()))
     })?;
     let mut steps: Vec<String> = Vec::new();
     for a in applied.iter().rev() {

@@ -58,7 +58,7 @@ pub fn run(
         let results = execute(&plan, Mode::Run, &selection, &ctx).await;
         progress.clear();
         print_unreachable(&connections);
-        Ok::<_, Error>((results, interrupt.requested() && !selection.fail_fast))
+        Ok::<_, Error>((results, interrupt.by_user()))
     })?;
     let steps = step_names(&plan);
     println!(

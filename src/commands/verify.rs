@@ -37,7 +37,7 @@ pub fn run(
         if output == OutputFormat::Text {
             print_unreachable(&connections);
         }
-        Ok::<_, Error>((report, !connections.unreachable.is_empty(), interrupt.requested()))
+        Ok::<_, Error>((report, !connections.unreachable.is_empty(), interrupt.by_user()))
     })?;
     match output {
         OutputFormat::Json => println!("{}", report.render_json()),

@@ -261,6 +261,7 @@ pub async fn run_logged(
     spec: &CommandSpec,
     log: &RunLog,
 ) -> Result<CommandOutput, RunError> {
+    log.started(host.name(), &spec.command);
     let result = connection.run(spec).await;
     let logged = result.as_ref().map(Clone::clone).map_err(|e| e.to_string());
     log.command(host.name(), &spec.command, &logged);

@@ -10,6 +10,7 @@ use crate::error::EXIT_INTERRUPTED;
 #[derive(Debug, Clone, Default)]
 pub struct Interrupt {
     stop: Arc<AtomicBool>,
+    by_user: Arc<AtomicBool>,
 }
 
 impl Interrupt {
@@ -17,10 +18,12 @@ impl Interrupt {
     pub fn listen() -> Interrupt {
         let interrupt = Interrupt::default();
         let stop = interrupt.stop.clone();
+        let by_user = interrupt.by_user.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_err() {
                 return;
             }
+            by_user.store(true, Ordering::SeqCst);
             stop.store(true, Ordering::SeqCst);
             eprintln!(
                 "labctl: interrupted; finishing the commands that are running (Ctrl-C again to stop at once)"
@@ -32,9 +35,14 @@ impl Interrupt {
         interrupt
     }
 
-    /// True once Ctrl-C was pressed: start nothing new.
+    /// True once Ctrl-C was pressed or a failure stopped everything: start nothing new.
     pub fn requested(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+
+    /// True once the user pressed Ctrl-C (exit 130).
+    pub fn by_user(&self) -> bool {
+        self.by_user.load(Ordering::SeqCst)
     }
 
     /// Asks everything to stop (as `--fail-fast` does after a failure).

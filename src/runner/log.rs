@@ -28,9 +28,15 @@ impl RunLog {
         &self.path
     }
 
-    /// Records one command and its result.
+    /// Records that a command starts (so a log shows what was running when labctl stopped).
+    pub fn started(&self, host: &str, command: &str) {
+        self.write(&format!("[{}] {host} $ {command}\n", super::state::now()));
+    }
+
+    /// Records a command's result.
     pub fn command(&self, host: &str, command: &str, result: &Result<CommandOutput, String>) {
-        let mut text = format!("[{}] {host} $ {command}\n", super::state::now());
+        let first = command.lines().next().unwrap_or_default();
+        let mut text = format!("[{}] {host} done: {first}\n", super::state::now());
         match result {
             Ok(out) => {
                 let status = match &out.completion {

@@ -1,0 +1,159 @@
+//! Ctrl-C during `labctl run` on the sandbox: the first lets running commands finish, records
+//! what was applied, starts nothing new and exits 130; a second run goes on from there. A second
+//! Ctrl-C exits at once. Needs root (as CI); traffic only to the test's own sandbox.
+
+#[path = "common/sandbox_lab.rs"]
+mod sandbox_lab;
+
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use sandbox_lab::*;
+
+/// A chapter whose first step takes a while, so there is time to press Ctrl-C during it.
+const SLOW_CHAPTER: &str = r#"chapter: 90-slow
+title: Slow steps
+default_variant: { ssh: slow, vagrant: slow, gce: slow }
+variants:
+  - name: slow
+    summary: two steps, the first slow
+    steps:
+      - name: first
+        summary: takes a second and a half
+        where: workers
+        check: test -f /tmp/labctl-slow-first
+        run: sleep 1.5 && touch /tmp/labctl-slow-first
+        undo: rm -f /tmp/labctl-slow-first
+      - name: second
+        summary: quick
+        where: workers
+        check: test -f /tmp/labctl-slow-second
+        run: touch /tmp/labctl-slow-second
+        undo: rm -f /tmp/labctl-slow-second
+    verify:
+      - command: { name: both-done, where: workers, run: "test -f /tmp/labctl-slow-second" }
+"#;
+
+struct Setup {
+    _labs: tempfile::TempDir,
+    labs_dir: String,
+    inventory: String,
+}
+
+fn setup(lab: &Lab) -> Setup {
+    let labs = tempfile::tempdir().unwrap();
+    std::fs::write(labs.path().join("90-slow.yaml"), SLOW_CHAPTER).unwrap();
+    Setup {
+        labs_dir: labs.path().to_str().unwrap().to_string(),
+        _labs: labs,
+        inventory: lab.dir().join("labctl.yaml").to_str().unwrap().to_string(),
+    }
+}
+
+fn start(lab: &Lab, s: &Setup, args: &[&str]) -> Child {
+    let mut all = vec!["-i", s.inventory.as_str()];
+    all.extend_from_slice(args);
+    lab.root
+        .labctl(&all)
+        .env("LABCTL_LABS_DIR", &s.labs_dir)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn sigint(child: &Child) {
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// Waits until the run log shows that the first step's `run` command has started (it then
+/// runs for a second and a half).
+fn wait_for_first_run(lab: &Lab) {
+    let logs = lab.dir().join(".labctl/logs");
+    for _ in 0..100 {
+        let started = std::fs::read_dir(&logs)
+            .map(|d| {
+                d.flatten().any(|e| {
+                    std::fs::read_to_string(e.path())
+                        .unwrap_or_default()
+                        .contains("$ sleep 1.5 && touch")
+                })
+            })
+            .unwrap_or(false);
+        if started {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the first step never started");
+}
+
+#[test]
+fn first_ctrl_c_finishes_running_commands_records_them_and_exits_130() {
+    require_root();
+    let root = Root::new();
+    let lab =
+        Lab::up(&root, &unique_name("int"), &["--network", "10.232.20.0/24", "--workers", "2"]);
+    let s = setup(&lab);
+    let child = start(&lab, &s, &["run", "90-slow"]);
+    wait_for_first_run(&lab);
+    sigint(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "HOST      first    second\nworker-0  changed  skipped\nworker-1  changed  skipped\n"
+        ),
+        "{}",
+        text(&out)
+    );
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(lab.dir().join(".labctl/state.json")).unwrap(),
+    )
+    .unwrap();
+    let applied: Vec<String> = state["chapters"]["90-slow"]["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| format!("{} {}", a["host"].as_str().unwrap(), a["step"].as_str().unwrap()))
+        .collect();
+    let mut sorted = applied.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["worker-0 first", "worker-1 first"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"), "{}", text(&out));
+
+    // The lock was released and a second run does only what is left.
+    let again = start(&lab, &s, &["run", "90-slow"]).wait_with_output().unwrap();
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("run: 2 changed, 2 ok, 0 failed"),
+        "{}",
+        text(&again)
+    );
+    let verify = start(&lab, &s, &["verify"]).wait_with_output().unwrap();
+    assert!(verify.status.success(), "{}", text(&verify));
+}
+
+#[test]
+fn second_ctrl_c_exits_at_once() {
+    require_root();
+    let root = Root::new();
+    let lab =
+        Lab::up(&root, &unique_name("int2"), &["--network", "10.232.21.0/24", "--workers", "2"]);
+    let s = setup(&lab);
+    let child = start(&lab, &s, &["run", "90-slow"]);
+    wait_for_first_run(&lab);
+    sigint(&child);
+    std::thread::sleep(Duration::from_millis(100));
+    sigint(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    // It did not wait for the running commands: no summary was printed.
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("HOST"), "{}", text(&out));
+}
