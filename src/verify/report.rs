@@ -71,6 +71,9 @@ pub struct PairResult {
     pub diagnoses: Vec<Diagnosis>,
 }
 
+/// How a diagnosis about the way back begins (see `diagnosis.rs`).
+const RETURN_PATH_PREFIX: &str = "replies cannot come back: ";
+
 /// One check of one pair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckResult {
@@ -151,12 +154,26 @@ impl Report {
             checks: checks.len(),
             checks_passed: checks.iter().filter(|c| c.passed).count(),
         };
+        // One group per underlying problem: a missing route on a breaks a → b, and also b → a
+        // (the replies), so "replies cannot come back: X" joins the group of X.
+        let key = |d: &Diagnosis| -> String {
+            d.message.strip_prefix(RETURN_PATH_PREFIX).unwrap_or(&d.message).to_string()
+        };
         let mut diagnoses: Vec<DiagnosisGroup> = Vec::new();
         for pair in &pairs {
             for d in &pair.diagnoses {
                 let name = PairName { from: pair.from.clone(), to: pair.to.clone() };
-                match diagnoses.iter_mut().find(|g| &g.diagnosis == d) {
-                    Some(group) => group.pairs.push(name),
+                match diagnoses.iter_mut().find(|g| key(&g.diagnosis) == key(d)) {
+                    Some(group) => {
+                        if group.diagnosis.message.starts_with(RETURN_PATH_PREFIX)
+                            && !d.message.starts_with(RETURN_PATH_PREFIX)
+                        {
+                            group.diagnosis = d.clone();
+                        }
+                        if !group.pairs.contains(&name) {
+                            group.pairs.push(name);
+                        }
+                    }
                     None => {
                         diagnoses.push(DiagnosisGroup { diagnosis: d.clone(), pairs: vec![name] })
                     }
@@ -428,9 +445,7 @@ worker-2      ✅        ✅         —
 
 why:
 ❌ worker-0 has no route to worker-1's pod CIDR 10.200.1.0/24: run `labctl run 11-pod-network-routes`
-   (worker-0 → worker-1)
-❌ replies cannot come back: worker-0 has no route to worker-1's pod CIDR 10.200.1.0/24: run `labctl run 11-pod-network-routes`
-   (worker-1 → worker-0)
+   (worker-0 → worker-1, worker-1 → worker-0)
 
 verify: 2 of 6 pairs fail (3 of 12 checks failed)
 ";
@@ -485,11 +500,15 @@ verify: 2 of 6 pairs fail (3 of 12 checks failed)
         assert_eq!(first["route_evidence"]["passed"], false);
         assert_eq!(first["data_plane"]["evidence"], "0 of 2 pings answered");
         assert_eq!(first["diagnoses"][0]["code"], "no-route");
-        assert_eq!(json["diagnoses"][1]["code"], "return-path");
+        // The missing route breaks worker-0 → worker-1 and the replies of worker-1 → worker-0:
+        // one problem, one group, both pairs.
+        assert_eq!(json["diagnoses"].as_array().unwrap().len(), 1);
+        assert_eq!(json["diagnoses"][0]["code"], "no-route");
         assert_eq!(
-            json["diagnoses"][1]["pairs"],
-            serde_json::json!([{"from": "worker-1", "to": "worker-0"}])
+            json["diagnoses"][0]["pairs"],
+            serde_json::json!([{"from": "worker-0", "to": "worker-1"}, {"from": "worker-1", "to": "worker-0"}])
         );
+        assert_eq!(json["pairs"][2]["diagnoses"][0]["code"], "return-path");
     }
 
     #[test]
