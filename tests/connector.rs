@@ -3,7 +3,7 @@
 //!
 //! Nothing leaves loopback. Needs `/usr/sbin/sshd` (Debian: `openssh-server`), `ssh-keygen`
 //! and `sudo`. Times are only asserted as generous bounds against hangs; the latency numbers
-//! come from the ignored `loopback_latency` benchmark.
+//! come from the benchmark, `bench/run` (bench/README.md).
 
 use std::collections::HashMap;
 use std::fs;
@@ -718,43 +718,4 @@ async fn local_commands_run_read_stdin_and_time_out() {
         other => panic!("expected a timeout, got {other:?}"),
     }
     assert!(started.elapsed() < Duration::from_secs(4));
-}
-
-/// Median connect and command latency on loopback. A benchmark, not a test:
-/// `cargo test --test connector -- --ignored --nocapture loopback_latency`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark"]
-async fn loopback_latency() {
-    let lab = Lab::new();
-    let median = |mut samples: Vec<Duration>| {
-        samples.sort();
-        samples[samples.len() / 2]
-    };
-    lab.connect().await; // learn the host key first
-    let mut connects = Vec::new();
-    for _ in 0..20 {
-        let started = Instant::now();
-        let connection = lab.connect().await;
-        connects.push(started.elapsed());
-        if let Connection::Ssh(session) = connection {
-            session.close().await;
-        }
-    }
-    let connection = lab.connect().await;
-    let mut commands = Vec::new();
-    for _ in 0..20 {
-        let started = Instant::now();
-        run(&connection, "true").await;
-        commands.push(started.elapsed());
-    }
-    let mut first = Vec::new();
-    for _ in 0..20 {
-        let started = Instant::now();
-        let connection = lab.connect().await;
-        run(&connection, "true").await;
-        first.push(started.elapsed());
-    }
-    println!("connect + authenticate: median {:?} of 20", median(connects));
-    println!("command over one connection: median {:?} of 20", median(commands));
-    println!("connect + first command: median {:?} of 20", median(first));
 }
