@@ -12,6 +12,7 @@ pub mod connector;
 pub mod diagnostic;
 pub mod error;
 pub mod facts;
+pub mod flannel;
 pub mod inventory;
 pub mod output;
 pub mod plan;

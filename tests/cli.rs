@@ -24,7 +24,7 @@ fn show_describes_variants_steps_and_checks() {
         "default variant: static (provider ssh), flannel (provider vagrant), gce (provider gce)",
         "  1. pod-routes (on workers, for each of the peers (as `peer`), with sudo)",
         "  1. gce-routes (on local, for each of the workers (as `worker`))",
-        "  2. flannel-manifest (on first_controller, stdin from flannel/kube-flannel.yaml.j2)",
+        "  2. flannel-manifest (where kubectl runs (first controller, or this machine with a kubeconfig), stdin from flannel/kube-flannel.yaml.j2)",
         "  verify: route evidence (via the other worker); pod-to-pod matrix (2 pings per pair)",
     ];
     for line in expected_lines {
@@ -189,7 +189,12 @@ fn render_out_writes_runnable_scripts_and_manifests() {
         ]
     );
     let script = std::fs::read_to_string(out.join("server.sh")).unwrap();
-    assert!(script.contains("if ! sh -c 'kubectl diff -f - >/dev/null &&"), "{script}");
+    assert!(
+        script.contains(
+            "if ! sh -c 'kubectl diff --server-side --force-conflicts -f - >/dev/null &&"
+        ),
+        "{script}"
+    );
     assert!(script.contains("< server.flannel-manifest.yaml"), "{script}");
     for name in names.iter().filter(|n| n.ends_with(".sh")) {
         let status =

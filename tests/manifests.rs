@@ -508,23 +508,31 @@ fn rendering_has_no_blank_line_noise() {
 
 #[test]
 fn the_scripts_apply_the_manifest_and_wait_for_the_daemonset_it_defines() {
-    for (version, namespace, daemonset) in [
-        ("1.34", "kube-flannel", "kube-flannel-ds"),
-        ("1.15", "kube-system", "kube-flannel-ds-amd64"),
+    // Server-side apply from Kubernetes 1.16 on (issue 5: `diff` of the same then shows
+    // nothing); client-side apply for the seed's older clusters.
+    for (version, namespace, daemonset, apply_args) in [
+        ("1.34", "kube-flannel", "kube-flannel-ds", " --server-side --force-conflicts"),
+        ("1.15", "kube-system", "kube-flannel-ds-amd64", ""),
     ] {
         let r = render(&inventory(version, "10.200.0.0/16", "{ iface: enp0s8 }"));
         let ds = r.daemonset();
         assert_eq!(ds["metadata"]["name"], daemonset);
         assert_eq!(ds["metadata"]["namespace"], namespace);
         let apply = r.script("server.sh");
-        assert!(apply.contains("kubectl apply -f -"), "{apply}");
+        assert!(apply.contains(&format!("kubectl apply{apply_args} -f -")), "{apply}");
+        assert!(apply.contains(&format!("kubectl diff{apply_args} -f -")), "{apply}");
         assert!(apply.contains("server.flannel-manifest.yaml"), "{apply}");
         assert!(
             apply.contains(&format!("-n {namespace} rollout status daemonset/{daemonset} ")),
             "{apply}"
         );
         let reset = r.script("server.reset.sh");
-        assert!(reset.contains("kubectl delete --ignore-not-found -f -"), "{reset}");
+        assert!(
+            reset.contains(
+                "kubectl delete --ignore-not-found --cascade=foreground --timeout=120s -f -"
+            ),
+            "{reset}"
+        );
         assert!(reset.contains("server.flannel-manifest.yaml"), "{reset}");
     }
 }

@@ -41,6 +41,7 @@ pub fn sample_inventory() -> Inventory {
             zone: Some("us-west1-c".into()),
         }),
         vagrant: Some(VagrantSettings { dir: ".".into() }),
+        kubeconfig: None,
         lines: Default::default(),
     }
 }

@@ -85,6 +85,9 @@ pub enum Target {
     All,
     /// The operator's machine (e.g. for `gcloud`).
     Local,
+    /// Where `kubectl` talks to the cluster from: the operator's machine when the inventory
+    /// gives a `kubeconfig`, else the first controller over SSH.
+    Kubectl,
 }
 
 impl Target {
@@ -96,6 +99,7 @@ impl Target {
             Target::FirstController => "first_controller",
             Target::All => "all",
             Target::Local => "local",
+            Target::Kubectl => "kubectl",
         }
     }
 }

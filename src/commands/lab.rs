@@ -5,7 +5,8 @@ use std::sync::Mutex;
 
 use crate::chapter::{Catalog, Chapter, Variant};
 use crate::cli::GlobalArgs;
-use crate::error::{Error, closest};
+use crate::error::{EXIT_BAD_INPUT, Error, closest};
+use crate::flannel::gather::IfaceDecision;
 use crate::inventory::Inventory;
 use crate::output::progress::Progress;
 use crate::output::style::Style;
@@ -31,7 +32,12 @@ pub struct Lab {
 impl Lab {
     /// Loads the inventory and state, then the chapter (`None`: the last one run, else chapter 11).
     pub fn open(global: &GlobalArgs, chapter: Option<&str>) -> Result<Lab, Error> {
-        let inventory = super::load_inventory(global)?;
+        let mut inventory = super::load_inventory(global)?;
+        // A `provider: vagrant` inventory learns each node's sshd from `vagrant ssh-config`.
+        crate::inventory::resolve_vagrant_endpoints(&mut inventory)?;
+        if let Some(warning) = unchecked_host_keys(&inventory) {
+            eprintln!("warning: {warning}");
+        }
         let state_dir = StateDir::for_inventory(&inventory.source);
         let state = state_dir.load()?;
         let name = chapter
@@ -61,6 +67,50 @@ impl Lab {
     /// Renders the plan for `variant`.
     pub fn plan(&self, variant: &Variant) -> Result<Plan, Error> {
         Ok(crate::plan::render(&self.chapter, variant, &self.inventory)?)
+    }
+
+    /// Whether `variant`'s plan needs facts first: flanneld's interface is `auto` and the plan
+    /// depends on it (see [`crate::plan::uses_iface_args`]).
+    pub fn needs_iface_facts(&self, variant: &Variant) -> Result<bool, Error> {
+        if self.inventory.flannel.iface != "auto" {
+            return Ok(false);
+        }
+        Ok(crate::plan::uses_iface_args(&self.chapter, variant, &self.inventory)?)
+    }
+
+    /// The hosts to connect to for `plan`: its own, plus every worker when facts must decide
+    /// flanneld's interface.
+    pub fn hosts_for(&self, plan: &Plan, iface_facts: bool) -> Vec<HostRef> {
+        let mut hosts: Vec<HostRef> = plan.hosts.iter().map(|h| h.host.clone()).collect();
+        if iface_facts {
+            for w in self.inventory.workers() {
+                let h = HostRef::Node(w.name.clone());
+                if !hosts.contains(&h) {
+                    hosts.push(h);
+                }
+            }
+        }
+        hosts
+    }
+
+    /// The plan of `variant` with flanneld's interface decided from the workers' facts
+    /// (gathered over `hosts`), and that decision.
+    pub async fn plan_from_facts(
+        &self,
+        variant: &Variant,
+        hosts: &Hosts,
+        log: &RunLog,
+    ) -> Result<(Plan, IfaceDecision), Error> {
+        let decision = crate::flannel::gather::decide(&self.inventory, hosts, log)
+            .await
+            .map_err(|e| Error::Other { message: e.to_string(), code: EXIT_BAD_INPUT })?;
+        let plan = crate::plan::render_with(
+            &self.chapter,
+            variant,
+            &self.inventory,
+            Some(decision.args()),
+        )?;
+        Ok((plan, decision))
     }
 
     /// Checks that `step` names a step of `plan`.
@@ -109,6 +159,28 @@ impl Lab {
     pub fn progress(&self, hosts: &[(String, u64)]) -> Progress {
         Progress::new(self.style, hosts)
     }
+}
+
+/// The warning for nodes whose host keys are not checked because `vagrant ssh-config` says so
+/// (`StrictHostKeyChecking no`, `UserKnownHostsFile /dev/null`): Vagrant makes new host keys
+/// whenever a VM is recreated. labctl follows it, and says so.
+pub fn unchecked_host_keys(inventory: &Inventory) -> Option<String> {
+    use crate::inventory::HostKeyChecking;
+    let names: Vec<&str> = inventory
+        .nodes
+        .iter()
+        .filter(|n| n.ssh.as_ref().and_then(|s| s.host_key_checking) == Some(HostKeyChecking::Off))
+        .map(|n| n.name.as_str())
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "host keys of {} are not checked: `vagrant ssh-config` says `StrictHostKeyChecking no` \
+         and `UserKnownHostsFile /dev/null` (Vagrant makes new host keys whenever a VM is \
+         recreated); labctl does as `vagrant ssh` does",
+        names.join(", ")
+    ))
 }
 
 /// Prints why each unreachable host could not be reached (once per host).

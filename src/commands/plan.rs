@@ -17,12 +17,21 @@ pub fn run(global: &GlobalArgs, chapter: &str, variant: Option<&str>) -> Result<
     let lab = Lab::open(global, Some(chapter))?;
     let variant = lab.variant(variant, true)?;
     let plan = lab.plan(variant)?;
+    let iface_facts = lab.needs_iface_facts(variant)?;
     let log = RunLog::open(&lab.state_dir.logs(), "plan");
-    let hosts: Vec<_> = plan.hosts.iter().map(|h| h.host.clone()).collect();
+    let hosts = lab.hosts_for(&plan, iface_facts);
     let runtime = crate::runner::runtime()?;
-    let results = runtime.block_on(async {
+    let (results, decision) = runtime.block_on(async {
         let interrupt = Interrupt::listen();
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
+        // flanneld's interface comes from the workers' facts (issue 5).
+        let (plan, decision) = match iface_facts {
+            true => {
+                let (p, d) = lab.plan_from_facts(variant, &connections, &log).await?;
+                (p, Some(d))
+            }
+            false => (plan.clone(), None),
+        };
         let progress = crate::output::progress::Progress::silent(lab.style);
         let ctx = Context {
             hosts: &connections,
@@ -35,9 +44,14 @@ pub fn run(global: &GlobalArgs, chapter: &str, variant: Option<&str>) -> Result<
         };
         let results = execute(&plan, Mode::Plan, &Selection::default(), &ctx).await;
         print_unreachable(&connections);
-        Ok::<_, Error>(results)
+        Ok::<_, Error>((results, decision))
     })?;
-    print!("{}", describe(&plan.chapter, &plan.variant, &results));
+    let mut text = describe(&plan.chapter, &plan.variant, &results);
+    if let Some(decision) = &decision {
+        let at = text.find('\n').map_or(0, |i| i + 1);
+        text.insert_str(at, &format!("\n{}", decision.describe()));
+    }
+    print!("{text}");
     let tally = Tally::of(&results);
     match tally.exit_code(false) {
         0 => Ok(()),

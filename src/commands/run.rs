@@ -20,6 +20,7 @@ pub fn run(
     let lab = Lab::open(global, Some(chapter))?;
     let variant = lab.variant(variant, false)?;
     let plan = lab.plan(variant)?;
+    let iface_facts = lab.needs_iface_facts(variant)?;
     for step in selection.only.iter().chain(selection.from.iter()) {
         lab.check_step(&plan, step)?;
     }
@@ -35,7 +36,7 @@ pub fn run(
         entry.last_run = Some(now());
         lab.state_dir.save(&state)?;
     }
-    let hosts: Vec<_> = plan.hosts.iter().map(|h| h.host.clone()).collect();
+    let hosts = lab.hosts_for(&plan, iface_facts);
     let work: Vec<(String, u64)> = plan
         .hosts
         .iter()
@@ -45,6 +46,17 @@ pub fn run(
     let (results, interrupted) = runtime.block_on(async {
         let interrupt = Interrupt::listen();
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
+        // flanneld's interface comes from the workers' facts (issue 5).
+        let facts_plan;
+        let plan = match iface_facts {
+            true => {
+                let (p, decision) = lab.plan_from_facts(variant, &connections, &log).await?;
+                println!("{}", decision.summary());
+                facts_plan = p;
+                &facts_plan
+            }
+            false => &plan,
+        };
         let progress = lab.progress(&work);
         let ctx = Context {
             hosts: &connections,
@@ -55,7 +67,7 @@ pub fn run(
             sudo: lab.inventory.ssh.sudo,
             concurrency: global.concurrency as usize,
         };
-        let results = execute(&plan, Mode::Run, &selection, &ctx).await;
+        let results = execute(plan, Mode::Run, &selection, &ctx).await;
         progress.clear();
         print_unreachable(&connections);
         Ok::<_, Error>((results, interrupt.by_user()))

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::chapter::schema::{RouteExpectation, VerifyCheck};
+use crate::chapter::schema::{RouteExpectation, Target, VerifyCheck};
 use crate::chapter::{Catalog, Chapter};
 use crate::error::Error;
 
@@ -30,7 +30,13 @@ pub fn describe(chapter: &Chapter) -> String {
     for variant in &spec.variants {
         let _ = writeln!(out, "\nvariant {}: {}", variant.name.value, variant.summary.trim());
         for (i, step) in variant.steps.iter().enumerate() {
-            let mut place = format!("on {}", step.target.as_str());
+            let mut place = match step.target {
+                Target::Kubectl => {
+                    "where kubectl runs (first controller, or this machine with a kubeconfig)"
+                        .to_string()
+                }
+                other => format!("on {}", other.as_str()),
+            };
             if let Some(each) = step.for_each {
                 let _ =
                     write!(place, ", for each of the {} (as `{}`)", each.as_str(), each.variable());

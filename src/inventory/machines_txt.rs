@@ -73,6 +73,7 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Inventory, Diagnostic> {
         flannel: FlannelSettings::default(),
         gce: None,
         vagrant: None,
+        kubeconfig: None,
         lines: SettingLines::default(),
     })
 }

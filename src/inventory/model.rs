@@ -248,6 +248,9 @@ pub struct Inventory {
     pub flannel: FlannelSettings,
     pub gce: Option<GceSettings>,
     pub vagrant: Option<VagrantSettings>,
+    /// A kubeconfig on the operator's machine: when given, `kubectl` steps run here with it
+    /// rather than on the first controller over SSH.
+    pub kubeconfig: Option<PathBuf>,
     /// Lines that declare inventory-wide settings, for lint messages (default when built in code).
     #[serde(skip)]
     pub lines: SettingLines,

@@ -279,6 +279,7 @@ pub fn to_inventory(
         flannel: FlannelSettings::default(),
         gce: None,
         vagrant: Some(VagrantSettings { dir: vagrant_dir.to_path_buf() }),
+        kubeconfig: None,
         lines: SettingLines::default(),
     })
 }

@@ -31,6 +31,7 @@ struct RawInventory {
     flannel: Option<RawFlannel>,
     gce: Option<Spanned<RawGce>>,
     vagrant: Option<RawVagrant>,
+    kubeconfig: Option<Spanned<String>>,
 }
 
 /// One entry of `nodes`.
@@ -162,6 +163,10 @@ impl Convert<'_> {
             (None, Provider::Vagrant) => Some(VagrantSettings { dir: self.base.clone() }),
             (None, _) => None,
         };
+        let kubeconfig = match &raw.kubeconfig {
+            None => None,
+            Some(k) => Some(self.path(k, "kubeconfig")?),
+        };
         Ok(Inventory {
             source: self.file.to_path_buf(),
             format: InventoryFormat::Yaml,
@@ -173,6 +178,7 @@ impl Convert<'_> {
             flannel: raw.flannel.map(flannel).unwrap_or_default(),
             gce,
             vagrant,
+            kubeconfig,
             lines,
         })
     }
@@ -329,6 +335,7 @@ network:
 flannel: { version: v0.27.0, backend: host-gw, iface: enp0s8, image: mirror/flannel }
 gce: { project: my-project, network: kthw, zone: us-west1-c }
 vagrant: { dir: ./vm }
+kubeconfig: ~/.kube/kthw
 ";
         let inv = parse(text).unwrap();
         let expected = Inventory {
@@ -382,6 +389,7 @@ vagrant: { dir: ./vm }
                 zone: Some("us-west1-c".into()),
             }),
             vagrant: Some(VagrantSettings { dir: PathBuf::from("/lab/vm") }),
+            kubeconfig: Some(PathBuf::from("/home/u/.kube/kthw")),
             lines: SettingLines {
                 nodes: Some(4),
                 cluster_cidr: Some(19),

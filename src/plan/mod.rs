@@ -13,7 +13,7 @@ use crate::chapter::Chapter;
 use crate::chapter::schema::{ForEach, Step, Target, Variant};
 use crate::diagnostic::Diagnostic;
 use crate::inventory::{Inventory, Node};
-use crate::template::context::{NodeView, base_context};
+use crate::template::context::{NodeView, base_context_with};
 use crate::template::{Located, Renderer};
 
 /// Where a step runs.
@@ -87,8 +87,18 @@ pub fn render(
     variant: &Variant,
     inventory: &Inventory,
 ) -> Result<Plan, Diagnostic> {
+    render_with(chapter, variant, inventory, None)
+}
+
+/// [`render`] with flanneld's interface flags decided from facts (`None`: the offline form).
+pub fn render_with(
+    chapter: &Chapter,
+    variant: &Variant,
+    inventory: &Inventory,
+    iface_args: Option<&[String]>,
+) -> Result<Plan, Diagnostic> {
     let renderer = chapter.renderer();
-    let base = base_context(inventory, chapter.name(), &variant.name.value);
+    let base = base_context_with(inventory, chapter.name(), &variant.name.value, iface_args);
     let mut hosts: Vec<HostPlan> = Vec::new();
     for step in &variant.steps {
         for node in targets(step.target, inventory) {
@@ -110,6 +120,19 @@ pub fn render(
     Ok(Plan { chapter: chapter.name().to_string(), variant: variant.name.value.clone(), hosts })
 }
 
+/// Whether the plan of `variant` depends on flanneld's interface flags, i.e. whether facts
+/// must decide them before it is run: it is rendered with two different flags and compared.
+/// (Chapters stay data: no list of "flannel steps" in Rust.)
+pub fn uses_iface_args(
+    chapter: &Chapter,
+    variant: &Variant,
+    inventory: &Inventory,
+) -> Result<bool, Diagnostic> {
+    let a = render_with(chapter, variant, inventory, Some(&["--iface=labctl-a".to_string()]))?;
+    let b = render_with(chapter, variant, inventory, Some(&["--iface=labctl-b".to_string()]))?;
+    Ok(serde_json::to_string(&a).ok() != serde_json::to_string(&b).ok())
+}
+
 /// The hosts a step runs on; `None` is the operator's machine.
 fn targets(target: Target, inventory: &Inventory) -> Vec<Option<&Node>> {
     match target {
@@ -118,6 +141,8 @@ fn targets(target: Target, inventory: &Inventory) -> Vec<Option<&Node>> {
         Target::Controllers => inventory.controllers().map(Some).collect(),
         Target::FirstController => inventory.controllers().take(1).map(Some).collect(),
         Target::All => inventory.nodes.iter().map(Some).collect(),
+        Target::Kubectl if inventory.kubeconfig.is_some() => vec![None],
+        Target::Kubectl => inventory.controllers().take(1).map(Some).collect(),
     }
 }
 

@@ -36,8 +36,8 @@ pub fn hosts_needed(variant: &Variant, inventory: &Inventory) -> Vec<HostRef> {
     for check in &variant.verify {
         match check {
             VerifyCheck::RolloutReady { .. } => {
-                if let Some(c) = inventory.controllers().next() {
-                    add(HostRef::Node(c.name.clone()));
+                for h in targets(Target::Kubectl, inventory) {
+                    add(h);
                 }
             }
             VerifyCheck::GceRoutes {} => add(HostRef::Local),
@@ -60,6 +60,8 @@ fn targets(target: Target, inventory: &Inventory) -> Vec<HostRef> {
         Target::Controllers => inventory.controllers().map(node).collect(),
         Target::FirstController => inventory.controllers().take(1).map(node).collect(),
         Target::All => inventory.nodes.iter().map(node).collect(),
+        Target::Kubectl if inventory.kubeconfig.is_some() => vec![HostRef::Local],
+        Target::Kubectl => inventory.controllers().take(1).map(node).collect(),
     }
 }
 
@@ -236,15 +238,21 @@ impl Verifier<'_> {
                 VerifyCheck::RolloutReady { namespace, daemonset } => {
                     let ns = render(namespace, &base)?;
                     let ds = render(daemonset, &base)?;
-                    let Some(controller) = self.inventory.controllers().next() else { continue };
-                    let command =
-                        format!("kubectl -n {ns} rollout status daemonset/{ds} --timeout=5s");
-                    pending.push((
-                        format!("daemonset {ns}/{ds} ready"),
-                        HostRef::Node(controller.name.clone()),
-                        command,
-                        false,
-                    ));
+                    // Where the chapter's `where: kubectl` steps run, with the same kubeconfig.
+                    let Some(host) = targets(Target::Kubectl, self.inventory).into_iter().next()
+                    else {
+                        continue;
+                    };
+                    let kubectl: Vec<String> =
+                        crate::template::context::kubectl_words(self.inventory)
+                            .iter()
+                            .map(|w| crate::template::shell::quote(w).unwrap_or_default())
+                            .collect();
+                    let command = format!(
+                        "{} -n {ns} rollout status daemonset/{ds} --timeout=5s",
+                        kubectl.join(" ")
+                    );
+                    pending.push((format!("daemonset {ns}/{ds} ready"), host, command, false));
                 }
                 VerifyCheck::Command { name, target, sudo, run } => {
                     for host in targets(*target, self.inventory) {
@@ -325,6 +333,9 @@ impl Verifier<'_> {
     /// flannel on each worker: `flannel.1` on the node's lab address, its subnet in the cluster CIDR.
     fn flannel_state(&self, facts: &BTreeMap<String, &HostFacts>) -> Vec<HostCheck> {
         let cluster = self.inventory.network.cluster_cidr;
+        let known: Vec<(&Node, &HostFacts)> =
+            self.inventory.workers().filter_map(|n| facts.get(&n.name).map(|f| (n, *f))).collect();
+        let trap = crate::flannel::iface::nat_trap(&known);
         self.inventory
             .workers()
             .map(|node| {
@@ -342,6 +353,17 @@ impl Verifier<'_> {
                 };
                 if link.local != Some(node.address) {
                     let local = link.local.map(|a| a.to_string()).unwrap_or_else(|| "none".into());
+                    if let Some(trap) = trap.as_ref().filter(|t| link.local == Some(t.address)) {
+                        let nic = trap.nics.iter().find(|(n, _)| n == &node.name).map(|(_, nic)| nic.as_str()).unwrap_or("?");
+                        let lab_nic = f.address_owner(node.address).map(|l| l.name.as_str()).unwrap_or("?");
+                        return check(
+                            false,
+                            format!(
+                                "`flannel.1` uses local address {local} on {nic}, the NAT address every worker has, not the node's lab address {} on {lab_nic}: flannel is bound to the NAT trap (flanneld needs `--iface`; `labctl run` sets it from facts)",
+                                node.address
+                            ),
+                        );
+                    }
                     return check(
                         false,
                         format!(

@@ -1,6 +1,6 @@
 //! A node's sshd: Debian's real OpenSSH server, started inside the node's network namespace with
-//! its own host key, its own hostname (a UTS namespace) and a private `/home`, `/tmp` and
-//! `/run/netns`, so that the node behaves like a VM of its own.
+//! its own host key, its own hostname (a UTS namespace) and a private `/home`, `/tmp`, `/run`
+//! and `/etc/cni`, so that the node behaves like a VM of its own.
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -17,7 +17,7 @@ use super::spec::NodeRole;
 /// The port sshd listens on, as on the course's VMs.
 pub const PORT: u16 = 22;
 /// Directories every node gets a private tmpfs on.
-const PRIVATE_DIRS: [&str; 2] = ["/tmp", "/home"];
+const PRIVATE_DIRS: [&str; 3] = ["/tmp", "/home", "/run"];
 /// Name of a node's pod namespace inside the node (its private `/run/netns`).
 pub const POD_NETNS_IN_NODE: &str = "pod";
 
@@ -101,28 +101,34 @@ pub fn start_script(
         script.push_str("echo 1 > /proc/sys/net/ipv4/ip_forward\n");
     }
     script.push_str(&format!("echo {} > /proc/sys/kernel/hostname\n", q(node)));
-    // A private /run/netns, like a VM's: `ip netns add` on one node does not clash with another
-    // node's, and the node does not see the host's namespaces. The pod CNI made stays
-    // reachable in it as `pod` (bound from an open descriptor: its old path is hidden then).
+    // When the sandbox's own directory is under a private directory (tests use a temporary
+    // directory; the default root is under /run), it is bound back at its path: sshd needs its
+    // config and keys there, and `sandbox status` reads its pid file.
+    let dir = paths.dir();
+    let covered = PRIVATE_DIRS.iter().any(|d| dir.starts_with(d));
     if let Some(pod) = pod_netns_file {
         script.push_str(&format!("exec 3< {}\n", qp(pod)));
     }
+    if covered {
+        script.push_str(&format!("exec 4< {}\n", qp(dir)));
+    }
+    // A private /run, like a VM's: what a node's programs leave there (flannel's
+    // /run/flannel/subnet.env) is the node's own. sshd needs /run/sshd in it.
+    // A private /run/netns: `ip netns add` on one node does not clash with another node's, and
+    // the node does not see the host's namespaces. The pod CNI made stays reachable in it as
+    // `pod` (bound from an open descriptor: its old path is hidden then).
     script.push_str(
-        "umount -l /run/netns 2>/dev/null || true\nmount -t tmpfs -o mode=0755 labctl-netns /run/netns\n",
+        "umount -l /run/netns 2>/dev/null || true\nmount -t tmpfs -o mode=0755 labctl-run /run\nmkdir -m 0755 /run/sshd /run/netns\nmount -t tmpfs -o mode=0755 labctl-netns /run/netns\n",
     );
     if pod_netns_file.is_some() {
         script.push_str(&format!(
             ": > /run/netns/{POD_NETNS_IN_NODE}\nmount --no-canonicalize --bind /proc/self/fd/3 /run/netns/{POD_NETNS_IN_NODE}\nexec 3<&-\n"
         ));
     }
-    // A private /tmp and /home, like a VM's. When the sandbox's own directory is under one of
-    // them (tests use a temporary directory), it is bound back at its path: sshd needs its
-    // config and keys there.
-    let dir = paths.dir();
-    let covered = PRIVATE_DIRS.iter().any(|d| dir.starts_with(d));
-    if covered {
-        script.push_str(&format!("exec 4< {}\n", qp(dir)));
-    }
+    // A private, empty /etc/cni: the CNI configs a node's programs write (flannel's
+    // 10-flannel.conflist) are the node's own. Its mount point is made on this machine if missing.
+    script.push_str("mkdir -p /etc/cni\nmount -t tmpfs -o mode=0755 labctl-cni /etc/cni\n");
+    // A private /tmp and /home, like a VM's.
     script.push_str(
         "mount -t tmpfs -o mode=1777 labctl-tmp /tmp\nmount -t tmpfs -o mode=0755 labctl-home /home\n",
     );

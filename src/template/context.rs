@@ -75,7 +75,8 @@ struct GceView<'a> {
 
 /// The flanneld flags that choose the network interface.
 ///
-/// A NIC name from the inventory gives `--iface=NAME`. With `iface: auto` and no facts yet,
+/// A NIC name from the inventory gives `--iface=NAME`. With `iface: auto` and no facts (`labctl
+/// render`, which touches no machine; `plan` and `run` decide from facts instead),
 /// `--iface-regex` matches the nodes' own lab addresses: flanneld accepts an IP there, so each
 /// node picks the NIC that holds its lab address and never the NAT NIC with `10.0.2.15`.
 pub fn flannel_iface_args(inventory: &Inventory) -> Vec<String> {
@@ -87,8 +88,31 @@ pub fn flannel_iface_args(inventory: &Inventory) -> Vec<String> {
     vec![format!("--iface-regex=^({})$", addresses.join("|"))]
 }
 
-/// The variables common to every template of a chapter run against `inventory`.
+/// The `kubectl` command words: `kubectl`, plus `--kubeconfig FILE` when the inventory gives
+/// a kubeconfig (then `where: kubectl` steps run on the operator's machine).
+pub fn kubectl_words(inventory: &Inventory) -> Vec<String> {
+    let mut words = vec!["kubectl".to_string()];
+    if let Some(file) = &inventory.kubeconfig {
+        words.push("--kubeconfig".into());
+        words.push(file.display().to_string());
+    }
+    words
+}
+
+/// The variables common to every template of a chapter run against `inventory`, with
+/// flanneld's interface flags from [`flannel_iface_args`] (no facts).
 pub fn base_context(inventory: &Inventory, chapter: &str, variant: &str) -> Value {
+    base_context_with(inventory, chapter, variant, None)
+}
+
+/// [`base_context`] with flanneld's interface flags decided from facts, when given
+/// (see [`crate::flannel::iface`]).
+pub fn base_context_with(
+    inventory: &Inventory,
+    chapter: &str,
+    variant: &str,
+    iface_args: Option<&[String]>,
+) -> Value {
     let nodes: Vec<NodeView> = inventory.nodes.iter().map(NodeView::of).collect();
     let workers: Vec<NodeView> = inventory.workers().map(NodeView::of).collect();
     let controllers: Vec<NodeView> = inventory.controllers().map(NodeView::of).collect();
@@ -106,7 +130,10 @@ pub fn base_context(inventory: &Inventory, chapter: &str, variant: &str) -> Valu
             crate::inventory::FlannelBackend::HostGw => "host-gw",
         },
         iface: &f.iface,
-        iface_args: flannel_iface_args(inventory),
+        iface_args: match iface_args {
+            Some(args) => args.to_vec(),
+            None => flannel_iface_args(inventory),
+        },
         legacy,
         namespace: if legacy { "kube-system" } else { "kube-flannel" },
         daemonset: if legacy { "kube-flannel-ds-amd64" } else { "kube-flannel-ds" },
@@ -129,6 +156,7 @@ pub fn base_context(inventory: &Inventory, chapter: &str, variant: &str) -> Valu
         chapter => chapter,
         variant => variant,
         provider => inventory.provider.as_str(),
+        kubectl => kubectl_words(inventory),
         kubernetes => crate::template::to_value(&kubernetes),
         nodes => crate::template::to_value(&nodes),
         workers => crate::template::to_value(&workers),

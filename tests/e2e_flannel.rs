@@ -1,0 +1,378 @@
+//! Chapter 11, flannel variant, end to end on the sandbox's vagrant shape (issue 5): labctl
+//! reads the workers' interfaces over real SSH, picks flanneld's `--iface`, renders the
+//! manifest and applies it with the real `kubectl` against the Kubernetes API double, which
+//! plays flanneld on the nodes (a real VXLAN device on the interface flanneld would pick, so
+//! probes really ping across it). Needs root, as CI. Every test has its own sandbox root,
+//! name and lab network (10.236.N.0/24); the double listens only on the sandbox's own end of
+//! that network or on loopback.
+
+#[path = "common/sandbox_lab.rs"]
+mod sandbox_lab;
+
+#[path = "doubles/kube_api.rs"]
+mod kube_api;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kube_api::{FlannelNode, KubeApiDouble};
+use sandbox_lab::*;
+
+const CHAPTER: &str = "11-pod-network-routes";
+
+/// A sandbox, its inventory, and the double its controller's kubectl talks to.
+struct FlannelLab<'r> {
+    lab: Lab<'r>,
+    inventory: PathBuf,
+    double: KubeApiDouble,
+}
+
+impl<'r> FlannelLab<'r> {
+    /// A vagrant-shape sandbox; the double listens on the sandbox's end of the lab network and
+    /// the controller's `~/.kube/config` points at it (as after KTHW chapter 10).
+    fn up(root: &'r Root, tag: &str, args: &[&str]) -> FlannelLab<'r> {
+        require_root();
+        let lab = Lab::up(root, &unique_name(tag), args);
+        let status = lab.status();
+        let nodes = flannel_nodes(&lab, &status);
+        let double = KubeApiDouble::start(&str_of(&status["host_address"]), &nodes);
+        let controller = controller_address(&status);
+        let out = lab.ssh(
+            &controller,
+            &format!("mkdir -p ~/.kube && printf '%s' '{}' > ~/.kube/config", double.kubeconfig()),
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        let inventory = lab.dir().join("labctl.yaml");
+        FlannelLab { lab, inventory, double }
+    }
+
+    /// `labctl -i INVENTORY ARGS...` (no terminal: one line per event, no colour).
+    fn labctl(&self, args: &[&str]) -> Output {
+        labctl_with(&self.lab, &self.inventory, args)
+    }
+
+    fn netns(&self, node: &str) -> String {
+        format!("labctl-{}-{node}", self.lab.name)
+    }
+
+    /// `ip -n NODE ARGS...` in the node's network namespace, stdout.
+    fn ip(&self, node: &str, args: &[&str]) -> String {
+        let out = Command::new("ip").arg("-n").arg(self.netns(node)).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A file's content inside a node (its private /run and /etc/cni), or None.
+    fn node_file(&self, node: &str, path: &str) -> Option<String> {
+        let pid = sshd_pid(&self.lab, node);
+        let out = Command::new("nsenter")
+            .args([&format!("--target={pid}"), "--mount", "--", "cat", path])
+            .output()
+            .unwrap();
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+fn labctl_with(lab: &Lab<'_>, inventory: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["-i", inventory.to_str().unwrap(), "--connect-timeout", "5"];
+    all.extend_from_slice(args);
+    lab.root.labctl(&all).env("NO_COLOR", "1").output().expect("labctl runs")
+}
+
+fn sshd_pid(lab: &Lab<'_>, node: &str) -> u32 {
+    let file = lab.dir().join("nodes").join(node).join("sshd.pid");
+    std::fs::read_to_string(file).unwrap().trim().parse().unwrap()
+}
+
+fn flannel_nodes(lab: &Lab<'_>, status: &serde_json::Value) -> Vec<FlannelNode> {
+    status["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["role"] == "worker")
+        .map(|n| FlannelNode {
+            name: str_of(&n["name"]),
+            pod_cidr: str_of(&n["pod_cidr"]),
+            pid: sshd_pid(lab, &str_of(&n["name"])),
+        })
+        .collect()
+}
+
+fn controller_address(status: &serde_json::Value) -> String {
+    let nodes = status["nodes"].as_array().unwrap();
+    str_of(&nodes.iter().find(|n| n["role"] == "controller").unwrap()["address"])
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The flanneld arguments of the DaemonSet the double holds, from the last apply it got.
+fn applied_flanneld_args(double: &KubeApiDouble) -> Vec<String> {
+    let requests = double.requests();
+    let applied = requests
+        .iter()
+        .rev()
+        .find(|r| {
+            r["method"] == "PATCH"
+                && r["path"].as_str().unwrap().ends_with("/daemonsets/kube-flannel-ds")
+                && !r["query"]["dryRun"].is_array()
+        })
+        .expect("the DaemonSet was applied");
+    let containers = &applied["body"]["spec"]["template"]["spec"]["containers"];
+    containers[0]["args"].as_array().unwrap().iter().map(str_of).collect()
+}
+
+#[test]
+fn run_verify_rerun_plan_and_reset_with_kubectl_on_the_controller() {
+    let root = Root::new();
+    let lab = FlannelLab::up(&root, "fl", &["--network", "10.236.1.0/24", "--workers", "3"]);
+
+    // Before: no flannel anywhere.
+    let verify = lab.labctl(&["verify", "--variant", "flannel"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let out = stdout(&verify);
+    assert!(
+        out.contains(
+            "❌ flannel state on worker-0: there is no `flannel.1` device: flanneld has not started on this node\n"
+        ),
+        "{out}"
+    );
+
+    // plan: the interface, its evidence, and what run would do; nothing is changed.
+    let plan = lab.labctl(&["plan", CHAPTER, "--variant", "flannel"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let out = stdout(&plan);
+    assert!(
+        out.starts_with(
+            "# plan: chapter 11-pod-network-routes, variant flannel\n\n\
+             flannel interface, from the workers' facts:\n  \
+             worker-0  lab address 10.236.1.20 on enp0s8; default route via enp0s3\n  \
+             worker-1  lab address 10.236.1.21 on enp0s8; default route via enp0s3\n  \
+             worker-2  lab address 10.236.1.22 on enp0s8; default route via enp0s3\n  \
+             NAT trap: 10.0.2.15 is on enp0s3 of every worker; flannel without --iface would bind to the default route's NIC\n  \
+             choice: --iface=enp0s8 (every worker holds its lab address on enp0s8)\n"
+        ),
+        "{out}"
+    );
+    assert!(out.ends_with("plan: 4 to change, 0 already done, 0 unknown\n"), "{out}");
+    assert!(
+        lab.double.writes().iter().all(|w| w.ends_with("(dry run)")),
+        "plan changed the cluster"
+    );
+
+    // run: the manifest goes to the API double through kubectl on the controller.
+    let run = lab.labctl(&["run", CHAPTER, "--variant", "flannel"]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(
+        stdout(&run).starts_with(
+            "flannel interface: --iface=enp0s8 (every worker holds its lab address on enp0s8; the NAT trap 10.0.2.15 on enp0s3 is avoided)\n"
+        ),
+        "{}",
+        text(&run)
+    );
+    let applied: Vec<String> =
+        lab.double.writes().into_iter().filter(|w| !w.ends_with("(dry run)")).collect();
+    assert_eq!(
+        applied,
+        [
+            "PATCH /api/v1/namespaces/kube-flannel",
+            "PATCH /apis/rbac.authorization.k8s.io/v1/clusterroles/flannel",
+            "PATCH /apis/rbac.authorization.k8s.io/v1/clusterrolebindings/flannel",
+            "PATCH /api/v1/namespaces/kube-flannel/serviceaccounts/flannel",
+            "PATCH /api/v1/namespaces/kube-flannel/configmaps/kube-flannel-cfg",
+            "PATCH /apis/apps/v1/namespaces/kube-flannel/daemonsets/kube-flannel-ds",
+        ]
+    );
+    assert_eq!(
+        applied_flanneld_args(&lab.double),
+        ["--ip-masq", "--kube-subnet-mgr", "--iface=enp0s8"]
+    );
+    let patch = lab.double.requests().into_iter().find(|r| r["method"] == "PATCH").unwrap();
+    assert_eq!(patch["content_type"], "application/apply-patch+yaml");
+
+    // The double's flanneld bound flannel.1 to enp0s8; the probes ping across the VXLAN.
+    assert!(
+        lab.ip("worker-1", &["-d", "link", "show", "flannel.1"])
+            .contains("local 10.236.1.21 dev enp0s8")
+    );
+    let verify = lab.labctl(&["verify"]);
+    assert!(verify.status.success(), "{}\n{}", text(&verify), lab.double.stderr());
+    let out = stdout(&verify);
+    assert!(out.contains("✅ daemonset kube-flannel/kube-flannel-ds ready on controller-0: daemon set \"kube-flannel-ds\" successfully rolled out\n"), "{out}");
+    assert!(out.contains("✅ flannel state on worker-1: flannel.1 local 10.236.1.21, subnet 10.200.1.0/24 in 10.200.0.0/16\n"), "{out}");
+    assert!(out.contains("✅ ping  worker-0 → worker-2: 2 of 2 pings answered\n"), "{out}");
+    assert!(
+        out.ends_with("verify: 6 of 6 pairs pass (12 checks); 4 of 4 host checks pass\n"),
+        "{out}"
+    );
+
+    // A second run changes nothing, and the plan is empty.
+    let again = lab.labctl(&["run", CHAPTER, "--variant", "flannel"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(stdout(&again).contains("run: 0 changed, 4 ok, 0 failed"), "{}", text(&again));
+    let plan = lab.labctl(&["plan", CHAPTER]);
+    assert!(
+        stdout(&plan).ends_with("plan: nothing to change (4 already done)\n"),
+        "{}",
+        text(&plan)
+    );
+
+    // flannel bound to the NAT NIC (as without --iface): verify says so, and why.
+    lab.double.replay_flannel(&[]);
+    assert!(
+        lab.ip("worker-1", &["-d", "link", "show", "flannel.1"])
+            .contains("local 10.0.2.15 dev enp0s3")
+    );
+    let verify = lab.labctl(&["verify"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let out = stdout(&verify);
+    assert!(
+        out.contains(
+            "❌ flannel state on worker-1: `flannel.1` uses local address 10.0.2.15 on enp0s3, the NAT address every worker has, not the node's lab address 10.236.1.21 on enp0s8: flannel is bound to the NAT trap (flanneld needs `--iface`; `labctl run` sets it from facts)\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("❌ ping  worker-0 → worker-1: 0 of 2 pings answered\n"), "{out}");
+    assert!(out.contains("the NAT interface whose address every VM"), "{out}");
+    // ... and bound right again: verify passes.
+    lab.double.replay_flannel(&["--iface=enp0s8"]);
+    let verify = lab.labctl(&["verify"]);
+    assert!(verify.status.success(), "{}", text(&verify));
+
+    // reset: the objects are deleted from the cluster, then the nodes are cleaned.
+    let reset = lab.labctl(&["reset", "--yes"]);
+    assert!(reset.status.success(), "{}", text(&reset));
+    let deletes: Vec<String> =
+        lab.double.writes().into_iter().filter(|w| w.starts_with("DELETE")).collect();
+    assert_eq!(deletes.len(), 6, "{deletes:?}");
+    assert_eq!(
+        deletes[5],
+        "DELETE /apis/apps/v1/namespaces/kube-flannel/daemonsets/kube-flannel-ds"
+    );
+    let delete = lab.double.requests().into_iter().find(|r| r["method"] == "DELETE").unwrap();
+    assert_eq!(delete["body"]["propagationPolicy"], "Foreground");
+    for node in ["worker-0", "worker-1", "worker-2"] {
+        assert!(!lab.ip(node, &["link"]).contains("flannel.1"), "{node} keeps flannel.1");
+        assert_eq!(lab.node_file(node, "/run/flannel/subnet.env"), None, "{node}");
+        assert_eq!(lab.node_file(node, "/etc/cni/net.d/10-flannel.conflist"), None, "{node}");
+    }
+    let verify = lab.labctl(&["verify", "--variant", "flannel"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+}
+
+#[test]
+fn another_nic_name_is_detected() {
+    let root = Root::new();
+    let lab = FlannelLab::up(
+        &root,
+        "fl-nic",
+        &["--network", "10.236.2.0/24", "--workers", "2", "--nic", "eth1"],
+    );
+    let plan = lab.labctl(&["plan", CHAPTER, "--variant", "flannel"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let out = stdout(&plan);
+    assert!(
+        out.contains("  worker-1  lab address 10.236.2.21 on eth1; default route via enp0s3\n"),
+        "{out}"
+    );
+    assert!(out.contains("NAT trap: 10.0.2.15 is on enp0s3 of every worker"), "{out}");
+    assert!(
+        out.contains("  choice: --iface=eth1 (every worker holds its lab address on eth1)\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn different_nic_names_give_the_per_node_form() {
+    let root = Root::new();
+    let lab = FlannelLab::up(&root, "fl-mix", &["--network", "10.236.3.0/24", "--workers", "2"]);
+    // worker-1's lab NIC is called eth1 from now on.
+    let ns = lab.netns("worker-1");
+    for args in [
+        &["link", "set", "enp0s8", "down"][..],
+        &["link", "set", "enp0s8", "name", "eth1"],
+        &["link", "set", "eth1", "up"],
+    ] {
+        let ok = Command::new("ip").arg("-n").arg(&ns).args(args).status().unwrap().success();
+        assert!(ok, "ip {args:?}");
+    }
+    let plan = lab.labctl(&["plan", CHAPTER, "--variant", "flannel"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let out = stdout(&plan);
+    assert!(
+        out.contains("  worker-1  lab address 10.236.3.21 on eth1; default route via enp0s3\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "  choice: --iface-can-reach=10.236.3.10 (the NICs with the lab addresses are named differently (worker-0 enp0s8, worker-1 eth1); on every worker the route to the first controller (10.236.3.10) leaves through that NIC, and flannel v0.28.9 has --iface-can-reach)\n"
+        ),
+        "{out}"
+    );
+    let run = lab.labctl(&["run", CHAPTER, "--variant", "flannel"]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert_eq!(
+        applied_flanneld_args(&lab.double),
+        ["--ip-masq", "--kube-subnet-mgr", "--iface-can-reach=10.236.3.10"]
+    );
+    assert!(
+        lab.ip("worker-1", &["-d", "link", "show", "flannel.1"])
+            .contains("local 10.236.3.21 dev eth1")
+    );
+    let verify = lab.labctl(&["verify"]);
+    assert!(verify.status.success(), "{}", text(&verify));
+
+    // An old flannel has no --iface-can-reach: each node matches its own address instead.
+    let old = lab.lab.dir().join("old-flannel.yaml");
+    let text_inv = std::fs::read_to_string(&lab.inventory).unwrap();
+    std::fs::write(&old, format!("{text_inv}flannel: {{ version: v0.18.1 }}\n")).unwrap();
+    let plan = labctl_with(&lab.lab, &old, &["plan", CHAPTER, "--variant", "flannel"]);
+    assert!(
+        stdout(&plan).contains(r"  choice: --iface-regex=^(10\.236\.3\.20|10\.236\.3\.21)$ ("),
+        "{}",
+        text(&plan)
+    );
+}
+
+#[test]
+fn kubectl_on_this_machine_when_the_inventory_gives_a_kubeconfig() {
+    require_root();
+    let root = Root::new();
+    let lab =
+        Lab::up(&root, &unique_name("fl-local"), &["--network", "10.236.4.0/24", "--workers", "2"]);
+    let status = lab.status();
+    let double = KubeApiDouble::start("127.0.0.1", &flannel_nodes(&lab, &status));
+    let inventory = lab.dir().join("with-kubeconfig.yaml");
+    let base = std::fs::read_to_string(lab.dir().join("labctl.yaml")).unwrap();
+    std::fs::write(
+        &inventory,
+        format!("{base}kubeconfig: {}\n", double.kubeconfig_file().display()),
+    )
+    .unwrap();
+
+    let plan = labctl_with(&lab, &inventory, &["plan", CHAPTER, "--variant", "flannel"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let out = stdout(&plan);
+    let kubeconfig = double.kubeconfig_file();
+    assert!(
+        out.contains(&format!(
+            "\n## local\n  run   flannel-manifest: kubectl --kubeconfig {} apply --server-side --force-conflicts -f - && ",
+            kubeconfig.display()
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("## controller-0"), "{out}");
+    let run = labctl_with(&lab, &inventory, &["run", CHAPTER, "--variant", "flannel"]);
+    assert!(run.status.success(), "{}", text(&run));
+    let verify = labctl_with(&lab, &inventory, &["verify"]);
+    assert!(verify.status.success(), "{}", text(&verify));
+    assert!(
+        stdout(&verify)
+            .contains("✅ daemonset kube-flannel/kube-flannel-ds ready on local: daemon set"),
+        "{}",
+        text(&verify)
+    );
+    let reset = labctl_with(&lab, &inventory, &["reset", "--yes"]);
+    assert!(reset.status.success(), "{}", text(&reset));
+    assert_eq!(double.writes().iter().filter(|w| w.starts_with("DELETE")).count(), 6);
+}
