@@ -110,7 +110,12 @@ fn only_and_from_select_steps_and_unknown_steps_are_named() {
     let o = setup(&root, "sel", "10.232.42.0/24");
     let only = o.labctl(&["run", "91-options", "--only", "last"]);
     assert!(only.status.success(), "{}", text(&only));
-    assert!(out(&only).starts_with("HOST      first    breaks   last\nworker-0  skipped  skipped  changed\n"), "{}", text(&only));
+    assert!(
+        out(&only)
+            .starts_with("HOST      first    breaks   last\nworker-0  skipped  skipped  changed\n"),
+        "{}",
+        text(&only)
+    );
     let from = o.labctl(&["run", "91-options", "--from", "breaks"]);
     assert_eq!(from.status.code(), Some(1), "{}", text(&from));
     assert!(out(&from).contains("worker-0  skipped  changed  ok\n"), "{}", text(&from));
@@ -147,7 +152,10 @@ fn reset_without_yes_and_without_a_terminal_changes_nothing_and_no_key_is_logged
     }
     for text in written.iter().chain([&out(&run), &stderr(&run)]) {
         for chunk in secret.as_bytes().chunks(24) {
-            assert!(!text.contains(std::str::from_utf8(chunk).unwrap()), "key material in labctl's output");
+            assert!(
+                !text.contains(std::str::from_utf8(chunk).unwrap()),
+                "key material in labctl's output"
+            );
         }
     }
 }

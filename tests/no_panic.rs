@@ -21,8 +21,28 @@ impl Rng {
     }
 }
 
-const INTERESTING: &[&str] =
-    &["{{", "}}", "{%", ":", "- ", "\n", "\t", "*a", "&a ", "[", "]", "\"", "'", "#", "/", ".", "999", "\u{0}", "é", "::labctl:: begin x\n"];
+const INTERESTING: &[&str] = &[
+    "{{",
+    "}}",
+    "{%",
+    ":",
+    "- ",
+    "\n",
+    "\t",
+    "*a",
+    "&a ",
+    "[",
+    "]",
+    "\"",
+    "'",
+    "#",
+    "/",
+    ".",
+    "999",
+    "\u{0}",
+    "é",
+    "::labctl:: begin x\n",
+];
 
 fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
     let mut out = input.to_vec();
@@ -75,7 +95,10 @@ fn read(path: &str) -> String {
 
 #[test]
 fn chapter_parser() {
-    let seeds = [read("labs/11-pod-network-routes.yaml"), read("tests/corpus/chapters/undefined-in-block.yaml")];
+    let seeds = [
+        read("labs/11-pod-network-routes.yaml"),
+        read("tests/corpus/chapters/undefined-in-block.yaml"),
+    ];
     let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
     fuzz(&seeds, |text| {
         let _ = labctl::chapter::Chapter::parse(
@@ -93,8 +116,10 @@ fn inventory_parsers() {
     let ssh = read("tests/fixtures/inventory/vagrant-ssh-config-virtualbox.txt");
     let path = Path::new("inventory");
     fuzz(&[&yaml, &machines, &ssh], |text| {
-        let _ = labctl::inventory::yaml_format::parse_str(path, text).map(|i| labctl::inventory::lint(&i));
-        let _ = labctl::inventory::machines_txt::parse_str(path, text).map(|i| labctl::inventory::lint(&i));
+        let _ = labctl::inventory::yaml_format::parse_str(path, text)
+            .map(|i| labctl::inventory::lint(&i));
+        let _ = labctl::inventory::machines_txt::parse_str(path, text)
+            .map(|i| labctl::inventory::lint(&i));
         let _ = labctl::inventory::ssh_config::parse(path, text);
         let _ = labctl::inventory::sniff::sniff(text);
     });

@@ -68,13 +68,23 @@ mod tests {
     fn shell_syntax_in_a_value_is_quoted() {
         let ctx = minijinja::context! { name => "x; rm -rf / $(id) `id` 'q'" };
         let out = render("echo {{ name }}", ctx);
-        assert_eq!(out, r#"echo 'x; rm -rf / $(id) `id` '\''q'\'''"#);
+        assert_eq!(out, r#"echo 'x; rm -rf / $(id) `id` '"'q'""#);
+        // and a real shell reads the value back unchanged
+        let word = quote("x; rm -rf / $(id) `id` 'q' --a=b {c,d} ~").unwrap();
+        let shell = std::process::Command::new("sh")
+            .args(["-c", &format!("printf %s {word}")])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&shell.stdout),
+            "x; rm -rf / $(id) `id` 'q' --a=b {c,d} ~"
+        );
     }
 
     #[test]
     fn safe_opts_out_and_lists_expand_to_words() {
         let ctx = minijinja::context! { raw => "a | b", args => vec!["--x=1", "two words"] };
-        assert_eq!(render("{{ raw | safe }} {{ args }}", ctx), "a | b --x=1 'two words'");
+        assert_eq!(render("{{ raw | safe }} {{ args }}", ctx), "a | b '--x=1' 'two words'");
     }
 
     #[test]
