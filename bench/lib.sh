@@ -23,7 +23,9 @@ install_tools() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
   fi
   venv="$bench/.venv"
-  if ! "$venv/bin/ansible-playbook" --version 2>/dev/null | grep -q 'core 2\.19\.'; then
+  local have
+  have=$("$venv/bin/ansible-playbook" --version 2>/dev/null || true)
+  if [[ "$have" != *"core 2.19."* ]]; then
     say "installing ansible-core 2.19 into $venv"
     rm -rf "$venv"
     "$python" -m venv "$venv"

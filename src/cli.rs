@@ -112,11 +112,14 @@ pub enum Command {
         /// Variant (default: the one recorded in the state, else the provider's default).
         #[arg(long, value_name = "V")]
         variant: Option<String>,
+        /// Show what `run --replace` would do over conflicts.
+        #[arg(long)]
+        replace: bool,
     },
 
     /// Do a chapter on the lab: every step on every host, skipping what is already done.
     #[command(
-        after_help = "Examples:\n  labctl run 11-pod-network-routes\n  labctl run 11-pod-network-routes --variant static --fail-fast\n  labctl run 11-pod-network-routes --only pod-routes"
+        after_help = "Examples:\n  labctl run 11-pod-network-routes\n  labctl run 11-pod-network-routes --variant static --fail-fast\n  labctl run 11-pod-network-routes --only pod-routes\n  labctl run 11-pod-network-routes --variant gce --replace"
     )]
     Run {
         /// Chapter name or chapter file.
@@ -133,6 +136,10 @@ pub enum Command {
         /// Stop every host at the first failure.
         #[arg(long)]
         fail_fast: bool,
+        /// Replace what is in a step's way (e.g. a GCE route of the same name with other
+        /// values) instead of reporting a conflict and leaving it alone.
+        #[arg(long)]
+        replace: bool,
     },
 
     /// Check the chapter's result with evidence: routes, and probe pods pinging across nodes.

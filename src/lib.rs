@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod error;
 pub mod facts;
 pub mod flannel;
+pub mod gce;
 pub mod inventory;
 pub mod output;
 pub mod plan;

@@ -24,7 +24,10 @@ fn every_chapter_loads_and_every_variant_renders_for_every_provider() {
             for host in &plan.hosts {
                 for step in &host.steps {
                     for action in &step.actions {
-                        for command in [&action.check, &action.run, &action.undo] {
+                        let optional = action.conflict.iter().chain(action.replace.iter());
+                        for command in
+                            [&action.check, &action.run, &action.undo].into_iter().chain(optional)
+                        {
                             assert!(
                                 !command.contains("{{") && !command.contains('\n'),
                                 "{command}"
@@ -95,4 +98,34 @@ fn gce_routes_are_named_as_the_chapter_names_them() {
          --network kubernetes-the-hard-way --next-hop-address 10.240.0.20 --destination-range 10.200.0.0/24"
     );
     assert_eq!(runs.len(), 3);
+}
+
+#[test]
+fn gce_routes_in_the_way_are_reported_and_replaced_only_on_request() {
+    let chapter = Catalog::Builtin.load("11-pod-network-routes").unwrap();
+    let variant = chapter.variant(Some("gce"), Provider::Gce).unwrap();
+    assert_eq!(variant.cloud, Some(labctl::chapter::Cloud::Gce));
+    let plan = labctl::plan::render(&chapter, variant, &sample_inventory()).unwrap();
+    let action = &plan.hosts[0].steps[0].actions[1];
+    assert_eq!(
+        action.replace.as_deref(),
+        Some(
+            "gcloud compute routes delete kubernetes-route-10-200-1-0-24 --project example-project --quiet && \
+             gcloud compute routes create kubernetes-route-10-200-1-0-24 --project example-project \
+             --network kubernetes-the-hard-way --next-hop-address 10.240.0.21 --destination-range 10.200.1.0/24"
+        )
+    );
+    let conflict = action.conflict.as_deref().unwrap();
+    assert!(
+        conflict.starts_with("gcloud compute routes describe kubernetes-route-10-200-1-0-24 --project example-project "),
+        "{conflict}"
+    );
+    // Reset deletes a route only when it still has the values labctl gave it.
+    assert!(
+        action.undo.contains(
+            "= \"$(printf '%s\\t%s\\t%s' kubernetes-the-hard-way 10.200.1.0/24 10.240.0.21)\""
+        ),
+        "{}",
+        action.undo
+    );
 }

@@ -18,7 +18,7 @@ use crate::error::{Error, closest};
 use crate::inventory::Provider;
 use crate::template::{Located, Renderer, TemplateSource};
 pub use catalog::Catalog;
-pub use schema::{ChapterFile, Step, Target, Variant, VerifyCheck};
+pub use schema::{ChapterFile, Cloud, Step, Target, Variant, VerifyCheck};
 
 /// A loaded, checked chapter.
 #[derive(Debug, Clone)]
@@ -154,6 +154,17 @@ impl Chapter {
     }
 
     fn check_variant(&self, variant: &Variant, problems: &mut Vec<Diagnostic>) {
+        if variant.cloud.is_none()
+            && variant.verify.iter().any(|c| matches!(c, VerifyCheck::GceRoutes {}))
+        {
+            problems.push(
+                self.error_at(
+                    &variant.name,
+                    format!("variant `{}` checks `gce_routes` but does not say `cloud: gce`", variant.name.value),
+                )
+                .with_help("`cloud: gce` makes labctl read the workers' instances that the routes are checked against"),
+            );
+        }
         if variant.steps.is_empty() {
             problems.push(
                 self.error_at(
@@ -177,8 +188,30 @@ impl Chapter {
             if !is_name(&step.name.value) {
                 problems.push(self.error_at(&step.name, name_rule("step", &step.name.value)));
             }
+            match (&step.conflict, &step.replace) {
+                (Some(c), None) => problems.push(
+                    self.error_at(
+                        c,
+                        format!("step `{}` has `conflict` but no `replace`", step.name.value),
+                    )
+                    .with_help("`replace` is what `labctl run --replace` runs over a conflict"),
+                ),
+                (None, Some(r)) => problems.push(
+                    self.error_at(
+                        r,
+                        format!("step `{}` has `replace` but no `conflict`", step.name.value),
+                    )
+                    .with_help("`conflict` tells labctl when there is something to replace"),
+                ),
+                _ => {}
+            }
+            let optional = [("conflict", &step.conflict), ("replace", &step.replace)]
+                .into_iter()
+                .filter_map(|(field, command)| command.as_ref().map(|c| (field, c)));
             for (field, command) in
                 [("check", &step.check), ("run", &step.run), ("undo", &step.undo)]
+                    .into_iter()
+                    .chain(optional)
             {
                 if command.value.trim().is_empty() {
                     problems.push(self.error_at(

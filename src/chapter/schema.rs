@@ -40,6 +40,10 @@ pub struct DefaultVariant {
 pub struct Variant {
     pub name: Spanned<String>,
     pub summary: String,
+    /// The cloud the variant acts on through its CLI; labctl checks the CLI and reads the
+    /// machines from the cloud before planning (see docs/chapters.md).
+    #[serde(default)]
+    pub cloud: Option<Cloud>,
     pub steps: Vec<Step>,
     #[serde(default)]
     pub verify: Vec<VerifyCheck>,
@@ -69,6 +73,21 @@ pub struct Step {
     pub run: Spanned<String>,
     /// Undoes exactly what `run` did (used by `labctl reset`).
     pub undo: Spanned<String>,
+    /// Asked when `check` fails: exit 0 means something else holds the step's place (a route
+    /// of the same name with other values); its output says what. Needs `replace`.
+    #[serde(default)]
+    pub conflict: Option<Spanned<String>>,
+    /// Run instead of `run` over a conflict, and only with `--replace`.
+    #[serde(default)]
+    pub replace: Option<Spanned<String>>,
+}
+
+/// A cloud a variant acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cloud {
+    /// Google Compute Engine, with the `gcloud` CLI.
+    Gce,
 }
 
 /// The hosts a step runs on.

@@ -64,6 +64,25 @@ impl Lab {
         self.chapter.variant(flag.or(recorded), self.inventory.provider)
     }
 
+    /// Chooses the variant as [`Lab::variant`] does and, for one that acts on a cloud
+    /// (`cloud: gce`), gets the lab ready for it as far as `need` says (see [`crate::gce`]).
+    /// Returns the variant's name.
+    pub fn prepare(
+        &mut self,
+        flag: Option<&str>,
+        use_state: bool,
+        need: crate::gce::Need,
+    ) -> Result<String, Error> {
+        let variant = self.variant(flag, use_state)?;
+        let name = variant.name.value.clone();
+        match variant.cloud {
+            None => {}
+            Some(crate::chapter::Cloud::Gce) => crate::runner::runtime()?
+                .block_on(crate::gce::prepare(&mut self.inventory, &name, need))?,
+        }
+        Ok(name)
+    }
+
     /// Renders the plan for `variant`.
     pub fn plan(&self, variant: &Variant) -> Result<Plan, Error> {
         Ok(crate::plan::render(&self.chapter, variant, &self.inventory)?)

@@ -1,6 +1,7 @@
 //! The subcommands: each takes parsed arguments, does its work, and returns an [`Error`]
 //! for `main` to print once.
 
+mod class;
 mod completions;
 mod lab;
 mod list;
@@ -16,34 +17,41 @@ use crate::error::Error;
 
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> Result<(), Error> {
-    match &cli.command {
+    match &cli.global.class {
+        Some(class) => class::run(&cli, class),
+        None => dispatch(&cli.command, &cli.global),
+    }
+}
+
+/// Runs `command` with `global` (for one lab).
+fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Error> {
+    match command {
         Command::List => list::run(),
         Command::Show { chapter } => show::run(chapter),
         Command::Render { chapter, variant, out } => {
-            render::run(&cli.global, chapter, variant.as_deref(), out.as_deref())
+            render::run(global, chapter, variant.as_deref(), out.as_deref())
         }
-        Command::Plan { chapter, variant } => plan::run(&cli.global, chapter, variant.as_deref()),
-        Command::Run { chapter, variant, from, only, fail_fast } => run::run(
-            &cli.global,
+        Command::Plan { chapter, variant, replace } => {
+            plan::run(global, chapter, variant.as_deref(), *replace)
+        }
+        Command::Run { chapter, variant, from, only, fail_fast, replace } => run::run(
+            global,
             chapter,
             variant.as_deref(),
             crate::runner::execute::Selection {
                 from: from.clone(),
                 only: only.clone(),
                 fail_fast: *fail_fast,
+                replace: *replace,
             },
         ),
         Command::Reset { chapter, variant, yes } => {
-            reset::run(&cli.global, chapter.as_deref(), variant.as_deref(), *yes)
+            reset::run(global, chapter.as_deref(), variant.as_deref(), *yes)
         }
-        Command::Verify { chapter, variant, output, junit } => verify::run(
-            &cli.global,
-            chapter.as_deref(),
-            variant.as_deref(),
-            *output,
-            junit.as_deref(),
-        ),
-        Command::Sandbox(cmd) => crate::sandbox::execute(cmd, &cli.global),
+        Command::Verify { chapter, variant, output, junit } => {
+            verify::run(global, chapter.as_deref(), variant.as_deref(), *output, junit.as_deref())
+        }
+        Command::Sandbox(cmd) => crate::sandbox::execute(cmd, global),
         Command::Completions { shell } => completions::run(*shell),
     }
 }

@@ -13,9 +13,16 @@ use crate::runner::interrupt::Interrupt;
 use crate::runner::log::RunLog;
 
 /// Prints the plan of `chapter` for the lab.
-pub fn run(global: &GlobalArgs, chapter: &str, variant: Option<&str>) -> Result<(), Error> {
-    let lab = Lab::open(global, Some(chapter))?;
-    let variant = lab.variant(variant, true)?;
+/// With `replace`, shows what `run --replace` would do over conflicts.
+pub fn run(
+    global: &GlobalArgs,
+    chapter: &str,
+    variant: Option<&str>,
+    replace: bool,
+) -> Result<(), Error> {
+    let mut lab = Lab::open(global, Some(chapter))?;
+    let variant = lab.prepare(variant, true, crate::gce::Need::Instances)?;
+    let variant = lab.variant(Some(&variant), true)?;
     let plan = lab.plan(variant)?;
     let iface_facts = lab.needs_iface_facts(variant)?;
     let log = RunLog::open(&lab.state_dir.logs(), "plan");
@@ -42,7 +49,8 @@ pub fn run(global: &GlobalArgs, chapter: &str, variant: Option<&str>) -> Result<
             sudo: lab.inventory.ssh.sudo,
             concurrency: global.concurrency as usize,
         };
-        let results = execute(&plan, Mode::Plan, &Selection::default(), &ctx).await;
+        let results =
+            execute(&plan, Mode::Plan, &Selection { replace, ..Selection::default() }, &ctx).await;
         print_unreachable(&connections);
         Ok::<_, Error>((results, decision))
     })?;
@@ -53,6 +61,15 @@ pub fn run(global: &GlobalArgs, chapter: &str, variant: Option<&str>) -> Result<
     }
     print!("{text}");
     let tally = Tally::of(&results);
+    if tally.conflicts > 0 && tally.failed + tally.unreachable == 0 {
+        return Err(Error::Other {
+            message: format!(
+                "the plan has {} conflict(s): `labctl run` would leave them alone; `--replace` replaces them",
+                tally.conflicts
+            ),
+            code: crate::error::EXIT_FAILED,
+        });
+    }
     match tally.exit_code(false) {
         0 => Ok(()),
         code => Err(Error::Other {
@@ -81,17 +98,22 @@ pub fn describe(chapter: &str, variant: &str, results: &[HostResult]) -> String 
                 Status::Unreachable => format!("  ????  {label}: host unreachable: {}", a.detail),
                 Status::Failed => format!("  ????  {label}: check could not run: {}", a.detail),
                 Status::Skipped => format!("  skip  {label}: {}", a.detail),
+                Status::Conflict => format!("  conflict  {label}: {}", a.detail),
             };
             let _ = writeln!(out, "{line}");
         }
     }
     let t = Tally::of(results);
-    if t.changed == 0 && t.failed == 0 && t.unreachable == 0 {
+    let conflicts = match t.conflicts {
+        0 => String::new(),
+        n => format!(", {n} in conflict"),
+    };
+    if t.changed == 0 && t.failed == 0 && t.unreachable == 0 && t.conflicts == 0 {
         let _ = writeln!(out, "\nplan: nothing to change ({} already done)", t.ok);
     } else {
         let _ = writeln!(
             out,
-            "\nplan: {} to change, {} already done, {} unknown",
+            "\nplan: {} to change, {} already done, {} unknown{conflicts}",
             t.changed,
             t.ok,
             t.failed + t.unreachable

@@ -18,8 +18,12 @@ pub fn run(
     out: Option<&Path>,
 ) -> Result<(), Error> {
     let chapter = Catalog::from_env().load(chapter)?;
-    let inventory = super::load_inventory(global)?;
+    let mut inventory = super::load_inventory(global)?;
     let variant = chapter.variant(variant, inventory.provider)?;
+    if variant.cloud == Some(crate::chapter::Cloud::Gce) {
+        // Offline: gcloud is not asked, so project and zone are what the inventory says.
+        inventory.gce = Some(crate::gce::settings(&inventory, &variant.name.value)?);
+    }
     let plan = crate::plan::render(&chapter, variant, &inventory)?;
     match out {
         None => print!("{}", describe(&plan, &inventory.source)),
@@ -54,6 +58,10 @@ pub fn describe(plan: &Plan, inventory: &Path) -> String {
                 let _ = writeln!(out, "check: {}", action.check);
                 let _ = writeln!(out, "run:   {}", action.run);
                 let _ = writeln!(out, "undo:  {}", action.undo);
+                if let (Some(conflict), Some(replace)) = (&action.conflict, &action.replace) {
+                    let _ = writeln!(out, "conflict: {conflict}");
+                    let _ = writeln!(out, "replace:  {replace}");
+                }
                 if let Some(input) = &action.stdin {
                     let _ = writeln!(out, "stdin: {} (below)", input.template);
                     inputs.push((host.host.name().to_string(), step.name.clone(), input));
@@ -100,6 +108,7 @@ fn write_scripts(plan: &Plan, dir: &Path) -> Result<Vec<std::path::PathBuf>, Err
             "{header}# Undoes the chapter's steps in reverse order, as `labctl reset` does.\nset -eu\ncd \"$(dirname \"$0\")\"\n"
         );
         let mut undo_blocks = Vec::new();
+        let mut conflicts = false;
         for step in &host.steps {
             for (i, action) in step.actions.iter().enumerate() {
                 let input = match &action.stdin {
@@ -118,13 +127,26 @@ fn write_scripts(plan: &Plan, dir: &Path) -> Result<Vec<std::path::PathBuf>, Err
                     None => String::new(),
                 };
                 let item = action.item.as_deref().map(|i| format!(" ({i})")).unwrap_or_default();
+                let run = match &action.conflict {
+                    // As `labctl run` without `--replace`: what is in the way is left alone.
+                    Some(conflict) => {
+                        conflicts = true;
+                        format!(
+                            "if {}{input}; then\n    echo {} >&2\n    conflicts=$((conflicts + 1))\n  else\n    {}{input}\n  fi",
+                            shell(conflict, step.sudo),
+                            quote(&format!("^ {}{item}: in conflict, left alone", step.name))
+                                .unwrap_or_default(),
+                            shell(&action.run, step.sudo)
+                        )
+                    }
+                    None => format!("{}{input}", shell(&action.run, step.sudo)),
+                };
                 let _ = write!(
                     apply,
-                    "\n# {}{item}: {}\nif ! {}{input}; then\n  {}{input}\nfi\n",
+                    "\n# {}{item}: {}\nif ! {}{input}; then\n  {run}\nfi\n",
                     step.name,
                     step.summary.trim(),
                     shell(&action.check, step.sudo),
-                    shell(&action.run, step.sudo)
                 );
                 undo_blocks.push(format!(
                     "\n# undo {}{item}\n{}{input}\n",
@@ -132,6 +154,10 @@ fn write_scripts(plan: &Plan, dir: &Path) -> Result<Vec<std::path::PathBuf>, Err
                     shell(&action.undo, step.sudo)
                 ));
             }
+        }
+        if conflicts {
+            apply = apply.replacen("set -eu\n", "set -eu\nconflicts=0\n", 1);
+            apply.push_str("\ntest \"$conflicts\" -eq 0\n");
         }
         for block in undo_blocks.iter().rev() {
             reset.push_str(block);

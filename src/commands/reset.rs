@@ -18,7 +18,7 @@ pub fn run(
     variant: Option<&str>,
     yes: bool,
 ) -> Result<(), Error> {
-    let lab = Lab::open(global, chapter)?;
+    let mut lab = Lab::open(global, chapter)?;
     // The variant only matters for messages: reset undoes what the state records.
     let variant = lab.variant(variant, true)?.name.value.clone();
     let _lock = lab.state_dir.lock()?;
@@ -31,6 +31,10 @@ pub fn run(
             lab.chapter.name()
         );
         return Ok(());
+    }
+    if applied.iter().any(|a| a.host == crate::gce::LOG_HOST) {
+        // Undo commands for this machine (gcloud) need their CLI before anything is undone.
+        lab.prepare(Some(&variant), false, crate::gce::Need::Cli)?;
     }
     let mut hosts: Vec<HostRef> = Vec::new();
     for a in &applied {

@@ -17,8 +17,9 @@ pub fn run(
     variant: Option<&str>,
     selection: Selection,
 ) -> Result<(), Error> {
-    let lab = Lab::open(global, Some(chapter))?;
-    let variant = lab.variant(variant, false)?;
+    let mut lab = Lab::open(global, Some(chapter))?;
+    let variant = lab.prepare(variant, false, crate::gce::Need::Instances)?;
+    let variant = lab.variant(Some(&variant), false)?;
     let plan = lab.plan(variant)?;
     let iface_facts = lab.needs_iface_facts(variant)?;
     for step in selection.only.iter().chain(selection.from.iter()) {
@@ -83,13 +84,29 @@ pub fn run(
         )
     );
     for host in &results {
-        for action in host.actions.iter().filter(|a| a.status == summary::Status::Failed) {
-            eprintln!("error: {}: {}: {}", host.host, action.step, action.detail);
+        for action in host.actions.iter() {
+            let label = match &action.item {
+                Some(item) => format!("{} ({item})", action.step),
+                None => action.step.clone(),
+            };
+            match action.status {
+                summary::Status::Failed => {
+                    eprintln!("error: {}: {}: {}", host.host, action.step, action.detail)
+                }
+                summary::Status::Conflict => {
+                    eprintln!("error: {}: {label}: conflict: {}", host.host, action.detail)
+                }
+                _ => {}
+            }
         }
     }
     let tally = Tally::of(&results);
+    let conflicts = match tally.conflicts {
+        0 => String::new(),
+        n => format!(", {n} in conflict"),
+    };
     println!(
-        "run: {} changed, {} ok, {} failed, {} unreachable, {} skipped (log: {})",
+        "run: {} changed, {} ok, {} failed, {} unreachable, {} skipped{conflicts} (log: {})",
         tally.changed,
         tally.ok,
         tally.failed,
@@ -113,6 +130,12 @@ fn failure_message(tally: &Tally, interrupted: bool) -> String {
     }
     if tally.unreachable > 0 {
         parts.push(format!("{} action(s) on unreachable hosts", tally.unreachable));
+    }
+    if tally.conflicts > 0 {
+        parts.push(format!(
+            "{} action(s) in conflict, left alone (`--replace` replaces what is in the way)",
+            tally.conflicts
+        ));
     }
     format!("{}; fix the cause and run again: what is done is skipped", parts.join(", "))
 }

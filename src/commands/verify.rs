@@ -9,16 +9,46 @@ use crate::runner::interrupt::Interrupt;
 use crate::runner::log::RunLog;
 use crate::runner::verify::{Verifier, hosts_needed};
 
-/// Verifies `chapter` (default: the last one run, else chapter 11) on the lab.
-pub fn run(
+/// What verifying one lab found.
+pub struct Verified {
+    pub report: crate::verify::Report,
+    /// Some host could not be reached.
+    pub unreachable: bool,
+    pub interrupted: bool,
+    pub log: std::path::PathBuf,
+}
+
+impl Verified {
+    /// Success, or the error (and exit code) this result stands for.
+    pub fn outcome(&self) -> Result<(), Error> {
+        if self.interrupted {
+            return Err(Error::Other {
+                message: "interrupted; the probes were removed".into(),
+                code: crate::error::EXIT_INTERRUPTED,
+            });
+        }
+        if self.report.passed {
+            return Ok(());
+        }
+        let code = if self.unreachable && self.report.summary.pairs_passed == 0 {
+            EXIT_UNREACHABLE
+        } else {
+            EXIT_FAILED
+        };
+        Err(Error::Other { message: format!("verify failed (log: {})", self.log.display()), code })
+    }
+}
+
+/// Verifies `chapter` (default: the last one run, else chapter 11) on the lab of `global`.
+pub fn verify_lab(
     global: &GlobalArgs,
     chapter: Option<&str>,
     variant: Option<&str>,
-    output: OutputFormat,
-    junit: Option<&Path>,
-) -> Result<(), Error> {
-    let lab = Lab::open(global, chapter)?;
-    let variant = lab.variant(variant, true)?;
+    report_unreachable: bool,
+) -> Result<Verified, Error> {
+    let mut lab = Lab::open(global, chapter)?;
+    let variant = lab.prepare(variant, true, crate::gce::Need::Instances)?;
+    let variant = lab.variant(Some(&variant), true)?;
     let log = RunLog::open(&lab.state_dir.logs(), "verify");
     let hosts = hosts_needed(variant, &lab.inventory);
     let runtime = crate::runner::runtime()?;
@@ -34,35 +64,33 @@ pub fn run(
             sudo: lab.inventory.ssh.sudo,
         };
         let report = verifier.run().await?;
-        if output == OutputFormat::Text {
+        if report_unreachable {
             print_unreachable(&connections);
         }
         Ok::<_, Error>((report, !connections.unreachable.is_empty(), interrupt.by_user()))
     })?;
+    Ok(Verified { report, unreachable, interrupted, log: log.path().to_path_buf() })
+}
+
+/// `labctl verify`: verifies the lab and prints the report.
+pub fn run(
+    global: &GlobalArgs,
+    chapter: Option<&str>,
+    variant: Option<&str>,
+    output: OutputFormat,
+    junit: Option<&Path>,
+) -> Result<(), Error> {
+    let verified = verify_lab(global, chapter, variant, output == OutputFormat::Text)?;
     match output {
-        OutputFormat::Json => println!("{}", report.render_json()),
-        OutputFormat::Text => print!("{}", report.render_text(false)),
+        OutputFormat::Json => println!("{}", verified.report.render_json()),
+        OutputFormat::Text => print!("{}", verified.report.render_text(false)),
     }
     if let Some(path) = junit {
-        let xml = report.render_junit().map_err(|e| Error::Other {
+        let xml = verified.report.render_junit().map_err(|e| Error::Other {
             message: format!("cannot write the JUnit report: {e}"),
             code: EXIT_FAILED,
         })?;
         crate::atomic_file::write(path, xml.as_bytes(), false)?;
     }
-    if interrupted {
-        return Err(Error::Other {
-            message: "interrupted; the probes were removed".into(),
-            code: crate::error::EXIT_INTERRUPTED,
-        });
-    }
-    if report.passed {
-        return Ok(());
-    }
-    let code = if unreachable && report.summary.pairs_passed == 0 {
-        EXIT_UNREACHABLE
-    } else {
-        EXIT_FAILED
-    };
-    Err(Error::Other { message: format!("verify failed (log: {})", log.path().display()), code })
+    verified.outcome()
 }

@@ -119,7 +119,9 @@ fn pod_cidrs(inv: &Inventory, out: &mut Vec<Diagnostic>) {
     let mut suggested: Vec<Ipv4Net> = Vec::new();
     for node in &inv.nodes {
         let Some(cidr) = node.pod_cidr else {
-            if node.role == Role::Worker {
+            // A GCE worker's pod CIDR may come from its instance's `pod-cidr` metadata, which
+            // labctl reads (and lints again) before planning; see `crate::gce`.
+            if node.role == Role::Worker && inv.provider != Provider::Gce {
                 let free = free_subnet(inv, &suggested);
                 let help = match free {
                     Some(free) => {
@@ -304,6 +306,12 @@ network:
               each worker needs its own subnet inside network.cluster_cidr 10.200.0.0/16"
             ]
         );
+    }
+
+    #[test]
+    fn gce_workers_may_leave_their_pod_cidr_to_the_instance_metadata() {
+        let text = format!("provider: gce\n{}", LAB.replace(", pod_cidr: 10.200.1.0/24", ""));
+        assert_eq!(messages(&text), Vec::<String>::new());
     }
 
     #[test]

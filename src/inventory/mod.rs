@@ -8,6 +8,7 @@
 //!   with `provider: vagrant`; call it before connecting.
 
 mod address;
+pub mod class;
 pub mod gce;
 mod hostname;
 pub mod lint;

@@ -14,6 +14,8 @@ pub enum Status {
     Ok,
     /// Changed by this run.
     Changed,
+    /// Left alone: something else holds its place (see a step's `conflict`); `--replace` replaces it.
+    Conflict,
     /// The host could not be reached.
     Unreachable,
     /// A command failed.
@@ -27,6 +29,7 @@ impl Status {
             Status::Skipped => "skipped",
             Status::Ok => "ok",
             Status::Changed => "changed",
+            Status::Conflict => "conflict",
             Status::Unreachable => "unreachable",
             Status::Failed => "failed",
         }
@@ -72,7 +75,7 @@ pub fn table(
 
 fn color(status: Status) -> Color {
     match status {
-        Status::Failed | Status::Unreachable => Color::Red,
+        Status::Failed | Status::Unreachable | Status::Conflict => Color::Red,
         Status::Changed => Color::Yellow,
         Status::Ok => Color::Green,
         Status::Skipped => Color::Reset,

@@ -52,6 +52,12 @@ pub struct Action {
     pub check: String,
     pub run: String,
     pub undo: String,
+    /// Exit 0 means something else is in the way (only asked when `check` fails).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<String>,
+    /// Run instead of `run` over a conflict, with `--replace`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replace: Option<String>,
     pub stdin: Option<RenderedInput>,
 }
 
@@ -193,6 +199,8 @@ fn plan_step(
             check: command(&step.check)?,
             run: command(&step.run)?,
             undo: command(&step.undo)?,
+            conflict: step.conflict.as_ref().map(&command).transpose()?,
+            replace: step.replace.as_ref().map(&command).transpose()?,
             stdin,
         });
     }

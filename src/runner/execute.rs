@@ -35,6 +35,8 @@ pub struct Selection {
     pub from: Option<String>,
     pub only: Option<String>,
     pub fail_fast: bool,
+    /// Over a conflict, run the step's `replace` instead of leaving it alone.
+    pub replace: bool,
 }
 
 /// What happened to one action.
@@ -160,7 +162,12 @@ async fn run_host(
         return HostResult { host: name, actions };
     };
     let mut stopped: Option<String> = None;
+    // A conflict leaves the step's other items going, but not the steps after it.
+    let mut conflict_in: Option<&str> = None;
     for step in &host.steps {
+        if let (None, Some(earlier)) = (&stopped, conflict_in) {
+            stopped = Some(format!("step `{earlier}` has a conflict on this host"));
+        }
         for action in &step.actions {
             if !selected(&step.name) {
                 actions.push(result(step, action, Status::Skipped, "not selected".into()));
@@ -175,7 +182,9 @@ async fn run_host(
                 actions.push(result(step, action, Status::Skipped, "interrupted".into()));
                 continue;
             }
-            let outcome = run_action(&connection, &host.host, step, action, mode, ctx).await;
+            let outcome =
+                run_action(&connection, &host.host, step, action, mode, selection.replace, ctx)
+                    .await;
             ctx.progress.event(&name, outcome.status.as_str(), &label(step, action), true);
             match outcome.status {
                 Status::Failed => {
@@ -185,12 +194,14 @@ async fn run_host(
                     }
                 }
                 Status::Unreachable => stopped = Some("connection lost".into()),
+                Status::Conflict => conflict_in = Some(&step.name),
                 _ => {}
             }
             actions.push(outcome);
         }
     }
-    ctx.progress.finish(&name, if stopped.is_some() { "stopped" } else { "done" });
+    let stopped = stopped.is_some() || conflict_in.is_some();
+    ctx.progress.finish(&name, if stopped { "stopped" } else { "done" });
     HostResult { host: name, actions }
 }
 
@@ -200,6 +211,7 @@ async fn run_action(
     step: &PlannedStep,
     action: &Action,
     mode: Mode,
+    replace_allowed: bool,
     ctx: &Context<'_>,
 ) -> ActionResult {
     let stdin = action.stdin.as_ref().map(|s| s.text.as_bytes().to_vec());
@@ -223,10 +235,22 @@ async fn run_action(
         }
         Ok(_) => {}
     }
-    if mode == Mode::Plan {
-        return result(step, action, Status::Changed, action.run.clone());
+    let mut command = &action.run;
+    if let Some(conflict) = &action.conflict {
+        match run_logged(connection, host, &spec(conflict), ctx.log).await {
+            Err(e) => return lost_or_failed(step, action, e),
+            Ok(out) if out.success() => match &action.replace {
+                Some(replace) if replace_allowed => command = replace,
+                _ => return result(step, action, Status::Conflict, describe_conflict(&out)),
+            },
+            // Nothing in the way.
+            Ok(_) => {}
+        }
     }
-    match run_logged(connection, host, &spec(&action.run), ctx.log).await {
+    if mode == Mode::Plan {
+        return result(step, action, Status::Changed, command.clone());
+    }
+    match run_logged(connection, host, &spec(command), ctx.log).await {
         Err(e) => lost_or_failed(step, action, e),
         Ok(out) if out.success() => {
             if let Some(recorder) = ctx.recorder {
@@ -248,10 +272,21 @@ async fn run_action(
                     );
                 }
             }
-            result(step, action, Status::Changed, action.run.clone())
+            result(step, action, Status::Changed, command.clone())
         }
-        Ok(out) => result(step, action, Status::Failed, describe_failure(&action.run, &out)),
+        Ok(out) => result(step, action, Status::Failed, describe_failure(command, &out)),
     }
+}
+
+/// What a step's `conflict` command found in the way, and what to do about it.
+fn describe_conflict(out: &CommandOutput) -> String {
+    let text = out.stdout_text();
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let found = match lines.is_empty() {
+        true => "something else holds this step's place".to_string(),
+        false => lines.join("; "),
+    };
+    format!("{found}; left alone (`--replace` replaces it)")
 }
 
 /// Runs one command and writes it and its result to the run log.

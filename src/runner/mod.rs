@@ -31,6 +31,8 @@ pub struct Tally {
     pub skipped: usize,
     pub failed: usize,
     pub unreachable: usize,
+    /// Left alone because something else holds their place (a failure: exit 1).
+    pub conflicts: usize,
 }
 
 impl Tally {
@@ -44,6 +46,7 @@ impl Tally {
                 Status::Skipped => t.skipped += 1,
                 Status::Failed => t.failed += 1,
                 Status::Unreachable => t.unreachable += 1,
+                Status::Conflict => t.conflicts += 1,
             }
         }
         t
@@ -53,7 +56,7 @@ impl Tally {
     pub fn exit_code(&self, interrupted: bool) -> i32 {
         if interrupted {
             EXIT_INTERRUPTED
-        } else if self.failed > 0 {
+        } else if self.failed > 0 || self.conflicts > 0 {
             EXIT_FAILED
         } else if self.unreachable > 0 {
             EXIT_UNREACHABLE

@@ -270,25 +270,8 @@ impl Verifier<'_> {
                         pending.push((name.value.clone(), host, render(run, &ctx)?, *sudo));
                     }
                 }
-                VerifyCheck::GceRoutes {} => {
-                    // Every route the variant's local steps make must be there with its values:
-                    // their `check` commands say exactly that.
-                    let plan = crate::plan::render(self.chapter, self.variant, self.inventory)?;
-                    for host in plan.hosts.iter().filter(|h| h.host == HostRef::Local) {
-                        for step in &host.steps {
-                            for action in &step.actions {
-                                let name = match &action.item {
-                                    Some(item) => format!(
-                                        "gce route for {}",
-                                        item.trim_start_matches("worker ")
-                                    ),
-                                    None => step.name.clone(),
-                                };
-                                pending.push((name, HostRef::Local, action.check.clone(), false));
-                            }
-                        }
-                    }
-                }
+                // Listed once with gcloud after the commands below (see `crate::gce::routes`).
+                VerifyCheck::GceRoutes {} => {}
                 VerifyCheck::FlannelState {} => {}
                 VerifyCheck::RouteEvidence { .. } | VerifyCheck::PodMatrix { .. } => {}
             }
@@ -324,6 +307,11 @@ impl Verifier<'_> {
                 HostCheck { name, host: host.name().to_string(), passed, evidence }
             }))
             .await;
+        if self.variant.verify.iter().any(|c| matches!(c, VerifyCheck::GceRoutes {})) {
+            let hint =
+                format!("labctl run {} --variant {}", self.chapter.name(), self.variant.name.value);
+            results.extend(crate::gce::routes::verify(self.inventory, &hint, self.log).await);
+        }
         if self.variant.verify.iter().any(|c| matches!(c, VerifyCheck::FlannelState {})) {
             results.extend(self.flannel_state(facts));
         }

@@ -327,8 +327,18 @@ impl Report {
     /// pair; a failure's message is the pair's diagnoses, its description the evidence.
     pub fn render_junit(&self) -> Result<String, quick_junit::SerializeError> {
         let mut report = quick_junit::Report::new(format!("labctl verify {}", self.chapter));
+        for suite in self.junit_suites("") {
+            report.add_test_suite(suite);
+        }
+        report.to_string()
+    }
+
+    /// The JUnit test suites of this report, their names prefixed with `prefix` (a class's
+    /// environment name, so one file can hold a whole class).
+    pub fn junit_suites(&self, prefix: &str) -> Vec<TestSuite> {
+        let mut suites = Vec::new();
         for kind in [CheckKind::RouteEvidence, CheckKind::DataPlane] {
-            let mut suite = TestSuite::new(kind.name());
+            let mut suite = TestSuite::new(format!("{prefix}{}", kind.name()));
             for pair in &self.pairs {
                 let Some(check) = pair.check(kind) else { continue };
                 let status = if check.passed {
@@ -355,11 +365,11 @@ impl Report {
                 suite.add_test_case(case);
             }
             if !suite.test_cases.is_empty() {
-                report.add_test_suite(suite);
+                suites.push(suite);
             }
         }
         if !self.host_checks.is_empty() {
-            let mut suite = TestSuite::new("host-checks");
+            let mut suite = TestSuite::new(format!("{prefix}host-checks"));
             for check in &self.host_checks {
                 let status = if check.passed {
                     TestCaseStatus::success()
@@ -372,9 +382,9 @@ impl Report {
                 case.set_classname(format!("{}.host-checks", self.chapter));
                 suite.add_test_case(case);
             }
-            report.add_test_suite(suite);
+            suites.push(suite);
         }
-        report.to_string()
+        suites
     }
 }
 

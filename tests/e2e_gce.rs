@@ -1,0 +1,568 @@
+//! Chapter 11, gce variant, with the real `gcloud` CLI against a double of the Compute Engine
+//! API (`tests/doubles/compute/`), reached through gcloud's endpoint override on 127.0.0.1.
+//!
+//! Most tests need no root: the gce variant acts from this machine only, so a lab whose nodes
+//! are never contacted will do (their SSH endpoints are a closed port on loopback). The last
+//! test is the proof by packets: on the sandbox's gce shape the double puts every route into
+//! the VPC router namespace, and the sandbox's CNI pods reach each other exactly while the
+//! routes exist (needs root, as CI).
+
+#[path = "common/sandbox_lab.rs"]
+mod sandbox_lab;
+
+#[path = "doubles/compute/mod.rs"]
+mod compute;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use compute::{ComputeDouble, NETWORK, PROJECT, ZONE};
+use sandbox_lab::{labctl_bin, ping_until, str_of, text};
+
+const CHAPTER: &str = "11-pod-network-routes";
+
+/// KTHW's workers as the double's instances: worker-i at 10.240.0.2i with 10.200.i.0/24.
+fn kthw_instances() -> Vec<compute::Instance> {
+    (0..3)
+        .map(|i| {
+            (format!("worker-{i}"), format!("10.240.0.2{i}"), Some(format!("10.200.{i}.0/24")))
+        })
+        .collect()
+}
+
+/// A lab directory with a labctl inventory whose nodes are never reached over SSH.
+struct OfflineLab {
+    dir: tempfile::TempDir,
+}
+
+impl OfflineLab {
+    /// KTHW's lab with `provider: gce`; `gce_section` is the inventory's `gce:` line, if any;
+    /// `pod_cidrs` says whether the workers' pod CIDRs are in the inventory.
+    fn new(gce_section: Option<&str>, pod_cidrs: bool) -> OfflineLab {
+        let dir = tempfile::tempdir().unwrap();
+        // A port that nothing listens on: no SSH connection can ever be made.
+        let closed =
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let ssh = format!("ssh: {{ host: 127.0.0.1, port: {closed} }}");
+        let mut text = String::from("provider: gce\nnodes:\n");
+        text.push_str(&format!(
+            "  - {{ name: controller-0, role: controller, address: 10.240.0.10, {ssh} }}\n"
+        ));
+        for i in 0..3 {
+            let cidr =
+                if pod_cidrs { format!(" pod_cidr: 10.200.{i}.0/24,") } else { String::new() };
+            text.push_str(&format!(
+                "  - {{ name: worker-{i}, role: worker, address: 10.240.0.2{i},{cidr} {ssh} }}\n"
+            ));
+        }
+        if let Some(gce) = gce_section {
+            text.push_str(gce);
+            text.push('\n');
+        }
+        std::fs::write(dir.path().join("labctl.yaml"), text).unwrap();
+        OfflineLab { dir }
+    }
+
+    /// KTHW's lab with project, network and zone in the inventory.
+    fn kthw() -> OfflineLab {
+        OfflineLab::new(
+            Some(&format!("gce: {{ project: {PROJECT}, network: {NETWORK}, zone: {ZONE} }}")),
+            true,
+        )
+    }
+
+    fn inventory(&self) -> PathBuf {
+        self.dir.path().join("labctl.yaml")
+    }
+
+    /// `labctl -i INVENTORY ARGS...` with gcloud pointed at `double` as a logged-in user.
+    fn labctl(&self, double: &ComputeDouble, args: &[&str]) -> Output {
+        let mut command = self.command(args);
+        double.logged_in(&mut command);
+        command.output().expect("labctl runs")
+    }
+
+    /// `labctl -i INVENTORY ARGS...` with the test's own environment.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(labctl_bin());
+        command
+            .arg("-i")
+            .arg(self.inventory())
+            .args(["--connect-timeout", "2"])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("LABCTL_INVENTORY")
+            .current_dir(self.dir.path());
+        command
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `gcloud compute routes create NAME` in the double, as a user would make one by hand.
+fn create_route(double: &ComputeDouble, name: &str, dest: &str, next_hop: &str) {
+    let out = double.gcloud(&[
+        "compute",
+        "routes",
+        "create",
+        name,
+        "--project",
+        PROJECT,
+        "--network",
+        NETWORK,
+        "--next-hop-address",
+        next_hop,
+        "--destination-range",
+        dest,
+        "--format=none",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+fn posts(double: &ComputeDouble) -> usize {
+    double
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("POST projects/labctl-test/global/routes "))
+        .count()
+}
+
+#[test]
+fn without_gcloud_it_is_exit_2_and_says_so() {
+    let lab = OfflineLab::kthw();
+    let empty = tempfile::tempdir().unwrap();
+    let out = lab.command(&["plan", CHAPTER]).env("PATH", empty.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        stderr(&out),
+        "error: `gcloud` is not installed (not found on PATH): variant `gce` runs the Google Cloud CLI on this machine\n  \
+         help: install it (https://cloud.google.com/sdk/docs/install), or choose another variant with `--variant`\n"
+    );
+}
+
+#[test]
+fn the_gce_variant_needs_a_gce_section_or_provider() {
+    let lab = OfflineLab::kthw();
+    let text_before = std::fs::read_to_string(lab.inventory()).unwrap();
+    let plain = text_before.replace("provider: gce\n", "provider: ssh\n");
+    let plain: String =
+        plain.lines().filter(|l| !l.starts_with("gce:")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(lab.inventory(), plain).unwrap();
+    let out = lab.command(&["plan", CHAPTER, "--variant", "gce"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: {}: variant `gce` acts on Google Compute Engine, but the inventory has no `gce:` section\n  \
+             help: add `gce: {{ project: PROJECT, network: kubernetes-the-hard-way, zone: ZONE }}`, or `provider: gce` to take project and zone from gcloud's configuration\n",
+            lab.inventory().display()
+        )
+    );
+}
+
+#[test]
+fn without_credentials_it_is_exit_3_and_says_how_to_log_in() {
+    let double = ComputeDouble::start(&kthw_instances(), None);
+    let lab = OfflineLab::kthw();
+    // A fresh gcloud configuration: no account, credentials not disabled.
+    let mut command = lab.command(&["run", CHAPTER]);
+    double.configure(&mut command);
+    let out = command.output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(
+        stderr(&out),
+        "error: gcloud is not logged in: it has no active account and no credentials\n  \
+         help: run `gcloud auth login` (or `gcloud auth activate-service-account`), then run labctl again\n"
+    );
+    assert_eq!(double.calls(), Vec::<String>::new(), "nothing was asked of the API");
+}
+
+#[test]
+fn plan_reads_the_instances_and_prints_the_gcloud_commands() {
+    let double = ComputeDouble::start(&kthw_instances(), None);
+    let lab = OfflineLab::kthw();
+    let out = lab.labctl(&double, &["plan", CHAPTER]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        stdout(&out),
+        "# plan: chapter 11-pod-network-routes, variant gce\n\
+         \n\
+         ## local\n  \
+         run   gce-routes (worker worker-0): gcloud compute routes create kubernetes-route-10-200-0-0-24 --project labctl-test --network kubernetes-the-hard-way --next-hop-address 10.240.0.20 --destination-range 10.200.0.0/24\n  \
+         run   gce-routes (worker worker-1): gcloud compute routes create kubernetes-route-10-200-1-0-24 --project labctl-test --network kubernetes-the-hard-way --next-hop-address 10.240.0.21 --destination-range 10.200.1.0/24\n  \
+         run   gce-routes (worker worker-2): gcloud compute routes create kubernetes-route-10-200-2-0-24 --project labctl-test --network kubernetes-the-hard-way --next-hop-address 10.240.0.22 --destination-range 10.200.2.0/24\n\
+         \n\
+         plan: 3 to change, 0 already done, 0 unknown\n"
+    );
+    let calls = double.calls();
+    for i in 0..3 {
+        let get = format!("GET projects/labctl-test/zones/test-zone-a/instances/worker-{i} 200");
+        assert!(calls.contains(&get), "{calls:?}");
+    }
+    assert!(calls.iter().all(|c| c.starts_with("GET ")), "plan changed something: {calls:?}");
+}
+
+#[test]
+fn a_mismatch_between_inventory_and_instances_is_reported_not_guessed() {
+    let mut instances = kthw_instances();
+    instances[1].1 = "10.240.0.31".into();
+    instances[2].2 = Some("10.200.7.0/24".into());
+    let double = ComputeDouble::start(&instances, None);
+    let lab = OfflineLab::kthw();
+    let out = lab.labctl(&double, &["run", CHAPTER]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let inventory = lab.inventory().display().to_string();
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: {inventory}:5: the inventory gives `worker-1` the address 10.240.0.21, but instance `worker-1` has networkIP 10.240.0.31\n  \
+             help: fix the inventory or the instance: labctl does not guess which is right\n\
+             error: {inventory}:6: the inventory gives `worker-2` the pod_cidr 10.200.2.0/24, but instance `worker-2` has pod-cidr metadata 10.200.7.0/24\n  \
+             help: fix the inventory or the instance: labctl does not guess which is right\n"
+        )
+    );
+    assert_eq!(posts(&double), 0, "a route was made despite the mismatch");
+}
+
+#[test]
+fn pod_cidrs_come_from_the_instances_and_project_and_zone_from_gcloud() {
+    let double = ComputeDouble::start(&kthw_instances(), None);
+    double.set_gcloud_config(&[("core", "project", PROJECT), ("compute", "zone", ZONE)]);
+    let lab = OfflineLab::new(None, false);
+    let out = lab.labctl(&double, &["plan", CHAPTER]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stdout(&out).contains(
+            "run   gce-routes (worker worker-2): gcloud compute routes create kubernetes-route-10-200-2-0-24 --project labctl-test --network kubernetes-the-hard-way --next-hop-address 10.240.0.22 --destination-range 10.200.2.0/24\n"
+        ),
+        "{}",
+        text(&out)
+    );
+    // An instance without the metadata, and an inventory without the CIDR: nothing to guess from.
+    let mut instances = kthw_instances();
+    instances[0].2 = None;
+    let bare = ComputeDouble::start(&instances, None);
+    bare.set_gcloud_config(&[("core", "project", PROJECT), ("compute", "zone", ZONE)]);
+    let out = lab.labctl(&bare, &["plan", CHAPTER]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(":4: `worker-0` has no pod CIDR: the inventory gives none and instance `worker-0` has no pod-cidr metadata"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_route_in_the_way_is_a_conflict_until_replace_and_reset_undoes_only_labctls() {
+    let double = ComputeDouble::start(&kthw_instances(), None);
+    let lab = OfflineLab::kthw();
+    // By hand before labctl: worker-0's route exactly as planned, worker-1's with another next
+    // hop, and a route that has nothing to do with the chapter.
+    create_route(&double, "kubernetes-route-10-200-0-0-24", "10.200.0.0/24", "10.240.0.20");
+    create_route(&double, "kubernetes-route-10-200-1-0-24", "10.200.1.0/24", "10.240.0.99");
+    create_route(&double, "office-vpn", "10.99.0.0/24", "10.240.0.21");
+
+    let run = lab.labctl(&double, &["run", CHAPTER]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    assert!(stdout(&run).starts_with("HOST   gce-routes\nlocal  conflict\nrun: 1 changed, 1 ok, 0 failed, 0 unreachable, 0 skipped, 1 in conflict (log: "), "{}", text(&run));
+    assert!(
+        stderr(&run).contains(
+            "error: local: gce-routes (worker worker-1): conflict: route kubernetes-route-10-200-1-0-24 exists: network kubernetes-the-hard-way, 10.200.1.0/24 via 10.240.0.99; \
+             planned: network kubernetes-the-hard-way, 10.200.1.0/24 via 10.240.0.21; left alone (`--replace` replaces it)\n"
+        ),
+        "{}",
+        text(&run)
+    );
+    assert_eq!(
+        double.routes(),
+        [
+            "kubernetes-route-10-200-0-0-24 10.200.0.0/24 10.240.0.20",
+            "kubernetes-route-10-200-1-0-24 10.200.1.0/24 10.240.0.99",
+            "kubernetes-route-10-200-2-0-24 10.200.2.0/24 10.240.0.22",
+            "office-vpn 10.99.0.0/24 10.240.0.21",
+        ]
+    );
+
+    let plan = lab.labctl(&double, &["plan", CHAPTER, "--replace"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    assert!(
+        stdout(&plan).contains(
+            "  run   gce-routes (worker worker-1): gcloud compute routes delete kubernetes-route-10-200-1-0-24 --project labctl-test --quiet && gcloud compute routes create kubernetes-route-10-200-1-0-24 --project labctl-test --network kubernetes-the-hard-way --next-hop-address 10.240.0.21 --destination-range 10.200.1.0/24\n"
+        ),
+        "{}",
+        text(&plan)
+    );
+    let before = double.calls().len();
+    let replace = lab.labctl(&double, &["run", CHAPTER, "--replace"]);
+    assert!(replace.status.success(), "{}", text(&replace));
+    assert!(stdout(&replace).contains("run: 1 changed, 2 ok, 0 failed"), "{}", text(&replace));
+    let changes: Vec<String> = double.calls()[before..]
+        .iter()
+        .filter(|c| {
+            c.starts_with("POST projects/labctl-test/global/routes ") || c.starts_with("DELETE")
+        })
+        .cloned()
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "DELETE projects/labctl-test/global/routes/kubernetes-route-10-200-1-0-24 200",
+            "POST projects/labctl-test/global/routes 200",
+        ]
+    );
+
+    let reset = lab.labctl(&double, &["reset", "--yes"]);
+    assert!(reset.status.success(), "{}", text(&reset));
+    assert!(stdout(&reset).contains("reset: 2 undone, 0 failed"), "{}", text(&reset));
+    assert_eq!(
+        double.routes(),
+        [
+            "kubernetes-route-10-200-0-0-24 10.200.0.0/24 10.240.0.20",
+            "office-vpn 10.99.0.0/24 10.240.0.21"
+        ],
+        "reset removed a route labctl did not make, or left one it did"
+    );
+}
+
+#[test]
+fn reset_leaves_a_route_that_was_changed_after_labctl_made_it() {
+    let double = ComputeDouble::start(&kthw_instances(), None);
+    let lab = OfflineLab::kthw();
+    let run = lab.labctl(&double, &["run", CHAPTER, "--only", "gce-routes"]);
+    assert!(run.status.success(), "{}", text(&run));
+    // Someone replaces worker-2's route by hand: it is theirs now.
+    let deleted = double.gcloud(&[
+        "compute",
+        "routes",
+        "delete",
+        "kubernetes-route-10-200-2-0-24",
+        "--project",
+        PROJECT,
+        "--quiet",
+    ]);
+    assert!(deleted.status.success(), "{}", text(&deleted));
+    create_route(&double, "kubernetes-route-10-200-2-0-24", "10.200.2.0/24", "10.240.0.98");
+    let reset = lab.labctl(&double, &["reset", "--yes"]);
+    assert!(reset.status.success(), "{}", text(&reset));
+    assert_eq!(double.routes(), ["kubernetes-route-10-200-2-0-24 10.200.2.0/24 10.240.0.98"]);
+}
+
+#[test]
+fn verify_lists_the_routes_as_the_chapter_does_and_says_what_is_wrong() {
+    let double = ComputeDouble::start(&kthw_instances(), None);
+    let lab = OfflineLab::kthw();
+    create_route(&double, "kubernetes-route-10-200-0-0-24", "10.200.0.0/24", "10.240.0.20");
+    create_route(&double, "kubernetes-route-10-200-1-0-24", "10.200.1.0/24", "10.240.0.99");
+    let verify = lab.labctl(&double, &["verify", CHAPTER, "--variant", "gce"]);
+    // The workers cannot be reached over SSH here: no probe matrix, exit 3.
+    assert_eq!(verify.status.code(), Some(3), "{}", text(&verify));
+    let out = stdout(&verify);
+    for line in [
+        "✅ gce route for worker-0 on local: kubernetes-route-10-200-0-0-24 in network kubernetes-the-hard-way: 10.200.0.0/24 via 10.240.0.20\n",
+        "❌ gce route for worker-1 on local: kubernetes-route-10-200-1-0-24 in network kubernetes-the-hard-way is 10.200.1.0/24 via 10.240.0.99, planned 10.200.1.0/24 via 10.240.0.21: `labctl run 11-pod-network-routes --variant gce --replace` replaces it\n",
+        "❌ gce route for worker-2 on local: no route kubernetes-route-10-200-2-0-24 in network kubernetes-the-hard-way: run `labctl run 11-pod-network-routes --variant gce`\n",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    let list = double
+        .requests()
+        .into_iter()
+        .find(|r| r["path"].as_str().unwrap().ends_with("/global/routes") && r["method"] == "GET");
+    let query =
+        list.expect("verify listed the routes")["query"].as_str().unwrap_or_default().to_string();
+    assert!(query.contains("filter=network+eq+"), "gcloud sent the chapter's filter: {query}");
+}
+
+#[test]
+fn the_double_refuses_what_the_api_refuses() {
+    let double = ComputeDouble::start(&kthw_instances(), None);
+    let create = |name: &str, network: &str, dest: &str| {
+        double.gcloud(&[
+            "compute",
+            "routes",
+            "create",
+            name,
+            "--project",
+            PROJECT,
+            "--network",
+            network,
+            "--next-hop-address",
+            "10.240.0.20",
+            "--destination-range",
+            dest,
+            "--format=none",
+        ])
+    };
+    let bad_name = create("Kubernetes_Route", NETWORK, "10.200.0.0/24");
+    assert_eq!(bad_name.status.code(), Some(1));
+    assert!(
+        stderr(&bad_name).contains(
+            "Invalid value for field 'resource.name': 'Kubernetes_Route'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'"
+        ),
+        "{}",
+        text(&bad_name)
+    );
+    let too_long = create(&format!("k{}", "-8".repeat(32)), NETWORK, "10.200.0.0/24");
+    assert!(
+        stderr(&too_long).contains("Invalid value for field 'resource.name'"),
+        "{}",
+        text(&too_long)
+    );
+    assert!(create("kubernetes-route-10-200-0-0-24", NETWORK, "10.200.0.0/24").status.success());
+    let duplicate = create("kubernetes-route-10-200-0-0-24", NETWORK, "10.200.0.0/24");
+    assert_eq!(duplicate.status.code(), Some(1));
+    assert!(
+        stderr(&duplicate).contains(
+            "The resource 'projects/labctl-test/global/routes/kubernetes-route-10-200-0-0-24' already exists"
+        ),
+        "{}",
+        text(&duplicate)
+    );
+    let no_network = create("kubernetes-route-10-200-1-0-24", "no-such-network", "10.200.1.0/24");
+    assert!(
+        stderr(&no_network).contains(
+            "The resource 'projects/labctl-test/global/networks/no-such-network' was not found"
+        ),
+        "{}",
+        text(&no_network)
+    );
+    let bad_range = create("kubernetes-route-10-200-1-0-24", NETWORK, "10.200.1.7/24");
+    assert!(
+        stderr(&bad_range).contains("Invalid value for field 'resource.destRange'"),
+        "{}",
+        text(&bad_range)
+    );
+    // Several deletes go as one batch; operations are polled until DONE.
+    let deleted = double.gcloud(&[
+        "compute",
+        "routes",
+        "delete",
+        "kubernetes-route-10-200-0-0-24",
+        "no-such-route",
+        "--project",
+        PROJECT,
+        "--quiet",
+    ]);
+    assert_eq!(deleted.status.code(), Some(1), "{}", text(&deleted));
+    let batch: Vec<serde_json::Value> =
+        double.requests().into_iter().filter(|r| r["batch"] == true).collect();
+    assert!(batch.iter().any(|r| r["method"] == "DELETE" && r["status"] == 200), "{batch:?}");
+    assert!(batch.iter().any(|r| r["method"] == "DELETE" && r["status"] == 404), "{batch:?}");
+    assert!(
+        double.calls().iter().any(|c| c.contains("/global/operations/")),
+        "{:?}",
+        double.calls()
+    );
+    assert_eq!(double.routes(), Vec::<String>::new());
+}
+
+/// The proof by packets, on the sandbox's gce shape (root).
+#[test]
+fn vpc_routes_carry_the_pods_packets_exactly_while_labctl_has_them() {
+    sandbox_lab::require_root();
+    let root = sandbox_lab::Root::new();
+    let name = sandbox_lab::unique_name("gce");
+    let lab = sandbox_lab::Lab::up(
+        &root,
+        &name,
+        &["--shape", "gce", "--network", "10.233.1.0/24", "--workers", "3"],
+    );
+    let status = lab.status();
+    let router = str_of(&status["router_netns"]);
+    let nodes = status["nodes"].as_array().unwrap().clone();
+    let workers: Vec<&serde_json::Value> =
+        nodes.iter().filter(|n| !n["pod_cidr"].is_null()).collect();
+    let instances: Vec<compute::Instance> = workers
+        .iter()
+        .map(|n| (str_of(&n["name"]), str_of(&n["address"]), Some(str_of(&n["pod_cidr"]))))
+        .collect();
+    let double = ComputeDouble::start(&instances, Some(&router));
+    // The sandbox's inventory, as a GCE lab's: same machines, routes made with gcloud.
+    let written = std::fs::read_to_string(lab.dir().join("labctl.yaml")).unwrap();
+    let inventory = lab.dir().join("gce.yaml");
+    std::fs::write(
+        &inventory,
+        written.replace("provider: ssh\n", "provider: gce\n")
+            + &format!("gce: {{ project: {PROJECT}, network: {NETWORK}, zone: {ZONE} }}\n"),
+    )
+    .unwrap();
+    let labctl = |args: &[&str]| -> Output {
+        let mut command =
+            root.labctl(["-i", inventory.to_str().unwrap(), "--connect-timeout", "5"]);
+        command.args(args).env("NO_COLOR", "1");
+        double.logged_in(&mut command);
+        command.output().expect("labctl runs")
+    };
+    let pods: Vec<(String, String)> =
+        workers.iter().map(|n| (str_of(&n["pod_netns"]), str_of(&n["pod_address"]))).collect();
+    let reachability = || -> Vec<bool> {
+        let mut out = Vec::new();
+        for (a, _) in &pods {
+            for (b_ns, b) in &pods {
+                if a != b_ns {
+                    out.push(ping_until(a, b, Duration::from_secs(2)));
+                }
+            }
+        }
+        out
+    };
+    let router_routes = || -> String {
+        let out = Command::new("ip").args(["-n", &router, "route"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    assert!(reachability().iter().all(|r| !r), "pods reach each other before any VPC route");
+    let verify = labctl(&["verify"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    assert!(
+        stdout(&verify).contains(
+            "❌ gce route for worker-0 on local: no route kubernetes-route-10-200-0-0-24"
+        ),
+        "{}",
+        text(&verify)
+    );
+
+    let run = labctl(&["run", CHAPTER]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(stdout(&run).contains("run: 3 changed, 0 ok, 0 failed"), "{}", text(&run));
+    let routes = router_routes();
+    assert!(routes.contains("10.200.1.0/24 via 10.233.1.21 dev eth0"), "{routes}");
+    assert!(reachability().iter().all(|r| *r), "pods do not reach each other after run");
+    let verify = labctl(&["verify"]);
+    assert!(verify.status.success(), "{}", text(&verify));
+    let out = stdout(&verify);
+    assert!(out.contains("✅ gce route for worker-2 on local: kubernetes-route-10-200-2-0-24 in network kubernetes-the-hard-way: 10.200.2.0/24 via 10.233.1.22\n"), "{out}");
+    assert!(out.contains("✅ ping  worker-0 → worker-1: 2 of 2 pings answered\n"), "{out}");
+    assert!(
+        out.ends_with("verify: 6 of 6 pairs pass (12 checks); 3 of 3 host checks pass\n"),
+        "{out}"
+    );
+
+    let made = posts(&double);
+    let again = labctl(&["run", CHAPTER]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(stdout(&again).contains("run: 0 changed, 3 ok, 0 failed"), "{}", text(&again));
+    assert_eq!(posts(&double), made, "a second run created routes");
+    let plan = labctl(&["plan", CHAPTER]);
+    assert!(
+        stdout(&plan).ends_with("plan: nothing to change (3 already done)\n"),
+        "{}",
+        text(&plan)
+    );
+
+    let reset = labctl(&["reset", "--yes"]);
+    assert!(reset.status.success(), "{}", text(&reset));
+    assert!(stdout(&reset).contains("reset: 3 undone, 0 failed"), "{}", text(&reset));
+    assert!(!router_routes().contains("10.200."), "{}", router_routes());
+    assert_eq!(double.routes(), Vec::<String>::new());
+    assert!(reachability().iter().all(|r| !r), "pods still reach each other after reset");
+    let verify = labctl(&["verify"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+}
