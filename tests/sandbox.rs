@@ -508,9 +508,10 @@ fn normalize(text: &str) -> String {
 
 /// A directory with links to every program the sandbox needs except `missing`.
 ///
-/// Not under /tmp: nodes get a private /tmp, which would hide programs found there.
+/// In /var/tmp, not under /tmp, /home or /run: nodes get those private, which would hide the
+/// programs found there (and the checkout, with its target directory, may itself be in /tmp).
 fn tools_except(missing: &[&str]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("a directory");
+    let dir = tempfile::tempdir_in("/var/tmp").expect("a directory in /var/tmp");
     let tools = [
         "ip",
         "sshd",
