@@ -224,9 +224,147 @@ fn another_lab_shape_other_nic_addresses_and_more_workers() {
         lab.routes("worker-3")
     );
     assert!(lab.pod_reachability().iter().all(|r| *r));
+    let verify = lab.labctl(&["verify"]);
+    assert!(verify.status.success(), "{}", text(&verify));
+    assert!(
+        stdout(&verify).ends_with("verify: 20 of 20 pairs pass (40 checks)\n"),
+        "{}",
+        text(&verify)
+    );
+    let again = lab.labctl(&["run", CHAPTER]);
+    assert!(stdout(&again).contains("run: 0 changed, 20 ok, 0 failed"), "{}", text(&again));
+    let plan = lab.labctl(&["plan", CHAPTER]);
+    assert!(
+        stdout(&plan).ends_with("plan: nothing to change (20 already done)\n"),
+        "{}",
+        text(&plan)
+    );
     let reset = lab.labctl(&["reset", "--yes"]);
     assert!(stdout(&reset).contains("reset: 20 undone"), "{}", text(&reset));
     assert!(lab.pod_reachability().iter().all(|r| !r));
+    let verify = lab.labctl(&["verify"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    assert!(
+        stdout(&verify).contains("❌ worker-3 has no route to worker-4's pod CIDR 10.244.4.0/24"),
+        "{}",
+        text(&verify)
+    );
+}
+
+/// A route to a peer's pod CIDR that labctl did not make (here a blackhole) is reported as a
+/// conflict and left alone by `run`, so `reset` cannot remove it either; `--replace` takes its
+/// place, and then the route is labctl's.
+#[test]
+fn a_route_in_the_way_is_a_conflict_and_survives_run_and_reset() {
+    let root = Root::new();
+    let lab = Chapter11::up(&root, "conflict", &["--network", "10.232.51.0/24", "--workers", "2"]);
+    let ip = |args: &[&str]| {
+        let mut all = vec!["-n".to_string(), lab.netns("worker-0")];
+        all.extend(args.iter().map(|a| a.to_string()));
+        assert!(std::process::Command::new("ip").args(&all).status().unwrap().success());
+    };
+    ip(&["route", "add", "blackhole", "10.200.1.0/24"]);
+
+    let plan = lab.labctl(&["plan", CHAPTER]);
+    assert_eq!(plan.status.code(), Some(1), "{}", text(&plan));
+    assert!(
+        stdout(&plan).contains("plan: 1 to change, 0 already done, 0 unknown, 1 in conflict\n"),
+        "{}",
+        text(&plan)
+    );
+
+    let run = lab.labctl(&["run", CHAPTER]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    assert!(
+        stderr(&run).contains(
+            "error: worker-0: pod-routes (peer worker-1): conflict: route blackhole 10.200.1.0/24 is in the way; planned: via 10.232.51.21; left alone (`--replace` replaces it)\n"
+        ),
+        "{}",
+        text(&run)
+    );
+    assert!(
+        stdout(&run)
+            .contains("run: 1 changed, 0 ok, 0 failed, 0 unreachable, 0 skipped, 1 in conflict"),
+        "{}",
+        text(&run)
+    );
+    assert!(
+        lab.routes("worker-0").contains("blackhole 10.200.1.0/24"),
+        "{}",
+        lab.routes("worker-0")
+    );
+    assert!(
+        lab.routes("worker-1").contains("10.200.0.0/24 via 10.232.51.20"),
+        "{}",
+        lab.routes("worker-1")
+    );
+
+    let reset = lab.labctl(&["reset", CHAPTER, "--yes"]);
+    assert!(reset.status.success(), "{}", text(&reset));
+    assert!(stdout(&reset).contains("reset: 1 undone, 0 failed"), "{}", text(&reset));
+    assert!(
+        lab.routes("worker-0").contains("blackhole 10.200.1.0/24"),
+        "reset removed the user's route:\n{}",
+        lab.routes("worker-0")
+    );
+    assert!(!lab.routes("worker-1").contains("10.200.0.0/24"), "{}", lab.routes("worker-1"));
+
+    let replace = lab.labctl(&["run", CHAPTER, "--replace"]);
+    assert!(replace.status.success(), "{}", text(&replace));
+    assert!(
+        lab.routes("worker-0").contains("10.200.1.0/24 via 10.232.51.21"),
+        "{}",
+        lab.routes("worker-0")
+    );
+    assert!(lab.labctl(&["verify"]).status.success());
+    let reset = lab.labctl(&["reset", CHAPTER, "--yes"]);
+    assert!(stdout(&reset).contains("reset: 2 undone, 0 failed"), "{}", text(&reset));
+    assert!(!lab.routes("worker-0").contains("10.200.1.0/24"), "{}", lab.routes("worker-0"));
+}
+
+/// `sudo labctl sandbox up`, then `labctl` as the user who ran sudo, without sudo: the README's
+/// way. The user here is `nobody`, through SUDO_UID/SUDO_GID as sudo sets them.
+#[test]
+fn after_sudo_sandbox_up_the_user_runs_the_chapter_without_sudo() {
+    require_root();
+    let root = Root::new();
+    let name = unique_name("user");
+    // The test's sandbox root must be reachable by `nobody` (a real one is under /run/labctl).
+    let open = |p: &std::path::Path| {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap()
+    };
+    open(root.path());
+    let lab = Lab::up_with_env(
+        &root,
+        &name,
+        &["--network", "10.232.50.0/24", "--workers", "2"],
+        &[("SUDO_UID", "65534"), ("SUDO_GID", "65534")],
+    );
+    let bin = root.path().join("labctl");
+    std::fs::copy(labctl_bin(), &bin).unwrap();
+    open(&bin);
+    let inventory = lab.dir().join("labctl.yaml");
+    let as_user = |args: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&bin)
+            .args(["-i", inventory.to_str().unwrap(), "--connect-timeout", "3"])
+            .args(args)
+            .env("HOME", root.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let run = as_user(&["run", CHAPTER]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(stdout(&run).contains("run: 2 changed"), "{}", text(&run));
+    let verify = as_user(&["verify"]);
+    assert!(verify.status.success(), "{}", text(&verify));
+    let reset = as_user(&["reset", "--yes"]);
+    assert!(stdout(&reset).contains("reset: 2 undone"), "{}", text(&reset));
+    use std::os::unix::fs::MetadataExt;
+    let state = std::fs::metadata(lab.dir().join(".labctl/state.json")).unwrap();
+    assert_eq!(state.uid(), 65534);
 }
 
 #[test]

@@ -113,6 +113,15 @@ pub fn judge(
                     false,
                     format!("no route {} in network {network}: run `{run_hint}`", p.name),
                 ),
+                // The filter `network: NET` also lists other networks whose names hold NET as
+                // a word (`kthw-2` for `kthw`): a route there carries no packets of this one.
+                Some(r) if r.network != network => (
+                    false,
+                    format!(
+                        "{} is in network {}, not {network}: `{run_hint} --replace` replaces it",
+                        p.name, r.network
+                    ),
+                ),
                 Some(r) if r.dest_range == p.dest.to_string() && r.next_hop == p.next_hop.to_string() => {
                     (true, format!("{} in network {network}: {want}", p.name))
                 }
@@ -254,6 +263,20 @@ mod tests {
             ]
         );
         assert!(checks.iter().all(|c| c.host == "local"));
+    }
+
+    #[test]
+    fn a_route_of_another_network_that_the_filter_lists_is_not_ours() {
+        let mut found = parse_list(LIST).unwrap();
+        for r in &mut found {
+            r.network = "kubernetes-the-hard-way-2".into();
+        }
+        let checks = judge(&[plan(0)], "kubernetes-the-hard-way", &found, HINT);
+        assert!(!checks[0].passed);
+        assert_eq!(
+            checks[0].evidence,
+            "kubernetes-route-10-200-0-0-24 is in network kubernetes-the-hard-way-2, not kubernetes-the-hard-way: `labctl run 11-pod-network-routes --variant gce --replace` replaces it"
+        );
     }
 
     #[test]

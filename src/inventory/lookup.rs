@@ -188,7 +188,7 @@ fn resolve_vagrant_endpoints_with(
         Some(v) => v.dir.clone(),
         None => paths::inventory_dir(&inventory.source),
     };
-    let output = vagrant.ssh_config(&dir)?;
+    let output = vagrant.ssh_config_of(&dir, Some(&inventory.source))?;
     let hosts = ssh_config::parse(&output_label(), &output)?;
     ssh_config::apply_ssh_config(inventory, &hosts)?;
     Ok(())

@@ -71,8 +71,23 @@ impl From<VagrantError> for Error {
 impl VagrantCli {
     /// The output of `vagrant ssh-config` run in `dir`.
     pub fn ssh_config(&self, dir: &Path) -> Result<String, VagrantError> {
+        self.ssh_config_of(dir, None)
+    }
+
+    /// [`VagrantCli::ssh_config`] for the machines of the labctl inventory `inventory`: the
+    /// shipped Vagrantfile reads its machines from `LABCTL_INVENTORY`, so that Vagrant and
+    /// labctl read the same file even when it is not the Vagrant directory's `labctl.yaml`.
+    pub fn ssh_config_of(
+        &self,
+        dir: &Path,
+        inventory: Option<&Path>,
+    ) -> Result<String, VagrantError> {
         let io = |source: std::io::Error| VagrantError::Io { dir: dir.to_path_buf(), source };
-        let mut child = match Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        if let Some(inventory) = inventory {
+            command.env("LABCTL_INVENTORY", std::path::absolute(inventory).map_err(io)?);
+        }
+        let mut child = match command
             .args(&self.leading_args)
             .arg("ssh-config")
             .current_dir(dir)
@@ -149,6 +164,14 @@ pub(crate) mod tests {
             leading_args: vec![file.into()],
             timeout: Duration::from_secs(10),
         }
+    }
+
+    #[test]
+    fn vagrant_is_told_the_inventory_labctl_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cli = fake_vagrant(dir.path(), "printf %s \"$LABCTL_INVENTORY\"");
+        let out = cli.ssh_config_of(dir.path(), Some(Path::new("/labs/alice/labctl.yaml")));
+        assert_eq!(out.unwrap(), "/labs/alice/labctl.yaml");
     }
 
     #[test]

@@ -283,7 +283,12 @@ fn give_key_to_sudo_user(paths: &SandboxPaths) -> Result<(), String> {
     let (Some(uid), Some(gid)) = (id("SUDO_UID"), id("SUDO_GID")) else {
         return Ok(());
     };
-    for path in [paths.client_key(), paths.client_public_key()] {
+    // The lab's `.labctl/` (state, lock, logs, labctl's known_hosts) is made now and given to
+    // the user too: `sudo labctl sandbox up`, then `labctl run` without sudo, as the README says.
+    let state_dir = crate::runner::state::StateDir::for_inventory(&paths.inventory()).dir;
+    create_dir(&state_dir, 0o700)
+        .map_err(|e| format!("cannot create `{}`: {e}", state_dir.display()))?;
+    for path in [paths.client_key(), paths.client_public_key(), state_dir] {
         std::os::unix::fs::chown(&path, Some(uid), Some(gid))
             .map_err(|e| format!("cannot give `{}` to uid {uid}: {e}", path.display()))?;
     }

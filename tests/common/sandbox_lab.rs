@@ -84,21 +84,35 @@ impl<'r> Lab<'r> {
 
     /// Runs `labctl sandbox up` and keeps the guard whatever happened.
     pub fn try_up(root: &'r Root, name: &str, args: &[&str]) -> Lab<'r> {
-        Lab::start(root, name, args, None)
+        Lab::start(root, name, args, None, &[])
+    }
+
+    /// [`Lab::up`] with these environment variables set (e.g. `SUDO_UID`, as sudo sets it).
+    pub fn up_with_env(root: &'r Root, name: &str, args: &[&str], env: &[(&str, &str)]) -> Lab<'r> {
+        let lab = Lab::start(root, name, args, None, env);
+        assert!(lab.up.status.success(), "sandbox up failed:\n{}", text(&lab.up));
+        lab
     }
 
     /// [`Lab::try_up`] with `PATH` set to `path` (to hide or fake programs).
     pub fn try_up_with_path(root: &'r Root, name: &str, args: &[&str], path: &Path) -> Lab<'r> {
-        Lab::start(root, name, args, Some(path))
+        Lab::start(root, name, args, Some(path), &[])
     }
 
-    fn start(root: &'r Root, name: &str, args: &[&str], path: Option<&Path>) -> Lab<'r> {
+    fn start(
+        root: &'r Root,
+        name: &str,
+        args: &[&str],
+        path: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Lab<'r> {
         let mut all = vec!["sandbox", "up", "--name", name];
         all.extend_from_slice(args);
         let mut cmd = root.labctl(&all);
         if let Some(path) = path {
             cmd.env("PATH", path);
         }
+        cmd.envs(env.iter().copied());
         let up = cmd.output().expect("labctl runs");
         Lab {
             root,
