@@ -138,7 +138,8 @@ fn run_then_run_again_then_plan_then_reset() {
     assert!(out.ends_with("verify: 6 of 6 pairs pass (12 checks)\n"), "{out}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains(r#"<testsuites name="labctl verify 11-pod-network-routes" tests="12" skipped="0" failures="0" errors="0">"#), "{xml}");
-    let json = lab.labctl(&["verify", "--output", "json"]);
+    // One host at a time (`-j 1`) gives the same verdicts.
+    let json = lab.labctl(&["-j", "1", "verify", "--output", "json"]);
     let value: serde_json::Value =
         serde_json::from_slice(&json.stdout).expect("verify prints JSON");
     assert_eq!(value["passed"], true);
@@ -180,7 +181,7 @@ fn run_then_run_again_then_plan_then_reset() {
         .status()
         .unwrap();
     assert!(added.success());
-    let reset = lab.labctl(&["reset", CHAPTER, "--yes"]);
+    let reset = lab.labctl(&["-j", "2", "reset", CHAPTER, "--yes"]);
     assert!(reset.status.success(), "{}", text(&reset));
     assert!(stdout(&reset).contains("reset: 6 undone, 0 failed"), "{}", text(&reset));
     let routes = lab.routes("worker-0");
@@ -440,6 +441,25 @@ fn a_changed_host_key_is_refused_and_nothing_runs_there() {
         "a command ran on the host with the changed key"
     );
     assert!(lab.routes("worker-0").contains("10.200.1.0/24"), "the other host was not done");
+
+    // With checking `off` the changed key is let through, and said so on stderr.
+    let yaml = std::fs::read_to_string(&lab.inventory).unwrap();
+    assert!(yaml.contains("host_key_checking: accept-new"), "{yaml}");
+    std::fs::write(
+        &lab.inventory,
+        yaml.replace("host_key_checking: accept-new", "host_key_checking: off"),
+    )
+    .unwrap();
+    let off = lab.labctl(&["run", CHAPTER]);
+    assert!(off.status.success(), "{}", text(&off));
+    assert!(
+        stderr(&off).contains(&format!(
+            "warning: host key checking is off: the host key of `worker-1` (10.232.4.21:22) is SHA256:"
+        )) && stderr(&off).contains(&format!("but `{}` line ", known_hosts.display())),
+        "{}",
+        text(&off)
+    );
+    assert!(lab.routes("worker-1").contains("10.200.0.0/24"), "{}", lab.routes("worker-1"));
 }
 
 #[test]

@@ -77,6 +77,7 @@ pub fn run(
             &log,
             &interrupt,
             &recorder,
+            global.concurrency as usize,
         )
         .await;
         progress.clear();

@@ -62,6 +62,7 @@ pub fn verify_lab(
             hosts: &connections,
             log: &log,
             sudo: lab.inventory.ssh.sudo,
+            concurrency: global.concurrency as usize,
         };
         let report = verifier.run().await?;
         if report_unreachable {

@@ -105,6 +105,11 @@ pub async fn connect(
         match result {
             Ok(connection) => {
                 log.note(&name, "connected");
+                // `host_key_checking: off` lets a changed key through; it is never silent.
+                if let Some(warning) = connection.host_key_warning() {
+                    eprintln!("warning: {warning}");
+                    log.note(&name, &format!("warning: {warning}"));
+                }
                 connections.insert(name, Arc::new(connection));
             }
             Err(e) => {

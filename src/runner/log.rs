@@ -19,7 +19,14 @@ impl RunLog {
     pub fn open(dir: &Path, what: &str) -> RunLog {
         let stamp = super::state::now().replace(':', "");
         let path = dir.join(format!("{stamp}-{what}-{}.log", std::process::id()));
-        let file = std::fs::create_dir_all(dir).and_then(|_| File::create(&path)).ok();
+        // Private like the rest of `.labctl/` (0700), also when the log makes it first.
+        use std::os::unix::fs::DirBuilderExt;
+        let file = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .and_then(|_| File::create(&path))
+            .ok();
         RunLog { path, file: Mutex::new(file) }
     }
 
@@ -69,6 +76,24 @@ impl RunLog {
             && let Some(file) = guard.as_mut()
         {
             let _ = file.write_all(text.as_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_log_makes_its_directories_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".labctl");
+        let log = RunLog::open(&state.join("logs"), "plan");
+        log.started("worker-0", "true");
+        assert!(log.path().exists());
+        for d in [&state, &state.join("logs")] {
+            assert_eq!(std::fs::metadata(d).unwrap().permissions().mode() & 0o777, 0o700, "{d:?}");
         }
     }
 }

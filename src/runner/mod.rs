@@ -13,6 +13,15 @@ use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_UNREACHABLE, Error};
 use crate::output::summary::Status;
 use execute::HostResult;
 
+/// Awaits every future, at most `limit` at a time (`-j`), and returns their outputs in order.
+pub async fn join_bounded<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+    limit: usize,
+) -> Vec<F::Output> {
+    use futures::StreamExt;
+    futures::stream::iter(futures).buffered(limit.max(1)).collect().await
+}
+
 /// A tokio runtime for one command; labctl's work is I/O bound, two threads are plenty.
 pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(

@@ -24,6 +24,7 @@ pub async fn undo_all(
     log: &RunLog,
     interrupt: &Interrupt,
     recorder: &Recorder,
+    concurrency: usize,
 ) -> Vec<HostResult> {
     let mut order: Vec<String> = Vec::new();
     let mut steps: Vec<String> = Vec::new();
@@ -44,7 +45,7 @@ pub async fn undo_all(
                 applied.iter().rev().filter(|a| &a.host == host && &a.step == step).collect();
             undo_on_host(host, mine, stop.clone(), hosts, progress, log, interrupt, recorder)
         });
-        let done = futures::future::join_all(futures).await;
+        let done = super::join_bounded(futures, concurrency).await;
         for ((result, stop), (actions, now_stopped)) in
             results.iter_mut().zip(stopped.iter_mut()).zip(done)
         {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::join_all;
+use super::join_bounded;
 
 use crate::chapter::schema::{RouteExpectation, Target, VerifyCheck};
 use crate::chapter::{Chapter, Variant};
@@ -74,6 +74,8 @@ pub struct Verifier<'a> {
     pub log: &'a RunLog,
     /// `false` when the inventory logs in as root.
     pub sudo: bool,
+    /// At most this many hosts at a time (`-j`).
+    pub concurrency: usize,
 }
 
 impl Verifier<'_> {
@@ -90,7 +92,8 @@ impl Verifier<'_> {
         let workers: Vec<&Node> = self.inventory.workers().collect();
 
         // 1. Facts, read-only, every worker at once.
-        let facts: Vec<NodeFacts> = join_all(workers.iter().map(|node| self.gather(node))).await;
+        let facts: Vec<NodeFacts> =
+            join_bounded(workers.iter().map(|node| self.gather(node)), self.concurrency).await;
         let known: BTreeMap<String, &HostFacts> = workers
             .iter()
             .zip(&facts)
@@ -105,14 +108,17 @@ impl Verifier<'_> {
 
         // 2. Probes (only for the data plane), then 3. route evidence and pings; 4. always teardown.
         let probe_errors: Vec<Option<String>> = if ping_count.is_some() {
-            join_all(workers.iter().map(|n| self.setup_probe(&plan, n))).await
+            join_bounded(workers.iter().map(|n| self.setup_probe(&plan, n)), self.concurrency).await
         } else {
             workers.iter().map(|_| None).collect()
         };
-        let checks: Vec<Result<crate::verify::CheckOutput, String>> =
-            join_all(workers.iter().map(|n| self.check(&plan, n, ping_count))).await;
+        let checks: Vec<Result<crate::verify::CheckOutput, String>> = join_bounded(
+            workers.iter().map(|n| self.check(&plan, n, ping_count)),
+            self.concurrency,
+        )
+        .await;
         let teardown: Vec<Option<String>> = if ping_count.is_some() {
-            join_all(workers.iter().map(|n| self.teardown(n))).await
+            join_bounded(workers.iter().map(|n| self.teardown(n)), self.concurrency).await
         } else {
             workers.iter().map(|_| None).collect()
         };
@@ -276,8 +282,8 @@ impl Verifier<'_> {
                 VerifyCheck::RouteEvidence { .. } | VerifyCheck::PodMatrix { .. } => {}
             }
         }
-        let mut results: Vec<HostCheck> =
-            join_all(pending.into_iter().map(|(name, host, command, sudo)| async move {
+        let mut results: Vec<HostCheck> = join_bounded(
+            pending.into_iter().map(|(name, host, command, sudo)| async move {
                 let outcome = match self.hosts.get(&host) {
                     None => Err(self
                         .hosts
@@ -305,8 +311,10 @@ impl Verifier<'_> {
                     Err(e) => (false, format!("host unreachable: {e}")),
                 };
                 HostCheck { name, host: host.name().to_string(), passed, evidence }
-            }))
-            .await;
+            }),
+            self.concurrency,
+        )
+        .await;
         if self.variant.verify.iter().any(|c| matches!(c, VerifyCheck::GceRoutes {})) {
             let hint =
                 format!("labctl run {} --variant {}", self.chapter.name(), self.variant.name.value);
