@@ -453,9 +453,9 @@ fn a_changed_host_key_is_refused_and_nothing_runs_there() {
     let off = lab.labctl(&["run", CHAPTER]);
     assert!(off.status.success(), "{}", text(&off));
     assert!(
-        stderr(&off).contains(&format!(
+        stderr(&off).contains(
             "warning: host key checking is off: the host key of `worker-1` (10.232.4.21:22) is SHA256:"
-        )) && stderr(&off).contains(&format!("but `{}` line ", known_hosts.display())),
+        ) && stderr(&off).contains(&format!("but `{}` line ", known_hosts.display())),
         "{}",
         text(&off)
     );
