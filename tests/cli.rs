@@ -141,12 +141,16 @@ fn render_prints_every_command_per_host_from_the_inventory() {
 check: test -n \"$(ip route show exact 10.244.1.0/24 via 192.168.56.21)\"
 run:   ip route replace 10.244.1.0/24 via 192.168.56.21
 undo:  if test -n \"$(ip route show exact 10.244.1.0/24 via 192.168.56.21)\"; then ip route del 10.244.1.0/24 via 192.168.56.21; fi
+conflict: route=\"$(ip route show exact 10.244.1.0/24 | sed 's/ *$//')\" && test -n \"$route\" && printf 'route %s is in the way; planned: via %s\\n' \"$route\" 192.168.56.21
+replace:  ip route replace 10.244.1.0/24 via 192.168.56.21
 
 ## node-b (192.168.56.21)
 # pod-routes (peer node-a) [sudo]: route the other worker's pod CIDR via its lab address
 check: test -n \"$(ip route show exact 10.244.0.0/24 via 192.168.56.20)\"
 run:   ip route replace 10.244.0.0/24 via 192.168.56.20
 undo:  if test -n \"$(ip route show exact 10.244.0.0/24 via 192.168.56.20)\"; then ip route del 10.244.0.0/24 via 192.168.56.20; fi
+conflict: route=\"$(ip route show exact 10.244.0.0/24 | sed 's/ *$//')\" && test -n \"$route\" && printf 'route %s is in the way; planned: via %s\\n' \"$route\" 192.168.56.20
+replace:  ip route replace 10.244.0.0/24 via 192.168.56.20
 "
     );
     Test::new().args(["-i", inv, "render", "11-pod-network-routes"]).stdout(&expected).run();

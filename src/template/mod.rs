@@ -82,7 +82,39 @@ impl Renderer {
             .commands
             .render_named_str("command", template.text, context)
             .map_err(|e| command_error(file, template, &e))?;
+        self.check_every_branch(file, template, context)?;
         Ok(text.trim().to_string())
+    }
+
+    /// Strict rendering only sees the branches taken for this inventory: every variable the
+    /// command could look up, in any `{% if %}` branch, must be defined too, so that a typo
+    /// is found by `labctl show` and not by the one lab that takes that branch.
+    fn check_every_branch(
+        &self,
+        file: &Path,
+        template: Located<'_>,
+        context: &Value,
+    ) -> Result<(), Diagnostic> {
+        let Ok(parsed) = self.commands.template_from_str(template.text) else { return Ok(()) };
+        let mut variables: Vec<String> = parsed.undeclared_variables(true).into_iter().collect();
+        variables.sort();
+        for variable in variables {
+            let first = variable.split('.').next().unwrap_or_default();
+            if self.commands.globals().any(|(name, _)| name == first) || defined(context, &variable)
+            {
+                continue;
+            }
+            let (line, column) = locate(template, &variable);
+            return Err(Diagnostic::error(
+                file,
+                Some(line),
+                column,
+                format!(
+                    "undefined template variable: `{variable}` is undefined (in a branch that was not taken)"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Renders the manifest template `name` (a path under `templates/`).
@@ -107,6 +139,29 @@ impl Renderer {
             describe(e)
         };
         Diagnostic::error(&file, e.line().map(|l| l as u64), None, message)
+    }
+}
+
+/// True when the dotted path `variable` (`peer.pod_cidr`) names a value in `context`.
+fn defined(context: &Value, variable: &str) -> bool {
+    let mut value = context.clone();
+    for part in variable.split('.') {
+        match value.get_attr(part) {
+            Ok(v) if !v.is_undefined() => value = v,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Where `variable` first appears in a command string, located as minijinja's own errors are
+/// (see [`command_error`]): the string's start when it is on its first line, else the line.
+fn locate(template: Located<'_>, variable: &str) -> (u64, Option<u64>) {
+    let newlines =
+        template.text.find(variable).map_or(0, |at| template.text[..at].matches('\n').count());
+    match newlines {
+        0 => (template.line, Some(template.column)),
+        n => (template.line + n as u64, None),
     }
 }
 
