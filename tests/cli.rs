@@ -249,3 +249,31 @@ fn a_chapter_directory_can_replace_the_built_in_chapters() {
         .stdout("CHAPTER   TITLE  VARIANTS\n99-hello  Hello  only\n")
         .run();
 }
+
+/// DESIGN's inventory lists only workers: the static variant needs no controller (a warning
+/// says what will not work); a variant with a step on the controller is refused when planned.
+#[test]
+fn an_inventory_of_workers_only_does_the_static_variant_and_refuses_flannel() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("lab.yaml");
+    std::fs::write(
+        &inv,
+        "nodes:\n  - { name: worker-0, role: worker, address: 10.240.0.20, pod_cidr: 10.200.0.0/24 }\n  - { name: worker-1, role: worker, address: 10.240.0.21, pod_cidr: 10.200.1.0/24 }\n",
+    )
+    .unwrap();
+    let inv = inv.to_str().unwrap();
+    let warning = format!(
+        "warning: {inv}:2: the inventory has no controller node: steps that run on a controller (flannel's kubectl) cannot be planned\n  help: add a node with `role: controller` (KTHW calls it `server`)\n"
+    );
+    let out =
+        Test::new().args(["-i", inv, "render", "11-pod-network-routes"]).stderr(&warning).run();
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("run:   ip route replace 10.200.1.0/24 via 10.240.0.21\n")
+    );
+    Test::new()
+        .args(["-i", inv, "render", "11-pod-network-routes", "--variant", "flannel"])
+        .stderr(&format!("{warning}error: {inv}:2: step `flannel-manifest` of variant `flannel` runs on a controller, but the inventory has no controller node\n  help: add a node with `role: controller`, or choose another variant with `--variant`\n"))
+        .status(2)
+        .run();
+}

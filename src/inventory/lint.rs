@@ -228,13 +228,21 @@ fn gce(inv: &Inventory, out: &mut Vec<Diagnostic>) {
 }
 
 fn counts(inv: &Inventory, out: &mut Vec<Diagnostic>) {
+    if inv.nodes.is_empty() {
+        out.push(
+            Diagnostic::error(&inv.source, inv.lines.nodes, None, "the inventory has no nodes")
+                .with_help("list the lab's machines under `nodes:` (see examples/labctl.yaml)"),
+        );
+        return;
+    }
+    // The static and gce variants need none; a step that runs on a controller is refused
+    // when it is planned (`crate::plan`).
     if inv.controllers().next().is_none() {
         out.push(
-            Diagnostic::error(
+            Diagnostic::warning(
                 &inv.source,
                 inv.lines.nodes,
-                None,
-                "the inventory has no controller node",
+                "the inventory has no controller node: steps that run on a controller (flannel's kubectl) cannot be planned",
             )
             .with_help("add a node with `role: controller` (KTHW calls it `server`)"),
         );
@@ -420,14 +428,14 @@ network:
     }
 
     #[test]
-    fn missing_controller() {
+    fn missing_controller_is_a_warning() {
         let text = LAB.replace("role: controller", "role: worker, pod_cidr: 10.200.2.0/24");
+        assert_eq!(check(&inventory(&text)).unwrap().len(), 1, "a warning, not an error");
         assert_eq!(
             messages(&text),
-            [
-                "labctl.yaml:2: the inventory has no controller node\n  help: add a node with `role: \
-              controller` (KTHW calls it `server`)"
-            ]
+            ["labctl.yaml:2: the inventory has no controller node: steps that run on a \
+              controller (flannel's kubectl) cannot be planned\n  help: add a node with `role: \
+              controller` (KTHW calls it `server`)"]
         );
     }
 

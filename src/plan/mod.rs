@@ -107,7 +107,25 @@ pub fn render_with(
     let base = base_context_with(inventory, chapter.name(), &variant.name.value, iface_args);
     let mut hosts: Vec<HostPlan> = Vec::new();
     for step in &variant.steps {
-        for node in targets(step.target, inventory) {
+        let on = targets(step.target, inventory);
+        if on.is_empty()
+            && matches!(
+                step.target,
+                Target::Controllers | Target::FirstController | Target::Kubectl
+            )
+        {
+            return Err(Diagnostic::error(
+                &inventory.source,
+                inventory.lines.nodes,
+                None,
+                format!(
+                    "step `{}` of variant `{}` runs on a controller, but the inventory has no controller node",
+                    step.name.value, variant.name.value
+                ),
+            )
+            .with_help("add a node with `role: controller`, or choose another variant with `--variant`"));
+        }
+        for node in on {
             let host = match node {
                 Some(n) => HostRef::Node(n.name.clone()),
                 None => HostRef::Local,
