@@ -48,6 +48,14 @@ pub struct SshOption {
 }
 
 impl SshConfigHost {
+    /// A `ProxyCommand` or `ProxyJump` (other than `none`): labctl cannot go through it.
+    pub fn proxy(&self) -> Option<&SshOption> {
+        self.other.iter().find(|o| {
+            matches!(o.keyword.to_ascii_lowercase().as_str(), "proxycommand" | "proxyjump")
+                && !o.value.eq_ignore_ascii_case("none")
+        })
+    }
+
     /// Where and how to reach this machine's sshd.
     pub fn endpoint(&self) -> SshEndpoint {
         SshEndpoint {
@@ -221,6 +229,20 @@ pub fn apply_ssh_config(
             )));
         };
         let found = host.endpoint();
+        if node.ssh.is_none()
+            && let Some(proxy) = host.proxy()
+        {
+            return Err(Diagnostic::error(
+                &inventory.source,
+                node.line,
+                None,
+                format!(
+                    "`vagrant ssh-config` reaches `{}` through `{} {}` (its line {}); labctl connects directly and cannot use a proxy",
+                    node.name, proxy.keyword, proxy.value, proxy.line
+                ),
+            )
+            .with_help("give the node an `ssh: { host, port }` that this machine reaches directly"));
+        }
         node.ssh = Some(match node.ssh.take() {
             None => found,
             Some(mine) => SshEndpoint {
@@ -255,6 +277,18 @@ pub fn to_inventory(
     let mut pod_cidrs = network.cluster_cidr.subnets(24).into_iter().flatten();
     let mut nodes = Vec::new();
     for host in hosts {
+        if let Some(proxy) = host.proxy() {
+            return Err(Diagnostic::error(
+                path,
+                Some(proxy.line),
+                None,
+                format!(
+                    "`{}` is reached through `{} {}`; labctl connects directly and cannot use a proxy",
+                    host.name, proxy.keyword, proxy.value
+                ),
+            )
+            .with_help("write a labctl.yaml with an `ssh: { host, port }` per node that this machine reaches directly"));
+        }
         let endpoint = host.endpoint();
         let address = lab_address(path, host, &endpoint)?;
         let role = role_of(&host.name);
@@ -529,6 +563,21 @@ mod tests {
                 other: vec![other("ProxyCommand", "ssh -W %h:%p jump", 7)],
             }]
         );
+    }
+
+    #[test]
+    fn a_proxy_is_refused_not_silently_skipped() {
+        let text = "Host worker-0\n  HostName 10.240.0.20\n  ProxyJump bastion\n";
+        let hosts = parse_ok(text);
+        let err = to_inventory(Path::new("ssh-config.txt"), &hosts, Path::new(".")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ssh-config.txt:3: `worker-0` is reached through `ProxyJump bastion`; labctl connects \
+             directly and cannot use a proxy\n  help: write a labctl.yaml with an `ssh: { host, \
+             port }` per node that this machine reaches directly"
+        );
+        let none = parse_ok("Host a\n  ProxyCommand none\n");
+        assert!(none[0].proxy().is_none());
     }
 
     #[test]
