@@ -41,6 +41,12 @@ install_tools() {
 build_labctl() {
   if [ -z "$labctl" ]; then
     say "building labctl (release)"
+    # sudo resets PATH: find the invoking user's (or root's) Rust toolchain, as scripts/demo does.
+    if ! command -v cargo >/dev/null 2>&1; then
+      for home in "${SUDO_USER:+$(getent passwd "$SUDO_USER" | cut -d: -f6)}" "$HOME"; do
+        if [ -n "$home" ] && [ -f "$home/.cargo/env" ]; then . "$home/.cargo/env"; break; fi
+      done
+    fi
     (cd "$repo" && cargo build --release --locked --quiet)
     labctl="$repo/target/release/labctl"
   fi
