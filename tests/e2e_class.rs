@@ -65,6 +65,24 @@ fn an_instructor_runs_verifies_and_resets_a_whole_class() {
         "{xml}"
     );
 
+    // Bob's worker-1 stops answering: his report says so, in his section; Alice's is whole.
+    let pid = std::fs::read_to_string(bob.dir().join("nodes/worker-1/sshd.pid")).unwrap();
+    let signal = |sig: &str| {
+        assert!(
+            std::process::Command::new("kill").args([sig, pid.trim()]).status().unwrap().success()
+        )
+    };
+    signal("-STOP");
+    let down = labctl(&["--connect-timeout", "2", "verify"]);
+    signal("-CONT");
+    let out = String::from_utf8_lossy(&down.stdout).into_owned();
+    let bobs = &out[out.find("== bob (").expect("bob's section")..];
+    assert!(bobs.contains("worker-1 could not be reached"), "{out}");
+    assert!(!out[..out.find("== bob (").unwrap()].contains("could not be reached"), "{out}");
+    assert!(out.contains("alice        ok\nbob          exit 3: verify failed"), "{}", text(&down));
+    assert_eq!(down.status.code(), Some(3), "{}", text(&down));
+    assert_eq!(stderr(&down), "error: class: 1 of 2 environments ok\n");
+
     let reset = labctl(&["reset", "--yes"]);
     assert!(reset.status.success(), "{}", text(&reset));
     let after = labctl(&["verify"]);
