@@ -328,11 +328,19 @@ impl Verifier<'_> {
 
     /// flannel on each worker: `flannel.1` on the node's lab address, its subnet in the cluster CIDR.
     fn flannel_state(&self, facts: &BTreeMap<String, &HostFacts>) -> Vec<HostCheck> {
-        let cluster = self.inventory.network.cluster_cidr;
-        let known: Vec<(&Node, &HostFacts)> =
-            self.inventory.workers().filter_map(|n| facts.get(&n.name).map(|f| (n, *f))).collect();
-        let trap = crate::flannel::iface::nat_trap(&known);
-        self.inventory
+        flannel_state(self.inventory, facts)
+    }
+}
+
+/// flannel on each worker, judged from its facts alone: `flannel.1` on the node's lab address
+/// (the NAT trap named when it is on the address every worker has), its subnet in the cluster
+/// CIDR.
+fn flannel_state(inventory: &Inventory, facts: &BTreeMap<String, &HostFacts>) -> Vec<HostCheck> {
+    let cluster = inventory.network.cluster_cidr;
+    let known: Vec<(&Node, &HostFacts)> =
+        inventory.workers().filter_map(|n| facts.get(&n.name).map(|f| (n, *f))).collect();
+    let trap = crate::flannel::iface::nat_trap(&known);
+    inventory
             .workers()
             .map(|node| {
                 let check = |passed: bool, evidence: String| HostCheck {
@@ -377,7 +385,6 @@ impl Verifier<'_> {
                 }
             })
             .collect()
-    }
 }
 
 fn last_line(out: &CommandOutput) -> Option<String> {
@@ -390,4 +397,96 @@ pub fn expectation(variant: &Variant) -> Option<RouteExpectation> {
         VerifyCheck::RouteEvidence { expect } => Some(*expect),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{fixture, host};
+
+    /// The sample lab's three workers with the facts of a Vagrant worker running flannel
+    /// (fixture of worker-0, moved to each worker), each changed by `edit`.
+    fn judged(edit: impl Fn(usize, String) -> String) -> Vec<(String, bool, String)> {
+        let inventory = crate::chapter::sample::sample_inventory();
+        let facts: Vec<(String, HostFacts)> = (0..3u8)
+            .map(|i| {
+                let text = fixture("gather-flannel-worker-0.txt")
+                    .replace("10.240.0.20", &format!("10.240.0.{}", 20 + i))
+                    .replace("10.200.0.", &format!("10.200.{i}."));
+                (format!("worker-{i}"), host::parse(&edit(i as usize, text)).unwrap())
+            })
+            .collect();
+        let by_name: BTreeMap<String, &HostFacts> =
+            facts.iter().map(|(n, f)| (n.clone(), f)).collect();
+        flannel_state(&inventory, &by_name)
+            .into_iter()
+            .map(|c| (c.host, c.passed, c.evidence))
+            .collect()
+    }
+
+    #[test]
+    fn flannel_on_the_lab_address_with_a_subnet_in_the_cluster_cidr_passes() {
+        let checks = judged(|_, text| text);
+        assert_eq!(
+            checks[1],
+            (
+                "worker-1".into(),
+                true,
+                "flannel.1 local 10.240.0.21, subnet 10.200.1.0/24 in 10.200.0.0/16".into()
+            )
+        );
+        assert!(checks.iter().all(|c| c.1), "{checks:?}");
+    }
+
+    #[test]
+    fn a_subnet_outside_the_cluster_cidr_fails() {
+        let checks = judged(|i, text| match i {
+            2 => text.replace("FLANNEL_SUBNET=10.200.2.1/24", "FLANNEL_SUBNET=10.99.2.1/24"),
+            _ => text,
+        });
+        assert_eq!(
+            checks[2],
+            (
+                "worker-2".into(),
+                false,
+                "flannel's subnet 10.99.2.0/24 is outside the cluster CIDR 10.200.0.0/16".into()
+            )
+        );
+        assert!(checks[0].1 && checks[1].1);
+    }
+
+    #[test]
+    fn a_missing_subnet_env_fails() {
+        let checks = judged(|i, text| match i {
+            0 => text.replace("FLANNEL_SUBNET=", "NOT_FLANNEL_SUBNET="),
+            _ => text,
+        });
+        assert_eq!(
+            checks[0],
+            (
+                "worker-0".into(),
+                false,
+                "`/run/flannel/subnet.env` is missing or has no FLANNEL_SUBNET".into()
+            )
+        );
+    }
+
+    #[test]
+    fn flannel_on_another_address_that_is_not_the_nat_trap_is_the_wrong_interface() {
+        let checks = judged(|i, text| match i {
+            1 => text.replace(
+                "\"local\":\"10.240.0.21\",\"link\"",
+                "\"local\":\"192.168.56.7\",\"link\"",
+            ),
+            _ => text,
+        });
+        assert_eq!(
+            checks[1],
+            (
+                "worker-1".into(),
+                false,
+                "`flannel.1` uses local address 192.168.56.7, not the node's lab address 10.240.0.21: flannel picked the wrong interface (set `flannel.iface`)".into()
+            )
+        );
+    }
 }
