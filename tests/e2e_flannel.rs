@@ -376,3 +376,34 @@ fn kubectl_on_this_machine_when_the_inventory_gives_a_kubeconfig() {
     assert!(reset.status.success(), "{}", text(&reset));
     assert_eq!(double.writes().iter().filter(|w| w.starts_with("DELETE")).count(), 6);
 }
+
+/// A rollout that never finishes makes `run` fail once `flannel.rollout_timeout` is up, with
+/// kubectl's own words, and nothing is recorded as applied. Only this machine's kubectl acts
+/// (`--only flannel-manifest`, a kubeconfig); the nodes are on loopback and never contacted.
+#[test]
+fn a_rollout_that_never_finishes_fails_after_the_inventorys_timeout() {
+    let double = KubeApiDouble::start_never_ready("127.0.0.1");
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("labctl.yaml");
+    std::fs::write(
+        &inventory,
+        format!(
+            "provider: ssh\nnodes:\n  - {{ name: controller-0, role: controller, address: 127.0.0.10 }}\n  - {{ name: worker-0, role: worker, address: 127.0.0.20, pod_cidr: 10.200.0.0/24 }}\n  - {{ name: worker-1, role: worker, address: 127.0.0.21, pod_cidr: 10.200.1.0/24 }}\nnetwork: {{ cluster_cidr: 10.200.0.0/16, service_cidr: 10.32.0.0/24 }}\nflannel: {{ iface: enp0s8, rollout_timeout: 2 }}\nkubeconfig: {}\n",
+            double.kubeconfig_file().display()
+        ),
+    )
+    .unwrap();
+    let run = Command::new(labctl_bin())
+        .args(["-i", inventory.to_str().unwrap(), "run", CHAPTER, "--variant", "flannel"])
+        .args(["--only", "flannel-manifest"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let err = stderr(&run);
+    assert!(err.contains("--timeout=2s"), "{}", text(&run));
+    assert!(err.contains("timed out waiting for the condition"), "{}", text(&run));
+    assert!(stdout(&run).contains("run: 0 changed, 0 ok, 1 failed"), "{}", text(&run));
+    let state = std::fs::read_to_string(dir.path().join(".labctl/state.json")).unwrap_or_default();
+    assert!(!state.contains("flannel-manifest"), "a failed step was recorded as applied: {state}");
+}

@@ -139,6 +139,8 @@ pub struct FlannelSettings {
     pub backend: FlannelBackend,
     /// `auto` (decided from facts) or a NIC name.
     pub iface: String,
+    /// How long `run` waits for the DaemonSet's rollout, in seconds.
+    pub rollout_timeout: u32,
 }
 
 impl Default for FlannelSettings {
@@ -150,6 +152,7 @@ impl Default for FlannelSettings {
             cni_plugin_image: "ghcr.io/flannel-io/flannel-cni-plugin".into(),
             backend: FlannelBackend::Vxlan,
             iface: "auto".into(),
+            rollout_timeout: 180,
         }
     }
 }

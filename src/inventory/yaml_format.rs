@@ -82,6 +82,7 @@ struct RawFlannel {
     cni_plugin_version: Option<String>,
     image: Option<String>,
     cni_plugin_image: Option<String>,
+    rollout_timeout: Option<Spanned<u32>>,
 }
 
 /// The `gce` section.
@@ -163,6 +164,16 @@ impl Convert<'_> {
             (None, Provider::Vagrant) => Some(VagrantSettings { dir: self.base.clone() }),
             (None, _) => None,
         };
+        if let Some(t) = raw.flannel.as_ref().and_then(|f| f.rollout_timeout.as_ref())
+            && !(1..=3600).contains(&t.value)
+        {
+            return Err(self
+                .error_at(
+                    t,
+                    format!("flannel.rollout_timeout {} is not 1 to 3600 seconds", t.value),
+                )
+                .with_help("the rollout usually takes under a minute; the default is 180"));
+        }
         let kubeconfig = match &raw.kubeconfig {
             None => None,
             Some(k) => Some(self.path(k, "kubeconfig")?),
@@ -283,6 +294,7 @@ fn flannel(raw: RawFlannel) -> FlannelSettings {
         cni_plugin_image: raw.cni_plugin_image.unwrap_or(d.cni_plugin_image),
         backend: raw.backend.unwrap_or(d.backend),
         iface: raw.iface.unwrap_or(d.iface),
+        rollout_timeout: raw.rollout_timeout.map_or(d.rollout_timeout, |t| t.value),
     }
 }
 

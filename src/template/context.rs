@@ -56,6 +56,8 @@ struct FlannelView<'a> {
     cni_plugin_image: &'a str,
     backend: &'a str,
     iface: &'a str,
+    /// `run`'s wait for the rollout, as kubectl takes it (`180s`).
+    rollout_timeout: String,
     /// The flanneld arguments that choose the interface (see [`flannel_iface_args`]).
     iface_args: Vec<String>,
     /// Render the seed's old form (Kubernetes before 1.16: `extensions/v1beta1`, `kube-system`).
@@ -130,6 +132,7 @@ pub fn base_context_with(
             crate::inventory::FlannelBackend::HostGw => "host-gw",
         },
         iface: &f.iface,
+        rollout_timeout: format!("{}s", f.rollout_timeout),
         iface_args: match iface_args {
             Some(args) => args.to_vec(),
             None => flannel_iface_args(inventory),

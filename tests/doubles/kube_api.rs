@@ -29,6 +29,15 @@ impl KubeApiDouble {
     /// Starts the double on `address` (port chosen by the system). With `nodes`, it plays
     /// flanneld on them when a flannel DaemonSet is written.
     pub fn start(address: &str, nodes: &[FlannelNode]) -> KubeApiDouble {
+        KubeApiDouble::start_with(address, nodes, &[])
+    }
+
+    /// A double whose DaemonSets never roll out.
+    pub fn start_never_ready(address: &str) -> KubeApiDouble {
+        KubeApiDouble::start_with(address, &[], &["--never-ready"])
+    }
+
+    fn start_with(address: &str, nodes: &[FlannelNode], flags: &[&str]) -> KubeApiDouble {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/doubles/kube_api_double.py");
         let ready = dir.path().join("ready");
@@ -40,6 +49,7 @@ impl KubeApiDouble {
             .arg(&ready)
             .arg("--record")
             .arg(dir.path().join("record.jsonl"))
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("stderr")).expect("a log file"));

@@ -24,7 +24,10 @@ nodes file names are touched; nothing is sent anywhere.
 Every request that reaches it is appended to `--record FILE` as one JSON line
 (method, path, query, content type), so tests can assert what kubectl sent.
 
-Usage: kube_api_double.py --listen 127.0.0.1:0 --ready FILE [--record FILE] [--nodes FILE]
+With `--never-ready`, a DaemonSet never rolls out (one pod wanted, none ready), for tests of
+`kubectl rollout status` timing out.
+
+Usage: kube_api_double.py --listen 127.0.0.1:0 --ready FILE [--record FILE] [--nodes FILE] [--never-ready]
 `--ready FILE` receives `http://ADDRESS:PORT` once the double listens.
 """
 
@@ -67,6 +70,9 @@ RESOURCES = {
 }
 
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+
+# Set by --never-ready: DaemonSets never roll out.
+NEVER_READY = False
 
 
 def group_version(group, version):
@@ -194,14 +200,16 @@ def with_defaults(kind, obj, nodes, old):
             generation += 1
         meta["generation"] = generation
         n = len(nodes)
+        # --never-ready: one node wants the pod and it never starts (a rollout that hangs).
+        ready = 0 if NEVER_READY else n
         obj["status"] = {
-            "currentNumberScheduled": n,
-            "desiredNumberScheduled": n,
-            "numberAvailable": n,
+            "currentNumberScheduled": ready,
+            "desiredNumberScheduled": max(n, 1) if NEVER_READY else n,
+            "numberAvailable": ready,
             "numberMisscheduled": 0,
-            "numberReady": n,
+            "numberReady": ready,
             "observedGeneration": generation,
-            "updatedNumberScheduled": n,
+            "updatedNumberScheduled": ready,
         }
     elif kind == "Namespace":
         obj.setdefault("spec", {"finalizers": ["kubernetes"]})
@@ -684,7 +692,10 @@ def main():
     parser.add_argument("--ready", required=True)
     parser.add_argument("--record")
     parser.add_argument("--nodes")
+    parser.add_argument("--never-ready", action="store_true")
     args = parser.parse_args()
+    global NEVER_READY
+    NEVER_READY = args.never_ready
     host, port = args.listen.rsplit(":", 1)
     nodes = []
     if args.nodes:
