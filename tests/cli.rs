@@ -26,6 +26,7 @@ fn show_describes_variants_steps_and_checks() {
         "  1. gce-routes (on local, for each of the workers (as `worker`))",
         "  2. flannel-manifest (where kubectl runs (first controller, or this machine with a kubeconfig), stdin from flannel/kube-flannel.yaml.j2)",
         "  verify: route evidence (via the other worker); pod-to-pod matrix (2 pings per pair)",
+        "  verify: daemonset kube-flannel/kube-flannel-ds ready; flannel.1 on the lab address, subnet in the cluster CIDR; route evidence (via flannel.1); pod-to-pod matrix (2 pings per pair)",
     ];
     for line in expected_lines {
         assert!(text.lines().any(|l| l == line), "missing line {line:?} in:\n{text}");

@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use crate::chapter::schema::{RouteExpectation, Target, VerifyCheck};
 use crate::chapter::{Catalog, Chapter};
 use crate::error::Error;
+use crate::template::Located;
+use serde_saphyr::Spanned;
 
 /// Prints the chapter called (or stored at) `name`.
 pub fn run(name: &str) -> Result<(), Error> {
@@ -27,6 +29,7 @@ pub fn describe(chapter: &Chapter) -> String {
         "default variant: {} (provider ssh), {} (provider vagrant), {} (provider gce)",
         d.ssh.value, d.vagrant.value, d.gce.value
     );
+    let renderer = chapter.renderer();
     for variant in &spec.variants {
         let _ = writeln!(out, "\nvariant {}: {}", variant.name.value, variant.summary.trim());
         for (i, step) in variant.steps.iter().enumerate() {
@@ -51,14 +54,31 @@ pub fn describe(chapter: &Chapter) -> String {
             let _ = writeln!(out, "     {}", step.summary.trim());
         }
         if !variant.verify.is_empty() {
-            let checks: Vec<String> = variant.verify.iter().map(describe_check).collect();
+            // Names written as templates are shown as they come out for KTHW's own lab.
+            let sample = crate::template::context::base_context(
+                &crate::chapter::sample::sample_inventory(),
+                chapter.name(),
+                &variant.name.value,
+            );
+            let shown = |text: &Spanned<String>| {
+                let located = Located {
+                    text: &text.value,
+                    line: text.referenced.line(),
+                    column: text.referenced.column(),
+                };
+                renderer
+                    .render_command(&chapter.file, located, &sample)
+                    .unwrap_or_else(|_| text.value.clone())
+            };
+            let checks: Vec<String> =
+                variant.verify.iter().map(|c| describe_check(c, &shown)).collect();
             let _ = writeln!(out, "  verify: {}", checks.join("; "));
         }
     }
     out
 }
 
-fn describe_check(check: &VerifyCheck) -> String {
+fn describe_check(check: &VerifyCheck, shown: &dyn Fn(&Spanned<String>) -> String) -> String {
     match check {
         VerifyCheck::RouteEvidence { expect } => format!(
             "route evidence ({})",
@@ -70,7 +90,7 @@ fn describe_check(check: &VerifyCheck) -> String {
         ),
         VerifyCheck::PodMatrix { count } => format!("pod-to-pod matrix ({count} pings per pair)"),
         VerifyCheck::RolloutReady { namespace, daemonset } => {
-            format!("daemonset {}/{} ready", namespace.value, daemonset.value)
+            format!("daemonset {}/{} ready", shown(namespace), shown(daemonset))
         }
         VerifyCheck::GceRoutes {} => "GCE routes present".to_string(),
         VerifyCheck::FlannelState {} => {
