@@ -134,8 +134,8 @@ fn verify_all(
     finish(outcomes, environments.len())
 }
 
-/// Verifies every environment, several at once: verify only reads, and each environment has
-/// its own lab, lock and connections. At most `-j` environments at a time (each also at most
+/// Verifies every environment, several at once: each environment has its own lab, `.labctl/`
+/// (the class file refuses two in one directory) and connections. At most `-j` environments at a time (each also at most
 /// `-j` hosts at a time); the results come back in the class file's order.
 fn verify_each(
     cli: &Cli,

@@ -80,6 +80,28 @@ pub fn load(path: &Path) -> Result<Vec<Environment>, Error> {
         let inventory = Path::new(&entry.inventory.value);
         let inventory =
             if inventory.is_absolute() { inventory.to_path_buf() } else { base.join(inventory) };
+        // State, lock and known_hosts live in `.labctl/` next to the inventory: two
+        // environments there would undo each other's work.
+        let state = crate::runner::state::StateDir::for_inventory(&inventory).dir;
+        if let Some(other) = environments.iter().find(|e: &&Environment| {
+            crate::runner::state::StateDir::for_inventory(&e.inventory).dir == state
+        }) {
+            let (line, column) = at(&entry.inventory);
+            problems.push(
+                Diagnostic::error(
+                    path,
+                    line,
+                    column,
+                    format!(
+                        "environment `{}` has its inventory in the same directory as `{}`: they would share `{}`",
+                        entry.name.value,
+                        other.name,
+                        state.display()
+                    ),
+                )
+                .with_help("give each environment a directory of its own, e.g. envs/NAME/labctl.yaml"),
+            );
+        }
         environments.push(Environment { name: entry.name.value, inventory });
     }
     match problems.len() {
@@ -97,13 +119,28 @@ mod tests {
     fn relative_inventories_are_resolved_against_the_class_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("class.yaml");
-        std::fs::write(&path, "environments:\n  - { name: alice, inventory: envs/alice.yaml }\n  - { name: bob, inventory: /abs/bob.yaml }\n").unwrap();
+        std::fs::write(&path, "environments:\n  - { name: alice, inventory: envs/alice/labctl.yaml }\n  - { name: bob, inventory: /abs/bob.yaml }\n").unwrap();
         let envs = load(&path).unwrap();
         assert_eq!(
             envs[0],
-            Environment { name: "alice".into(), inventory: dir.path().join("envs/alice.yaml") }
+            Environment {
+                name: "alice".into(),
+                inventory: dir.path().join("envs/alice/labctl.yaml")
+            }
         );
         assert_eq!(envs[1].inventory, PathBuf::from("/abs/bob.yaml"));
+    }
+
+    #[test]
+    fn two_environments_in_one_directory_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("class.yaml");
+        std::fs::write(&path, "environments:\n  - { name: alice, inventory: envs/alice.yaml }\n  - { name: bob, inventory: envs/bob.yaml }\n").unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("class.yaml:3:29: environment `bob` has its inventory in the same directory as `alice`: they would share"),
+            "{err}"
+        );
     }
 
     #[test]

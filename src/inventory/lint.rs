@@ -237,7 +237,7 @@ fn counts(inv: &Inventory, out: &mut Vec<Diagnostic>) {
     }
     // The static and gce variants need none; a step that runs on a controller is refused
     // when it is planned (`crate::plan`).
-    if inv.controllers().next().is_none() {
+    if inv.controllers().next().is_none() && inv.kubeconfig.is_none() {
         out.push(
             Diagnostic::warning(
                 &inv.source,

@@ -100,7 +100,12 @@ impl Renderer {
         variables.sort();
         for variable in variables {
             let first = variable.split('.').next().unwrap_or_default();
-            if self.commands.globals().any(|(name, _)| name == first) || defined(context, &variable)
+            // A name `{% set %}` in a branch: the analysis scopes branches, rendering does not.
+            let set_somewhere = template.text.contains(&format!("set {first} "))
+                || template.text.contains(&format!("set {first}="));
+            if set_somewhere
+                || self.commands.globals().any(|(name, _)| name == first)
+                || defined(context, &variable)
             {
                 continue;
             }
@@ -142,10 +147,16 @@ impl Renderer {
     }
 }
 
-/// True when the dotted path `variable` (`peer.pod_cidr`) names a value in `context`.
+/// True when the dotted path `variable` (`peer.pod_cidr`) names a value in `context`, or
+/// goes through a value that is none for this lab (`gce.network` without a `gce:` section):
+/// such a lookup sits behind a guard like `{% if gce %}`, and strict rendering checks it
+/// whenever the guard lets it run.
 fn defined(context: &Value, variable: &str) -> bool {
     let mut value = context.clone();
     for part in variable.split('.') {
+        if value.is_none() {
+            return true;
+        }
         match value.get_attr(part) {
             Ok(v) if !v.is_undefined() => value = v,
             _ => return false,
@@ -191,4 +202,35 @@ fn describe(e: &minijinja::Error) -> String {
 /// A template value from any serializable Rust value.
 pub fn to_value<T: serde::Serialize>(value: T) -> Value {
     Value::from(minijinja::value::Serde(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, context: Value) -> Result<String, Diagnostic> {
+        let renderer = Renderer::new(TemplateSource::Builtin);
+        let located = Located { text, line: 1, column: 1 };
+        renderer.render_command(Path::new("chapter.yaml"), located, &context)
+    }
+
+    #[test]
+    fn a_variable_in_a_branch_not_taken_must_exist() {
+        let ctx = minijinja::context! { flag => false, peer => minijinja::context! { a => 1 } };
+        let err = check("x{% if flag %}{{ peer.b }}{% endif %}", ctx).unwrap_err();
+        assert!(err.to_string().contains("`peer.b` is undefined"), "{err}");
+    }
+
+    #[test]
+    fn guards_loops_and_sets_in_branches_are_fine() {
+        let ctx = minijinja::context! { flag => false, gce => (), items => vec![1, 2] };
+        for text in [
+            "x{% if gce %}{{ gce.network }}{% endif %}",
+            "{% for i in items %}{{ i }}{{ loop.index }}{% endfor %}",
+            "{% if flag %}{% set y = 1 %}{% else %}{% set y = 2 %}{% endif %}{{ y }}",
+            "{{ items | length }}{% if flag is defined %}z{% endif %}{{ range(2) | list }}",
+        ] {
+            assert!(check(text, ctx.clone()).is_ok(), "{text}: {:?}", check(text, ctx.clone()));
+        }
+    }
 }
