@@ -49,12 +49,7 @@ pub fn run(cli: &Cli, class_file: &Path) -> Result<(), Error> {
             eprintln!("error: {}: {e}", env.name);
         }
         println!();
-        let stop = matches!(&outcome, Err(e) if e.exit_code() == EXIT_INTERRUPTED);
-        outcomes.push((
-            env.name.clone(),
-            outcome.map_err(|e| (e.exit_code(), first_line(&e.to_string()))),
-        ));
-        if stop {
+        if record(&mut outcomes, &env.name, outcome) {
             break;
         }
     }
@@ -107,12 +102,7 @@ fn verify_all(
                 Err(e)
             }
         };
-        let stop = matches!(&outcome, Err(e) if e.exit_code() == EXIT_INTERRUPTED);
-        outcomes.push((
-            env.name.clone(),
-            outcome.map_err(|e| (e.exit_code(), first_line(&e.to_string()))),
-        ));
-        if stop {
+        if record(&mut outcomes, &env.name, outcome) {
             break;
         }
     }
@@ -170,6 +160,14 @@ fn verify_each(
 
 type Outcome = (String, Result<(), (i32, String)>);
 
+/// Adds one environment's outcome; true when it was interrupted (start no other).
+fn record(outcomes: &mut Vec<Outcome>, name: &str, outcome: Result<(), Error>) -> bool {
+    let stop = matches!(&outcome, Err(e) if e.exit_code() == EXIT_INTERRUPTED);
+    outcomes
+        .push((name.to_string(), outcome.map_err(|e| (e.exit_code(), first_line(&e.to_string())))));
+    stop
+}
+
 /// Prints the class table and turns the outcomes into one exit code.
 fn finish(outcomes: Vec<Outcome>, total: usize) -> Result<(), Error> {
     let mut table = Table::new();
@@ -183,15 +181,7 @@ fn finish(outcomes: Vec<Outcome>, total: usize) -> Result<(), Error> {
         };
         table.add_row([name.clone(), result]);
     }
-    println!(
-        "{}",
-        table
-            .trim_fmt()
-            .lines()
-            .map(|l| l.strip_prefix(' ').unwrap_or(l))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    println!("{}", crate::output::summary::flush_left(&table));
     exit_for(&outcomes, total, true)
 }
 

@@ -65,6 +65,11 @@ pub fn table(
         }
         table.add_row(row);
     }
+    flush_left(&table)
+}
+
+/// A borderless table's text without its trailing spaces and the one-space left margin.
+pub fn flush_left(table: &Table) -> String {
     table
         .trim_fmt()
         .lines()

@@ -321,14 +321,9 @@ impl Verifier<'_> {
             results.extend(crate::gce::routes::verify(self.inventory, &hint, self.log).await);
         }
         if self.variant.verify.iter().any(|c| matches!(c, VerifyCheck::FlannelState {})) {
-            results.extend(self.flannel_state(facts));
+            results.extend(flannel_state(self.inventory, facts));
         }
         Ok(results)
-    }
-
-    /// flannel on each worker: `flannel.1` on the node's lab address, its subnet in the cluster CIDR.
-    fn flannel_state(&self, facts: &BTreeMap<String, &HostFacts>) -> Vec<HostCheck> {
-        flannel_state(self.inventory, facts)
     }
 }
 
