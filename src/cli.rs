@@ -160,19 +160,26 @@ pub enum Command {
         junit: Option<PathBuf>,
     },
 
-    /// Undo what labctl applied for a chapter, in reverse order (only what labctl added).
+    /// Undo what labctl applied for a chapter, in reverse order (only what labctl added);
+    /// with `--hard`, bring the lab back to the chapter's start whoever made the changes.
     #[command(
-        after_help = "Examples:\n  labctl reset 11-pod-network-routes --yes\n  labctl reset --yes"
+        after_help = "Examples:\n  labctl reset 11-pod-network-routes --yes\n  labctl reset --yes\n  labctl reset --hard --dry-run            (what a hard reset would remove)\n  labctl reset --hard 11-pod-network-routes --variant static --yes\n\nPlain `reset` runs the `undo` of each action labctl recorded, and touches nothing a\nstudent made. `reset --hard` first does the same, then reads the chapter's footprint on\nevery host (e.g. every route into the cluster CIDR on a worker but its own pod route) and\nremoves all of it, whoever made it; then it reads it again and says, per host, whether\nthe host is back at the start."
     )]
     Reset {
         /// Chapter (default: the one `run` last did).
         chapter: Option<String>,
-        /// Variant (default: the one recorded in the state).
+        /// Variant (default: the one recorded in the state, else the provider's default).
         #[arg(long, value_name = "V")]
         variant: Option<String>,
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Remove the chapter's whole footprint from the lab, labctl's or not (see below).
+        #[arg(long)]
+        hard: bool,
+        /// Only list what would be undone or removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 
     /// Manage the built-in sandbox lab (network namespaces on this machine; needs root).

@@ -27,6 +27,9 @@ fn show_describes_variants_steps_and_checks() {
         "  2. flannel-manifest (where kubectl runs (first controller, or this machine with a kubeconfig), stdin from flannel/kube-flannel.yaml.j2)",
         "  verify: route evidence (via the other worker); pod-to-pod matrix (2 pings per pair)",
         "  verify: daemonset kube-flannel/kube-flannel-ds ready; flannel.1 on the lab address, subnet in the cluster CIDR; route evidence (via flannel.1); pod-to-pod matrix (2 pings per pair)",
+        "  reset --hard removes: pod-routes (on workers)",
+        "  reset --hard removes: vpc-routes (on local)",
+        "  reset --hard removes: cluster-objects (on kubectl); pod-routes (on workers); node-leftovers (on workers)",
     ];
     for line in expected_lines {
         assert!(text.lines().any(|l| l == line), "missing line {line:?} in:\n{text}");

@@ -144,6 +144,9 @@ impl Chapter {
                 if let Err(d) = crate::plan::render(self, variant, &sample) {
                     problems.push(d);
                 }
+                if let Err(d) = self.check_footprint_renders(variant, &sample) {
+                    problems.push(d);
+                }
             }
         }
         match problems.len() {
@@ -229,6 +232,28 @@ impl Chapter {
                     problems.push(d);
                 }
             }
+            if !step.leaves.is_empty() && variant.footprint.is_empty() {
+                problems.push(
+                    self.error_at(
+                        &step.leaves[0],
+                        format!(
+                            "step `{}` has `leaves`, but variant `{}` has no `footprint`",
+                            step.name.value, variant.name.value
+                        ),
+                    )
+                    .with_help("`leaves` names the footprint items a step's action leaves; declare the variant's `footprint` first"),
+                );
+            }
+            for leaves in &step.leaves {
+                let located = Located {
+                    text: &leaves.value,
+                    line: leaves.referenced.line(),
+                    column: leaves.referenced.column(),
+                };
+                if let Err(d) = renderer.check_command_syntax(&self.file, located) {
+                    problems.push(d);
+                }
+            }
             if let Some(stdin) = &step.stdin
                 && !renderer.has_manifest(&stdin.value)
             {
@@ -241,6 +266,55 @@ impl Chapter {
                 );
             }
         }
+        let mut parts = HashSet::new();
+        for part in &variant.footprint {
+            if !parts.insert(part.name.value.as_str()) {
+                problems.push(self.error_at(
+                    &part.name,
+                    format!(
+                        "footprint `{}` is declared twice in variant `{}`",
+                        part.name.value, variant.name.value
+                    ),
+                ));
+            }
+            if !is_name(&part.name.value) {
+                problems
+                    .push(self.error_at(&part.name, name_rule("footprint", &part.name.value)));
+            }
+            for (field, command) in [("list", &part.list), ("remove", &part.remove)] {
+                if command.value.trim().is_empty() {
+                    problems.push(self.error_at(
+                        command,
+                        format!("`{field}` of footprint `{}` is empty", part.name.value),
+                    ));
+                    continue;
+                }
+                let located = Located {
+                    text: &command.value,
+                    line: command.referenced.line(),
+                    column: command.referenced.column(),
+                };
+                if let Err(d) = renderer.check_command_syntax(&self.file, located) {
+                    problems.push(d);
+                }
+            }
+        }
+    }
+
+    /// The footprint renders for the example lab, and so does every part's `remove` for an
+    /// example item, so that a misspelt variable there is found by `labctl show`.
+    fn check_footprint_renders(
+        &self,
+        variant: &Variant,
+        sample: &crate::inventory::Inventory,
+    ) -> Result<(), Diagnostic> {
+        let footprint = crate::plan::footprint::render(self, variant, sample)?;
+        for part in &footprint.parts {
+            if let Some(on) = part.hosts.first() {
+                footprint.remove_command(part, on, "10.200.9.0/24 via 10.240.0.29")?;
+            }
+        }
+        Ok(())
     }
 }
 

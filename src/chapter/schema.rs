@@ -47,6 +47,28 @@ pub struct Variant {
     pub steps: Vec<Step>,
     #[serde(default)]
     pub verify: Vec<VerifyCheck>,
+    /// What in a lab belongs to this variant, read from the machines (`labctl reset --hard`),
+    /// in the order it is removed.
+    #[serde(default)]
+    pub footprint: Vec<FootprintPart>,
+}
+
+/// One kind of thing a variant leaves in a lab, found by reading the machines whoever made it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FootprintPart {
+    pub name: Spanned<String>,
+    pub summary: String,
+    /// Which hosts to read.
+    #[serde(rename = "where")]
+    pub target: Target,
+    /// Run `list` and `remove` with `sudo -n` (on SSH hosts).
+    #[serde(default)]
+    pub sudo: bool,
+    /// Read-only: prints the items one per line (nothing when the host is at the chapter's start).
+    pub list: Spanned<String>,
+    /// Removes one item, given as `item` (the line) and `words` (its whitespace-separated words).
+    pub remove: Spanned<String>,
 }
 
 /// One step: where it runs, how to tell it is done, how to do it and how to undo it.
@@ -80,6 +102,10 @@ pub struct Step {
     /// Run instead of `run` over a conflict, and only with `--replace`.
     #[serde(default)]
     pub replace: Option<Spanned<String>>,
+    /// The footprint items an action of this step leaves, as its part's `list` prints them (or
+    /// their first words): how `reset --hard` tells labctl's own items from a student's.
+    #[serde(default)]
+    pub leaves: Vec<Spanned<String>>,
 }
 
 /// A cloud a variant acts on.

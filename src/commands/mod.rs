@@ -8,6 +8,7 @@ mod list;
 mod plan;
 mod render;
 mod reset;
+mod reset_hard;
 mod run;
 mod show;
 mod verify;
@@ -45,8 +46,11 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
                 replace: *replace,
             },
         ),
-        Command::Reset { chapter, variant, yes } => {
-            reset::run(global, chapter.as_deref(), variant.as_deref(), *yes)
+        Command::Reset { chapter, variant, yes, hard: false, dry_run } => {
+            reset::run(global, chapter.as_deref(), variant.as_deref(), *yes, *dry_run)
+        }
+        Command::Reset { chapter, variant, yes, hard: true, dry_run } => {
+            reset_hard::run(global, chapter.as_deref(), variant.as_deref(), *yes, *dry_run)
         }
         Command::Verify { chapter, variant, output, junit } => {
             verify::run(global, chapter.as_deref(), variant.as_deref(), *output, junit.as_deref())

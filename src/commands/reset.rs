@@ -17,11 +17,12 @@ pub fn run(
     chapter: Option<&str>,
     variant: Option<&str>,
     yes: bool,
+    dry_run: bool,
 ) -> Result<(), Error> {
     let mut lab = Lab::open(global, chapter)?;
     // The variant only matters for messages: reset undoes what the state records.
     let variant = lab.variant(variant, true)?.name.value.clone();
-    let _lock = lab.state_dir.lock()?;
+    let _lock = if dry_run { None } else { Some(lab.state_dir.lock()?) };
     let state = lab.state_dir.load()?;
     let applied =
         state.chapters.get(lab.chapter.name()).map(|c| c.applied.clone()).unwrap_or_default();
@@ -29,6 +30,17 @@ pub fn run(
         println!(
             "reset: nothing to undo: labctl has applied nothing of {} on this lab",
             lab.chapter.name()
+        );
+        return Ok(());
+    }
+    if dry_run {
+        for a in applied.iter().rev() {
+            let item = a.item.as_ref().map(|i| format!(" ({i})")).unwrap_or_default();
+            println!("{}: would undo {}{item}, applied at {}: {}", a.host, a.step, a.at, a.undo);
+        }
+        println!(
+            "reset --dry-run: {} action(s) would be undone; nothing was changed",
+            applied.len()
         );
         return Ok(());
     }
@@ -125,7 +137,7 @@ pub fn run(
 }
 
 /// Asks on the terminal; refuses to guess when there is none.
-fn confirm(question: &str) -> Result<bool, Error> {
+pub(super) fn confirm(question: &str) -> Result<bool, Error> {
     if !std::io::stdin().is_terminal() {
         return Err(Error::Other {
             message:

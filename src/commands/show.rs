@@ -74,6 +74,14 @@ pub fn describe(chapter: &Chapter) -> String {
                 variant.verify.iter().map(|c| describe_check(c, &shown)).collect();
             let _ = writeln!(out, "  verify: {}", checks.join("; "));
         }
+        if !variant.footprint.is_empty() {
+            let parts: Vec<String> = variant
+                .footprint
+                .iter()
+                .map(|p| format!("{} (on {})", p.name.value, p.target.as_str()))
+                .collect();
+            let _ = writeln!(out, "  reset --hard removes: {}", parts.join("; "));
+        }
     }
     out
 }

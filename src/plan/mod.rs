@@ -3,6 +3,8 @@
 //! Rendering a plan touches nothing. `labctl render` prints it; the runner (later) executes it,
 //! asking each action's `check` first.
 
+pub mod footprint;
+
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -59,6 +61,9 @@ pub struct Action {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replace: Option<String>,
     pub stdin: Option<RenderedInput>,
+    /// The footprint items this action leaves (see the step's `leaves`), words joined by one space.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leaves: Vec<String>,
 }
 
 /// A step as planned on one host.
@@ -158,7 +163,7 @@ pub fn uses_iface_args(
 }
 
 /// The hosts a step runs on; `None` is the operator's machine.
-fn targets(target: Target, inventory: &Inventory) -> Vec<Option<&Node>> {
+pub fn targets(target: Target, inventory: &Inventory) -> Vec<Option<&Node>> {
     match target {
         Target::Local => vec![None],
         Target::Workers => inventory.workers().map(Some).collect(),
@@ -220,6 +225,11 @@ fn plan_step(
             conflict: step.conflict.as_ref().map(&command).transpose()?,
             replace: step.replace.as_ref().map(&command).transpose()?,
             stdin,
+            leaves: step
+                .leaves
+                .iter()
+                .map(|l| command(l).map(|text| footprint::normalize(&text)))
+                .collect::<Result<_, _>>()?,
         });
     }
     Ok(PlannedStep {

@@ -75,6 +75,18 @@ impl Recorder {
         self.dir.save(&state).map_err(|e| e.to_string())
     }
 
+    /// Forgets every action of the chapter on `host` (a host `reset --hard` found back at the
+    /// chapter's start) and saves the state at once.
+    pub fn forget_host(&self, host: &str) -> Result<(), String> {
+        let mut state = self.state.lock().map_err(|_| "state lock poisoned".to_string())?;
+        let Some(entry) = state.chapters.get_mut(&self.chapter) else { return Ok(()) };
+        if !entry.applied.iter().any(|a| a.host == host) {
+            return Ok(());
+        }
+        entry.applied.retain(|a| a.host != host);
+        self.dir.save(&state).map_err(|e| e.to_string())
+    }
+
     /// Removes an undone action from the state and saves it at once.
     pub fn forget(&self, action: &AppliedAction) -> Result<(), String> {
         let mut state = self.state.lock().map_err(|_| "state lock poisoned".to_string())?;
@@ -262,6 +274,7 @@ async fn run_action(
                     sudo,
                     stdin: action.stdin.as_ref().map(|s| s.text.clone()),
                     at: now(),
+                    leaves: action.leaves.clone(),
                 };
                 if let Err(e) = recorder.applied(applied) {
                     return result(

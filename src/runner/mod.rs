@@ -2,6 +2,7 @@
 //! was applied (`reset`), and keeps the lab's state, lock and logs in `.labctl/`.
 
 pub mod execute;
+pub mod footprint;
 pub mod hosts;
 pub mod interrupt;
 pub mod log;

@@ -26,6 +26,9 @@ pub struct AppliedAction {
     pub stdin: Option<String>,
     /// RFC 3339 time it was applied.
     pub at: String,
+    /// The footprint items the action left (the step's `leaves`, rendered).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leaves: Vec<String>,
 }
 
 impl AppliedAction {
@@ -188,6 +191,7 @@ mod tests {
                     sudo: true,
                     stdin: None,
                     at: now(),
+                    leaves: vec!["10.200.1.0/24 via 10.240.0.21".into()],
                 }],
                 last_run: None,
             },

@@ -1,0 +1,346 @@
+//! `labctl reset --hard [CHAPTER]`: back to the chapter's start, whoever made the changes.
+//!
+//! labctl's own recorded actions are undone first (as plain `reset` does); then the variant's
+//! footprint is read on every host and every item found is removed, labctl's or a student's;
+//! then it is read once more, and each host is reported back at the start or with what
+//! remains. See docs/architecture.md ("Footprint").
+
+use comfy_table::{Table, presets};
+
+use crate::chapter::Variant;
+use crate::cli::GlobalArgs;
+use crate::commands::lab::{Lab, print_unreachable};
+use crate::commands::reset::confirm;
+use crate::error::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_UNREACHABLE, Error};
+use crate::output::summary::{Status, flush_left};
+use crate::plan::HostRef;
+use crate::plan::footprint::{Footprint, is_left_by};
+use crate::runner::footprint::{Found, Reading, Removal, Runner};
+use crate::runner::interrupt::Interrupt;
+use crate::runner::log::RunLog;
+use crate::runner::state::AppliedAction;
+
+/// Brings the lab back to the start of `chapter` (default: the last one run).
+pub fn run(
+    global: &GlobalArgs,
+    chapter: Option<&str>,
+    variant: Option<&str>,
+    yes: bool,
+    dry_run: bool,
+) -> Result<(), Error> {
+    let mut lab = Lab::open(global, chapter)?;
+    let chosen: Variant = lab.variant(variant, true)?.clone();
+    if chosen.footprint.is_empty() {
+        return Err(Error::Other {
+            message: format!(
+                "variant `{}` of {} declares no footprint: labctl cannot tell what in the lab belongs to it\n  help: plain `labctl reset` undoes what labctl applied; a chapter declares `footprint:` for `reset --hard` (docs/chapters.md)",
+                chosen.name.value,
+                lab.chapter.name()
+            ),
+            code: EXIT_BAD_INPUT,
+        });
+    }
+    let name = chosen.name.value.clone();
+    if chosen.cloud.is_some() {
+        // The footprint names the project and network; gcloud's configuration may decide them.
+        lab.prepare(Some(&name), false, crate::gce::Need::Instances)?;
+    }
+    let _lock = if dry_run { None } else { Some(lab.state_dir.lock()?) };
+    let state = lab.state_dir.load()?;
+    let applied: Vec<AppliedAction> =
+        state.chapters.get(lab.chapter.name()).map(|c| c.applied.clone()).unwrap_or_default();
+    let footprint = crate::plan::footprint::render(&lab.chapter, &chosen, &lab.inventory)?;
+    let mut hosts = footprint.hosts();
+    for a in &applied {
+        let h = if a.host == "local" { HostRef::Local } else { HostRef::Node(a.host.clone()) };
+        if !hosts.contains(&h) {
+            hosts.push(h);
+        }
+    }
+    let log = RunLog::open(&lab.state_dir.logs(), if dry_run { "reset-hard-dry-run" } else { "reset-hard" });
+    let concurrency = global.concurrency as usize;
+    let runtime = crate::runner::runtime()?;
+    let connections = runtime.block_on(lab.connect(&hosts, concurrency, &log))?;
+    let runner = Runner {
+        footprint: &footprint,
+        hosts: &connections,
+        log: &log,
+        sudo: lab.inventory.ssh.sudo,
+        concurrency,
+    };
+    let before = runtime.block_on(runner.read());
+    print_unreachable(&connections);
+    let found: usize = before.iter().map(|r| r.items().len()).sum();
+    let unreadable = unreadable(&before);
+    println!(
+        "reset --hard: {} (variant {name}): {found} item(s) of its footprint on {} host(s)",
+        lab.chapter.name(),
+        hosts_with_items(&before)
+    );
+    if found > 0 {
+        println!("{}", listing(&footprint, &before, &applied));
+    }
+    for (host, why) in &unreadable {
+        eprintln!("error: {host}: not read: {why}");
+    }
+    if dry_run {
+        println!("reset --hard --dry-run: {found} item(s) would be removed; nothing was changed");
+        return finish(&unreadable);
+    }
+    if found == 0 && applied.is_empty() {
+        println!("reset --hard: nothing to remove; every host read is at the chapter's start");
+        return finish(&unreadable);
+    }
+    if !yes
+        && !confirm(&format!(
+            "reset --hard will remove these {found} item(s), whoever made them, and undo {} action(s) labctl recorded. Go on? [y/N] ",
+            applied.len()
+        ))?
+    {
+        return Err(Error::Other {
+            message: "reset cancelled; nothing was changed".into(),
+            code: EXIT_BAD_INPUT,
+        });
+    }
+
+    let recorder = lab.recorder(&name);
+    *recorder.state.lock().map_err(|_| Error::Usage("state lock poisoned".into()))? = state;
+    let work: Vec<(String, u64)> =
+        hosts.iter().map(|h| (h.name().to_string(), items_on(&before, h) as u64)).collect();
+    let (undone, middle, removals, after, interrupted) = runtime.block_on(async {
+        let interrupt = Interrupt::listen();
+        let progress = lab.progress(&work);
+        let undone = crate::runner::reset::undo_all(
+            &applied,
+            &connections,
+            &progress,
+            &log,
+            &interrupt,
+            &recorder,
+            concurrency,
+        )
+        .await;
+        let middle = runner.read().await;
+        let removals = runner.remove(&middle, &progress, &interrupt).await;
+        let after = runner.read().await;
+        progress.clear();
+        (undone, middle, removals, after, interrupt.by_user())
+    });
+    for host in &undone {
+        for a in host.actions.iter().filter(|a| a.status == Status::Failed) {
+            eprintln!(
+                "warning: {}: labctl's undo of {} failed ({}); its footprint is removed instead",
+                host.host, a.step, a.detail
+            );
+        }
+    }
+    println!("{}", report(&footprint, &before, &middle, &removals, &after, &applied));
+    let mut remaining = 0;
+    let mut unreachable = 0;
+    for host in &hosts {
+        let readings: Vec<&Reading> = after.iter().filter(|r| &r.host == host).collect();
+        if readings.is_empty() {
+            continue;
+        }
+        if let Some(why) = readings.iter().find_map(|r| match &r.found {
+            Found::Unreachable(why) => Some(why.clone()),
+            _ => None,
+        }) {
+            unreachable += 1;
+            println!("{}: unreachable, not reset: {why}", host.name());
+            continue;
+        }
+        if let Some(why) = readings.iter().find_map(|r| match &r.found {
+            Found::Failed(why) => Some(why.clone()),
+            _ => None,
+        }) {
+            remaining += 1;
+            println!("{}: its footprint could not be read: {why}", host.name());
+            continue;
+        }
+        let left: Vec<String> = readings
+            .iter()
+            .flat_map(|r| r.items().iter().map(|i| format!("{} {i}", footprint.parts[r.part].name)))
+            .collect();
+        if left.is_empty() {
+            println!("{}: back at the start", host.name());
+            if let Err(e) = recorder.forget_host(host.name()) {
+                eprintln!("error: {}: back at the start, but the state could not be saved: {e}", host.name());
+                remaining += 1;
+            }
+        } else {
+            remaining += 1;
+            println!("{}: {} item(s) remain: {}", host.name(), left.len(), left.join("; "));
+        }
+    }
+    let removed = removals.iter().filter(|r| r.error.is_none()).count();
+    let undone_count: usize = undone
+        .iter()
+        .flat_map(|h| &h.actions)
+        .filter(|a| a.status == Status::Changed)
+        .count();
+    println!(
+        "reset --hard: {undone_count} undone by labctl, {removed} removed, {remaining} host(s) not at the start, {unreachable} unreachable (log: {})",
+        log.path().display()
+    );
+    let code = if interrupted {
+        EXIT_INTERRUPTED
+    } else if remaining > 0 {
+        EXIT_FAILED
+    } else if unreachable > 0 {
+        EXIT_UNREACHABLE
+    } else {
+        0
+    };
+    match code {
+        0 => Ok(()),
+        code => Err(Error::Other {
+            message: match code {
+                EXIT_INTERRUPTED => "interrupted; run `labctl reset --hard` again to finish".into(),
+                EXIT_UNREACHABLE => "some hosts could not be reached and were not reset; run `labctl reset --hard` again when they are up".into(),
+                _ => "the lab is not back at the chapter's start everywhere (see above)".into(),
+            },
+            code,
+        }),
+    }
+}
+
+/// Exit for a run that changed nothing: 3 when some host could not be read.
+fn finish(unreadable: &[(String, String)]) -> Result<(), Error> {
+    if unreadable.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = unreadable.iter().map(|(h, _)| h.as_str()).collect();
+    Err(Error::Other {
+        message: format!("{} could not be read; what is there is not listed", names.join(", ")),
+        code: if unreadable.iter().all(|(_, w)| w.starts_with("unreachable")) {
+            EXIT_UNREACHABLE
+        } else {
+            EXIT_FAILED
+        },
+    })
+}
+
+/// Hosts whose footprint could not be read, with why (`unreachable: ...` or the failure).
+fn unreadable(readings: &[Reading]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for r in readings {
+        let why = match &r.found {
+            Found::Items(_) => continue,
+            Found::Unreachable(why) => format!("unreachable: {why}"),
+            Found::Failed(why) => why.clone(),
+        };
+        if !out.iter().any(|(h, _)| h == r.host.name()) {
+            out.push((r.host.name().to_string(), why));
+        }
+    }
+    out
+}
+
+fn hosts_with_items(readings: &[Reading]) -> usize {
+    let mut hosts: Vec<&HostRef> = Vec::new();
+    for r in readings.iter().filter(|r| !r.items().is_empty()) {
+        if !hosts.contains(&&r.host) {
+            hosts.push(&r.host);
+        }
+    }
+    hosts.len()
+}
+
+fn items_on(readings: &[Reading], host: &HostRef) -> usize {
+    readings.iter().filter(|r| &r.host == host).map(|r| r.items().len()).sum()
+}
+
+/// Who made `item` of part `part` on `host`: labctl's run that left it, else nobody labctl knows.
+pub fn made_by(applied: &[AppliedAction], host: &HostRef, item: &str) -> String {
+    applied
+        .iter()
+        .filter(|a| a.host == host.name())
+        .find(|a| a.leaves.iter().any(|l| is_left_by(item, l)))
+        .map(|a| format!("labctl's run at {}", a.at))
+        .unwrap_or_else(|| "not made by labctl".to_string())
+}
+
+fn table() -> Table {
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    table.force_no_tty();
+    table
+}
+
+/// HOST PART ITEM MADE BY, one row per item found.
+fn listing(footprint: &Footprint, readings: &[Reading], applied: &[AppliedAction]) -> String {
+    let mut t = table();
+    t.set_header(["HOST", "PART", "ITEM", "MADE BY"]);
+    for r in readings {
+        for item in r.items() {
+            t.add_row([
+                r.host.name(),
+                &footprint.parts[r.part].name,
+                item,
+                &made_by(applied, &r.host, item),
+            ]);
+        }
+    }
+    flush_left(&t)
+}
+
+/// What became of every item found before or after labctl's undo.
+fn report(
+    footprint: &Footprint,
+    before: &[Reading],
+    middle: &[Reading],
+    removals: &[Removal],
+    after: &[Reading],
+    applied: &[AppliedAction],
+) -> String {
+    let mut t = table();
+    t.set_header(["HOST", "PART", "ITEM", "MADE BY", "RESULT"]);
+    let in_reading = |readings: &[Reading], part: usize, host: &HostRef, item: &str| {
+        readings.iter().any(|r| r.part == part && &r.host == host && r.items().iter().any(|i| i == item))
+    };
+    let mut rows: Vec<(usize, HostRef, String)> = Vec::new();
+    for r in before.iter().chain(middle) {
+        for item in r.items() {
+            if !rows.iter().any(|(p, h, i)| *p == r.part && h == &r.host && i == item) {
+                rows.push((r.part, r.host.clone(), item.clone()));
+            }
+        }
+    }
+    for (part, host, item) in rows {
+        let was_read = |readings: &[Reading]| {
+            readings.iter().any(|r| r.part == part && r.host == host && matches!(r.found, Found::Items(_)))
+        };
+        let read_after = was_read(after);
+        let result = if was_read(middle)
+            && !in_reading(middle, part, &host, &item)
+            && in_reading(before, part, &host, &item)
+        {
+            "undone by labctl".to_string()
+        } else if !read_after {
+            let why = removals
+                .iter()
+                .find(|x| x.part == part && x.host == host && x.item == item)
+                .and_then(|x| x.error.clone())
+                .unwrap_or_else(|| "the host could not be read again".into());
+            format!("unknown: {why}")
+        } else if in_reading(after, part, &host, &item) {
+            let why = removals
+                .iter()
+                .find(|x| x.part == part && x.host == host && x.item == item)
+                .and_then(|x| x.error.clone())
+                .unwrap_or_else(|| "still there".into());
+            format!("remains: {why}")
+        } else {
+            "removed".to_string()
+        };
+        t.add_row([
+            host.name(),
+            &footprint.parts[part].name,
+            &item,
+            &made_by(applied, &host, &item),
+            &result,
+        ]);
+    }
+    flush_left(&t)
+}
