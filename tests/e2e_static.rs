@@ -536,3 +536,179 @@ fn verify_names_ip_forward_off_on_the_receiving_node() {
     assert!(out.contains("❌ ping  worker-0 → worker-1: 0 of 2 pings answered"), "{out}");
     assert!(out.contains("ip_forward"), "the diagnosis does not name ip_forward:\n{out}");
 }
+
+/// `sudo CMD` on `node` over the real ssh client, as a student types it.
+fn by_hand(lab: &Chapter11<'_>, node: &str, command: &str) {
+    let address = lab.lab.nodes().into_iter().find(|(n, _)| n == node).unwrap().1;
+    lab.lab.ssh_ok(&address, &format!("sudo {command}"));
+}
+
+/// Every worker's routing table, as `ip route` prints it.
+fn tables(lab: &Chapter11<'_>) -> Vec<String> {
+    ["worker-0", "worker-1", "worker-2"].iter().map(|w| lab.routes(w)).collect()
+}
+
+#[test]
+fn reset_hard_brings_a_lab_done_by_hand_back_to_the_start() {
+    let root = Root::new();
+    let lab = Chapter11::up(&root, "hard", &["--network", "10.232.60.0/24", "--workers", "3"]);
+    let start = tables(&lab);
+    // The student's chapter 11, by hand; worker-2's route to worker-1 goes via an address
+    // nobody answers. Plus routes that are not the chapter's and must stay.
+    for (node, routes) in [
+        ("worker-0", [("10.200.1.0/24", "10.232.60.21"), ("10.200.2.0/24", "10.232.60.22")]),
+        ("worker-1", [("10.200.0.0/24", "10.232.60.20"), ("10.200.2.0/24", "10.232.60.22")]),
+        ("worker-2", [("10.200.0.0/24", "10.232.60.20"), ("10.200.1.0/24", "10.232.60.99")]),
+    ] {
+        for (cidr, via) in routes {
+            by_hand(&lab, node, &format!("ip route add {cidr} via {via}"));
+        }
+    }
+    by_hand(&lab, "worker-0", "ip route add 10.99.0.0/16 via 10.232.60.21");
+    by_hand(&lab, "worker-1", "ip route add 192.168.50.0/24 via 10.232.60.22");
+    let by_hand_tables = tables(&lab);
+    assert!(lab.pod_reachability().iter().filter(|r| **r).count() >= 4, "the by-hand lab works");
+
+    // Plain reset knows nothing of it.
+    let reset = lab.labctl(&["reset", "--yes"]);
+    assert!(reset.status.success(), "{}", text(&reset));
+    assert!(stdout(&reset).contains("reset: nothing to undo"), "{}", text(&reset));
+
+    // --dry-run lists every route, made by nobody labctl knows, and changes nothing.
+    let dry = lab.labctl(&["reset", "--hard", "--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert_eq!(
+        stdout(&dry),
+        "reset --hard: 11-pod-network-routes (variant static): 6 item(s) of its footprint on 3 host(s)\n\
+         HOST      PART        ITEM                                       MADE BY\n\
+         worker-0  pod-routes  10.200.1.0/24 via 10.232.60.21 dev enp0s8  not made by labctl\n\
+         worker-0  pod-routes  10.200.2.0/24 via 10.232.60.22 dev enp0s8  not made by labctl\n\
+         worker-1  pod-routes  10.200.0.0/24 via 10.232.60.20 dev enp0s8  not made by labctl\n\
+         worker-1  pod-routes  10.200.2.0/24 via 10.232.60.22 dev enp0s8  not made by labctl\n\
+         worker-2  pod-routes  10.200.0.0/24 via 10.232.60.20 dev enp0s8  not made by labctl\n\
+         worker-2  pod-routes  10.200.1.0/24 via 10.232.60.99 dev enp0s8  not made by labctl\n\
+         reset --hard --dry-run: 6 item(s) would be removed; nothing was changed\n"
+    );
+    assert_eq!(tables(&lab), by_hand_tables, "--dry-run changed a routing table");
+
+    // Off a terminal, without --yes: refused, nothing changed.
+    let refused = lab.labctl(&["reset", "--hard"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(stderr(&refused).contains("pass `--yes` to confirm"), "{}", text(&refused));
+    assert_eq!(tables(&lab), by_hand_tables, "a refused reset changed a routing table");
+
+    let hard = lab.labctl(&["reset", "--hard", "--yes"]);
+    assert!(hard.status.success(), "{}", text(&hard));
+    let out = stdout(&hard);
+    assert!(
+        out.contains("worker-2  pod-routes  10.200.1.0/24 via 10.232.60.99 dev enp0s8  not made by labctl  removed\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("worker-0: back at the start\nworker-1: back at the start\nworker-2: back at the start\n"),
+        "{out}"
+    );
+    assert!(out.contains("reset --hard: 0 undone by labctl, 6 removed, 0 host(s) not at the start, 0 unreachable"), "{out}");
+    // Exactly the chapter's routes went: the others stay, the tables are as before plus them.
+    assert!(lab.routes("worker-0").contains("10.99.0.0/16 via 10.232.60.21"));
+    assert!(lab.routes("worker-1").contains("192.168.50.0/24 via 10.232.60.22"));
+    let mut expected = start.clone();
+    expected[0] = with_route(&expected[0], "10.99.0.0/16 via 10.232.60.21 dev enp0s8 \n");
+    expected[1] = with_route(&expected[1], "192.168.50.0/24 via 10.232.60.22 dev enp0s8 \n");
+    assert_eq!(tables(&lab), expected);
+    assert!(lab.pod_reachability().iter().all(|r| !r), "pods still reach each other");
+    let verify = lab.labctl(&["verify"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+
+    let again = lab.labctl(&["reset", "--hard", "--yes"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(stdout(&again).contains("0 item(s) of its footprint"), "{}", text(&again));
+    assert!(stdout(&again).contains("nothing to remove"), "{}", text(&again));
+
+    let run = lab.labctl(&["run", CHAPTER]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(stdout(&run).contains("run: 6 changed"), "{}", text(&run));
+    let verify = lab.labctl(&["verify"]);
+    assert!(verify.status.success(), "{}", text(&verify));
+}
+
+/// `table` with `line` put where `ip route` sorts it (by destination, as the kernel lists).
+fn with_route(table: &str, line: &str) -> String {
+    let mut lines: Vec<&str> = table.lines().collect();
+    let key = |l: &str| -> (u32, u32) {
+        let dest = l.split_whitespace().next().unwrap_or_default();
+        if dest == "default" {
+            return (0, 0);
+        }
+        let (addr, len) = dest.split_once('/').unwrap_or((dest, "32"));
+        let ip: std::net::Ipv4Addr = addr.parse().unwrap();
+        (u32::from(ip), len.parse().unwrap())
+    };
+    let new = line.trim_end_matches('\n');
+    let at = lines.iter().position(|l| key(l) > key(new)).unwrap_or(lines.len());
+    lines.insert(at, new);
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+#[test]
+fn reset_hard_after_run_removes_labctls_routes_and_a_students_summary_route() {
+    let root = Root::new();
+    let lab = Chapter11::up(&root, "hardrun", &["--network", "10.232.61.0/24", "--workers", "3"]);
+    let start = tables(&lab);
+    let run = lab.labctl(&["run", CHAPTER]);
+    assert!(run.status.success(), "{}", text(&run));
+    by_hand(&lab, "worker-0", "ip route add 10.200.0.0/16 via 10.232.61.22");
+    let dry = lab.labctl(&["reset", "--hard", "--dry-run"]);
+    let out = stdout(&dry);
+    assert!(
+        out.contains("worker-0  pod-routes  10.200.0.0/16 via 10.232.61.22 dev enp0s8  not made by labctl\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("worker-0  pod-routes  10.200.1.0/24 via 10.232.61.21 dev enp0s8  labctl's run at 20"),
+        "{out}"
+    );
+    let hard = lab.labctl(&["reset", "--hard", "--yes"]);
+    assert!(hard.status.success(), "{}", text(&hard));
+    let out = stdout(&hard);
+    assert!(out.contains("  undone by labctl\n"), "{out}");
+    assert!(
+        out.contains("reset --hard: 6 undone by labctl, 1 removed, 0 host(s) not at the start"),
+        "{out}"
+    );
+    assert_eq!(tables(&lab), start);
+    // The state forgot labctl's routes: run applies them all again.
+    let state = std::fs::read_to_string(lab.inventory.parent().unwrap().join(".labctl/state.json"))
+        .unwrap();
+    assert!(state.contains("\"applied\": []"), "{state}");
+    let run = lab.labctl(&["run", CHAPTER]);
+    assert!(stdout(&run).contains("run: 6 changed"), "{}", text(&run));
+    assert!(lab.labctl(&["verify"]).status.success());
+}
+
+#[test]
+fn reset_hard_names_an_unreachable_node_and_resets_the_others() {
+    let root = Root::new();
+    let lab = Chapter11::up(&root, "harddown", &["--network", "10.232.62.0/24", "--workers", "3"]);
+    let start = tables(&lab);
+    let run = lab.labctl(&["run", CHAPTER]);
+    assert!(run.status.success(), "{}", text(&run));
+    let before = tables(&lab);
+    let pid = lab.sshd_pid("worker-2");
+    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    let hard = lab.labctl(&["reset", "--hard", "--yes"]);
+    std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap();
+    assert_eq!(hard.status.code(), Some(3), "{}", text(&hard));
+    let out = stdout(&hard);
+    assert!(out.contains("worker-0: back at the start\nworker-1: back at the start\n"), "{out}");
+    assert!(out.contains("worker-2: unreachable, not reset: `worker-2` at 10.232.62.22:22 did not answer within 3s"), "{out}");
+    assert!(stderr(&hard).contains("error: worker-2:"), "{}", text(&hard));
+    let now = tables(&lab);
+    assert_eq!(&now[..2], &start[..2]);
+    assert_eq!(now[2], before[2], "worker-2 was changed");
+    // worker-2's routes stay recorded: the next reset --hard finishes the job.
+    let hard = lab.labctl(&["reset", "--hard", "--yes"]);
+    assert!(hard.status.success(), "{}", text(&hard));
+    assert!(stdout(&hard).contains("reset --hard: 2 undone by labctl, 0 removed"), "{}", text(&hard));
+    assert_eq!(tables(&lab), start);
+}

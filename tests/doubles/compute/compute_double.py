@@ -7,6 +7,11 @@ through. State is in memory. It rejects what the real API rejects for these call
 name, a duplicate name, a missing network, a bad range or next hop), with the real API's error
 shape, so gcloud prints what it would print against Google.
 
+Every network has the two routes GCE gives a new VPC network, named `default-route-HEX` as
+GCE names them: `0.0.0.0/0` to the default internet gateway, and one for the subnet of its
+instances (the /24 of its first instance) to the network itself. They are listed like any
+other route and never programmed into the router namespace (nothing leaves a sandbox).
+
 Given `--router-netns NS` (the sandbox's gce shape), every route inserted is also put into the
 kernel of that "VPC router" namespace (`ip -n NS route replace DEST via NEXTHOP`) and removed
 again on delete, so the gce variant is proven by packets, not by strings.
@@ -89,6 +94,31 @@ class Compute:
         self.ids = itertools.count(1000)
         self.lock = threading.Lock()
         self.base = ""  # set once the port is known
+
+    def add_default_routes(self):
+        """The routes a new VPC network has in GCE: the internet default and its subnet's."""
+        for network in sorted(self.networks):
+            ips = [ip for (ip, _, net) in self.instances.values() if net == network]
+            subnet = str(ipaddress.IPv4Network(f"{ips[0]}/24", strict=False)) if ips else None
+            hops = [("0.0.0.0/0", 1000, "nextHopGateway",
+                     f"projects/{self.project}/global/gateways/default-internet-gateway")]
+            if subnet:
+                hops.append((subnet, 0, "nextHopNetwork", f"projects/{self.project}/global/networks/{network}"))
+            for dest, priority, key, target in hops:
+                number = next(self.ids)
+                name = f"default-route-{number:016x}"
+                self.routes[name] = {
+                    "kind": "compute#route",
+                    "id": str(number),
+                    "creationTimestamp": now(),
+                    "name": name,
+                    "description": "Default local route to the subnetwork." if key == "nextHopNetwork" else "Default route to the Internet.",
+                    "network": self.link(f"projects/{self.project}/global/networks/{network}"),
+                    "destRange": dest,
+                    "priority": priority,
+                    key: self.link(target),
+                    "selfLink": self.link(f"projects/{self.project}/global/routes/{name}"),
+                }
 
     # -- resources ---------------------------------------------------------------------------
 
@@ -263,7 +293,7 @@ class Compute:
         if not self.router_netns:
             return None
         candidates = sorted(
-            (r for r in self.routes.values() if r["destRange"] == dest),
+            (r for r in self.routes.values() if r["destRange"] == dest and r.get("nextHopIp")),
             key=lambda r: (r["priority"], r["name"]),
         )
         if candidates:
@@ -442,6 +472,7 @@ def main():
     server.daemon_threads = True
     port = server.server_address[1]
     compute.base = f"http://127.0.0.1:{port}{API_PREFIX}"
+    compute.add_default_routes()
     print(port, flush=True)
     try:
         server.serve_forever()

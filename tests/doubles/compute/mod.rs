@@ -146,7 +146,8 @@ impl ComputeDouble {
             .collect()
     }
 
-    /// The routes in the double as `name destRange nextHopIp`, via `gcloud compute routes list`.
+    /// The routes in the double as `name destRange nextHopIp`, via `gcloud compute routes list`,
+    /// without the network's two `default-route-…` ones.
     pub fn routes(&self) -> Vec<String> {
         let out = self.gcloud(&[
             "compute",
@@ -164,7 +165,27 @@ impl ComputeDouble {
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|l| !l.starts_with("default-route-"))
             .collect()
+    }
+
+    /// Every route, the network's two `default-route-…` ones included: `NAME DEST`, sorted.
+    pub fn all_routes(&self) -> Vec<String> {
+        let out = self.gcloud(&[
+            "compute",
+            "routes",
+            "list",
+            "--project",
+            PROJECT,
+            "--format=value(name,destRange)",
+        ]);
+        assert!(out.status.success(), "gcloud routes list: {}", String::from_utf8_lossy(&out.stderr));
+        let mut routes: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        routes.sort();
+        routes
     }
 }
 
