@@ -407,3 +407,136 @@ fn a_rollout_that_never_finishes_fails_after_the_inventorys_timeout() {
     let state = std::fs::read_to_string(dir.path().join(".labctl/state.json")).unwrap_or_default();
     assert!(!state.contains("flannel-manifest"), "a failed step was recorded as applied: {state}");
 }
+
+/// What `reset --hard` must restore on a worker: routes, links, and its CNI configs.
+fn node_state(lab: &FlannelLab<'_>, node: &str) -> String {
+    let pid = sshd_pid(&lab.lab, node);
+    let out = Command::new("nsenter")
+        .args([&format!("--target={pid}"), "--mount", "--", "sh", "-c"])
+        .arg("ls -A /etc/cni/net.d /run")
+        .output()
+        .unwrap();
+    let links: Vec<String> = lab
+        .ip(node, &["-o", "link"])
+        .lines()
+        .map(|l| l.split(':').nth(1).unwrap_or_default().trim().to_string())
+        .collect();
+    format!(
+        "{}links: {}\n{}",
+        lab.ip(node, &["route"]),
+        links.join(" "),
+        String::from_utf8_lossy(&out.stdout)
+    )
+}
+
+#[test]
+fn reset_hard_removes_flannel_applied_by_hand_and_leaves_chapter_09() {
+    let root = Root::new();
+    let lab = FlannelLab::up(&root, "flhard", &["--network", "10.236.60.0/24", "--workers", "3"]);
+    let workers = ["worker-0", "worker-1", "worker-2"];
+    let start: Vec<String> = workers.iter().map(|w| node_state(&lab, w)).collect();
+    assert!(start[0].contains("10-bridge.conf"), "{}", start[0]);
+
+    // By hand, from the jumpbox: the rendered manifest applied with kubectl.
+    let out_dir = root.path().join("rendered");
+    let render = lab.labctl(&[
+        "render",
+        CHAPTER,
+        "--variant",
+        "flannel",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(render.status.success(), "{}", text(&render));
+    let manifest = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".flannel-manifest.yaml"))
+        .expect("render wrote the manifest");
+    let kubectl = |args: &[&str]| -> Output {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(lab.double.kubeconfig_file())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let apply = kubectl(&["apply", "--server-side", "-f", manifest.to_str().unwrap()]);
+    assert!(apply.status.success(), "{}", text(&apply));
+    assert!(lab.ip("worker-0", &["link"]).contains("flannel.1"));
+    // Not the chapter's: a route to another network on worker-0.
+    let other = Command::new("ip")
+        .args(["-n", &lab.netns("worker-0"), "route", "add", "10.99.0.0/16", "via", "10.236.60.21"])
+        .status()
+        .unwrap();
+    assert!(other.success());
+    let by_hand: Vec<String> = workers.iter().map(|w| node_state(&lab, w)).collect();
+    let verify = lab.labctl(&["verify", "--variant", "flannel"]);
+    assert!(verify.status.success(), "the by-hand lab works:\n{}", text(&verify));
+
+    let dry = lab.labctl(&["reset", "--hard", "--variant", "flannel", "--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    let out = stdout(&dry);
+    for line in [
+        "controller-0  cluster-objects  daemonset.apps/kube-flannel-ds -n kube-flannel",
+        "controller-0  cluster-objects  namespace/kube-flannel",
+        "controller-0  cluster-objects  clusterrole.rbac.authorization.k8s.io/flannel",
+        "worker-0      pod-routes       10.200.1.0/24 via 10.200.1.0 dev flannel.1",
+        "worker-2      node-leftovers   file /etc/cni/net.d/10-flannel.conflist",
+        "worker-2      node-leftovers   file /run/flannel/subnet.env",
+        "worker-2      node-leftovers   link flannel.1",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(line) && l.ends_with("not made by labctl")),
+            "no {line:?} in\n{out}"
+        );
+    }
+    assert!(!out.contains("cni0"), "cni0 belongs to chapter 09's 10-bridge.conf:\n{out}");
+    assert!(!out.contains("10.99.0.0"), "{out}");
+    let now: Vec<String> = workers.iter().map(|w| node_state(&lab, w)).collect();
+    assert_eq!(now, by_hand, "--dry-run changed a node");
+
+    let hard = lab.labctl(&["reset", "--hard", "--variant", "flannel", "--yes"]);
+    assert!(hard.status.success(), "{}", text(&hard));
+    let out = stdout(&hard);
+    for host in ["controller-0", "worker-0", "worker-1", "worker-2"] {
+        assert!(out.contains(&format!("{host}: back at the start\n")), "{out}");
+    }
+    let left = kubectl(&["get", "-A", "daemonsets.apps,configmaps,serviceaccounts", "-o", "name"]);
+    assert_eq!(stdout(&left), "", "{}", text(&left));
+    let left = kubectl(&["get", "clusterroles,clusterrolebindings,namespaces", "-o", "name"]);
+    assert!(!stdout(&left).contains("flannel"), "{}", text(&left));
+    let now: Vec<String> = workers.iter().map(|w| node_state(&lab, w)).collect();
+    assert_eq!(now[1..], start[1..]);
+    assert!(now[0].contains("10.99.0.0/16 via 10.236.60.21"), "{}", now[0]);
+    assert_eq!(
+        now[0].lines().filter(|l| !l.starts_with("10.99.0.0/16")).collect::<Vec<_>>(),
+        start[0].lines().collect::<Vec<_>>()
+    );
+    let verify = lab.labctl(&["verify", "--variant", "flannel"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let again = lab.labctl(&["reset", "--hard", "--variant", "flannel", "--yes"]);
+    assert!(stdout(&again).contains("nothing to remove"), "{}", text(&again));
+
+    // labctl's run, then one worker down: it is named, exit 3, the others are reset.
+    let run = lab.labctl(&["run", CHAPTER, "--variant", "flannel"]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(lab.labctl(&["verify"]).status.success());
+    let pid = sshd_pid(&lab.lab, "worker-2").to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    let hard = lab.labctl(&["reset", "--hard", "--yes"]);
+    Command::new("kill").args(["-CONT", &pid]).status().unwrap();
+    assert_eq!(hard.status.code(), Some(3), "{}", text(&hard));
+    let out = stdout(&hard);
+    assert!(out.contains("worker-2: unreachable, not reset:"), "{out}");
+    assert!(out.contains("worker-0: back at the start\n"), "{out}");
+    assert!(out.contains("labctl's run at 20"), "{out}");
+    assert!(lab.ip("worker-2", &["link"]).contains("flannel.1"));
+    let hard = lab.labctl(&["reset", "--hard", "--yes"]);
+    assert!(hard.status.success(), "{}", text(&hard));
+    assert!(!lab.ip("worker-2", &["link"]).contains("flannel.1"));
+    let run = lab.labctl(&["run", CHAPTER, "--variant", "flannel"]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(lab.labctl(&["verify"]).status.success());
+}

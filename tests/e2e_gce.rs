@@ -566,3 +566,143 @@ fn vpc_routes_carry_the_pods_packets_exactly_while_labctl_has_them() {
     let verify = labctl(&["verify"]);
     assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
 }
+
+/// `reset --hard` on the sandbox's gce shape: routes a student named and made with gcloud go,
+/// the network's default routes and another VPC route stay, with packets as the proof (root).
+#[test]
+fn reset_hard_removes_every_route_into_the_cluster_cidr_whatever_its_name() {
+    sandbox_lab::require_root();
+    let root = sandbox_lab::Root::new();
+    let name = sandbox_lab::unique_name("gcehard");
+    let lab = sandbox_lab::Lab::up(
+        &root,
+        &name,
+        &["--shape", "gce", "--network", "10.233.60.0/24", "--workers", "3"],
+    );
+    let status = lab.status();
+    let router = str_of(&status["router_netns"]);
+    let nodes = status["nodes"].as_array().unwrap().clone();
+    let workers: Vec<&serde_json::Value> =
+        nodes.iter().filter(|n| !n["pod_cidr"].is_null()).collect();
+    let instances: Vec<compute::Instance> = workers
+        .iter()
+        .map(|n| (str_of(&n["name"]), str_of(&n["address"]), Some(str_of(&n["pod_cidr"]))))
+        .collect();
+    let double = ComputeDouble::start(&instances, Some(&router));
+    let written = std::fs::read_to_string(lab.dir().join("labctl.yaml")).unwrap();
+    let inventory = lab.dir().join("gce.yaml");
+    std::fs::write(
+        &inventory,
+        written.replace("provider: ssh\n", "provider: gce\n")
+            + &format!("gce: {{ project: {PROJECT}, network: {NETWORK}, zone: {ZONE} }}\n"),
+    )
+    .unwrap();
+    let labctl = |args: &[&str]| -> Output {
+        let mut command =
+            root.labctl(["-i", inventory.to_str().unwrap(), "--connect-timeout", "3"]);
+        command.args(args).env("NO_COLOR", "1");
+        double.logged_in(&mut command);
+        command.output().expect("labctl runs")
+    };
+    let pods: Vec<(String, String)> =
+        workers.iter().map(|n| (str_of(&n["pod_netns"]), str_of(&n["pod_address"]))).collect();
+    let reachable = || -> usize {
+        let mut n = 0;
+        for (a, _) in &pods {
+            for (b_ns, b) in &pods {
+                if a != b_ns && ping_until(a, b, Duration::from_secs(2)) {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    let router_routes = || -> String {
+        let out = Command::new("ip").args(["-n", &router, "route"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let defaults = double.all_routes();
+    assert_eq!(defaults.len(), 2, "{defaults:?}");
+    assert!(defaults.iter().any(|r| r.ends_with(" 0.0.0.0/0")), "{defaults:?}");
+    assert!(defaults.iter().any(|r| r.ends_with(" 10.233.60.0/24")), "{defaults:?}");
+    let start_router = router_routes();
+
+    // By hand, with the student's own names; my-route-2 goes to an address nobody answers.
+    create_route(&double, "my-route-0", "10.200.0.0/24", "10.233.60.20");
+    create_route(&double, "my-route-1", "10.200.1.0/24", "10.233.60.21");
+    create_route(&double, "my-route-2", "10.200.2.0/24", "10.233.60.99");
+    // Not the chapter's: another network's route.
+    create_route(&double, "office-vpn", "10.50.0.0/16", "10.233.60.20");
+    assert_eq!(reachable(), 2, "only worker-0 and worker-1 reach each other");
+    let routes_by_hand = double.all_routes();
+    let router_by_hand = router_routes();
+
+    let dry = labctl(&["reset", "--hard", "--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert_eq!(
+        stdout(&dry),
+        "reset --hard: 11-pod-network-routes (variant gce): 3 item(s) of its footprint on 1 host(s)\n\
+         HOST   PART        ITEM                                       MADE BY\n\
+         local  vpc-routes  my-route-0 10.200.0.0/24 via 10.233.60.20  not made by labctl\n\
+         local  vpc-routes  my-route-1 10.200.1.0/24 via 10.233.60.21  not made by labctl\n\
+         local  vpc-routes  my-route-2 10.200.2.0/24 via 10.233.60.99  not made by labctl\n\
+         reset --hard --dry-run: 3 item(s) would be removed; nothing was changed\n"
+    );
+    assert_eq!(double.all_routes(), routes_by_hand, "--dry-run changed the VPC");
+    assert_eq!(router_routes(), router_by_hand, "--dry-run changed the router");
+
+    // A worker that is down does not matter: the gce footprint is read with gcloud from here.
+    let pid = std::fs::read_to_string(lab.dir().join("nodes/worker-2/sshd.pid")).unwrap();
+    assert!(Command::new("kill").args(["-STOP", pid.trim()]).status().unwrap().success());
+    let hard = labctl(&["reset", "--hard", "--yes"]);
+    Command::new("kill").args(["-CONT", pid.trim()]).status().unwrap();
+    assert!(hard.status.success(), "{}", text(&hard));
+    let out = stdout(&hard);
+    assert!(
+        out.contains("local  vpc-routes  my-route-2 10.200.2.0/24 via 10.233.60.99  not made by labctl  removed\n"),
+        "{out}"
+    );
+    assert!(out.contains("local: back at the start\n"), "{out}");
+    let mut expected = defaults.clone();
+    expected.push("office-vpn 10.50.0.0/16".into());
+    expected.sort();
+    assert_eq!(double.all_routes(), expected);
+    assert!(!router_routes().contains("10.200."), "{}", router_routes());
+    assert!(router_routes().contains("10.50.0.0/16 via 10.233.60.20"), "{}", router_routes());
+    assert_eq!(
+        router_routes().replace("10.50.0.0/16 via 10.233.60.20 dev eth0 \n", ""),
+        start_router
+    );
+    assert_eq!(reachable(), 0, "pods still reach each other");
+    let verify = labctl(&["verify"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let again = labctl(&["reset", "--hard", "--yes"]);
+    assert!(stdout(&again).contains("nothing to remove"), "{}", text(&again));
+
+    // labctl's own routes, plus a student's second route: both kinds named as such.
+    let run = labctl(&["run", CHAPTER]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(labctl(&["verify"]).status.success());
+    create_route(&double, "extra", "10.200.0.0/16", "10.233.60.21");
+    let hard = labctl(&["reset", "--hard", "--yes"]);
+    assert!(hard.status.success(), "{}", text(&hard));
+    // Columns, whatever their widths.
+    let out: String = stdout(&hard)
+        .lines()
+        .map(|l| {
+            l.split("  ").filter(|c| !c.is_empty()).map(str::trim).collect::<Vec<_>>().join(" | ")
+                + "\n"
+        })
+        .collect();
+    assert!(out.contains("local | vpc-routes | extra 10.200.0.0/16 via 10.233.60.21 | not made by labctl | removed\n"), "{out}");
+    assert!(out.contains("local | vpc-routes | kubernetes-route-10-200-1-0-24 10.200.1.0/24 via 10.233.60.21 | labctl's run at 20"), "{out}");
+    assert!(out.contains(" | undone by labctl\n"), "{out}");
+    assert!(
+        out.contains("reset --hard: 3 undone by labctl, 1 removed, 0 host(s) not at the start"),
+        "{out}"
+    );
+    assert_eq!(double.all_routes(), expected);
+    let run = labctl(&["run", CHAPTER]);
+    assert!(stdout(&run).contains("run: 3 changed"), "{}", text(&run));
+    assert!(labctl(&["verify"]).status.success());
+}

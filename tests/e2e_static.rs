@@ -608,7 +608,12 @@ fn reset_hard_brings_a_lab_done_by_hand_back_to_the_start() {
         out.contains("worker-0: back at the start\nworker-1: back at the start\nworker-2: back at the start\n"),
         "{out}"
     );
-    assert!(out.contains("reset --hard: 0 undone by labctl, 6 removed, 0 host(s) not at the start, 0 unreachable"), "{out}");
+    assert!(
+        out.contains(
+            "reset --hard: 0 undone by labctl, 6 removed, 0 host(s) not at the start, 0 unreachable"
+        ),
+        "{out}"
+    );
     // Exactly the chapter's routes went: the others stay, the tables are as before plus them.
     assert!(lab.routes("worker-0").contains("10.99.0.0/16 via 10.232.60.21"));
     assert!(lab.routes("worker-1").contains("192.168.50.0/24 via 10.232.60.22"));
@@ -661,11 +666,15 @@ fn reset_hard_after_run_removes_labctls_routes_and_a_students_summary_route() {
     let dry = lab.labctl(&["reset", "--hard", "--dry-run"]);
     let out = stdout(&dry);
     assert!(
-        out.contains("worker-0  pod-routes  10.200.0.0/16 via 10.232.61.22 dev enp0s8  not made by labctl\n"),
+        out.contains(
+            "worker-0  pod-routes  10.200.0.0/16 via 10.232.61.22 dev enp0s8  not made by labctl\n"
+        ),
         "{out}"
     );
     assert!(
-        out.contains("worker-0  pod-routes  10.200.1.0/24 via 10.232.61.21 dev enp0s8  labctl's run at 20"),
+        out.contains(
+            "worker-0  pod-routes  10.200.1.0/24 via 10.232.61.21 dev enp0s8  labctl's run at 20"
+        ),
         "{out}"
     );
     let hard = lab.labctl(&["reset", "--hard", "--yes"]);
@@ -709,6 +718,10 @@ fn reset_hard_names_an_unreachable_node_and_resets_the_others() {
     // worker-2's routes stay recorded: the next reset --hard finishes the job.
     let hard = lab.labctl(&["reset", "--hard", "--yes"]);
     assert!(hard.status.success(), "{}", text(&hard));
-    assert!(stdout(&hard).contains("reset --hard: 2 undone by labctl, 0 removed"), "{}", text(&hard));
+    assert!(
+        stdout(&hard).contains("reset --hard: 2 undone by labctl, 0 removed"),
+        "{}",
+        text(&hard)
+    );
     assert_eq!(tables(&lab), start);
 }

@@ -278,8 +278,7 @@ impl Chapter {
                 ));
             }
             if !is_name(&part.name.value) {
-                problems
-                    .push(self.error_at(&part.name, name_rule("footprint", &part.name.value)));
+                problems.push(self.error_at(&part.name, name_rule("footprint", &part.name.value)));
             }
             for (field, command) in [("list", &part.list), ("remove", &part.remove)] {
                 if command.value.trim().is_empty() {

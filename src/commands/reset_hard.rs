@@ -57,7 +57,10 @@ pub fn run(
             hosts.push(h);
         }
     }
-    let log = RunLog::open(&lab.state_dir.logs(), if dry_run { "reset-hard-dry-run" } else { "reset-hard" });
+    let log = RunLog::open(
+        &lab.state_dir.logs(),
+        if dry_run { "reset-hard-dry-run" } else { "reset-hard" },
+    );
     let concurrency = global.concurrency as usize;
     let runtime = crate::runner::runtime()?;
     let connections = runtime.block_on(lab.connect(&hosts, concurrency, &log))?;
@@ -165,7 +168,10 @@ pub fn run(
         if left.is_empty() {
             println!("{}: back at the start", host.name());
             if let Err(e) = recorder.forget_host(host.name()) {
-                eprintln!("error: {}: back at the start, but the state could not be saved: {e}", host.name());
+                eprintln!(
+                    "error: {}: back at the start, but the state could not be saved: {e}",
+                    host.name()
+                );
                 remaining += 1;
             }
         } else {
@@ -174,11 +180,8 @@ pub fn run(
         }
     }
     let removed = removals.iter().filter(|r| r.error.is_none()).count();
-    let undone_count: usize = undone
-        .iter()
-        .flat_map(|h| &h.actions)
-        .filter(|a| a.status == Status::Changed)
-        .count();
+    let undone_count: usize =
+        undone.iter().flat_map(|h| &h.actions).filter(|a| a.status == Status::Changed).count();
     println!(
         "reset --hard: {undone_count} undone by labctl, {removed} removed, {remaining} host(s) not at the start, {unreachable} unreachable (log: {})",
         log.path().display()
@@ -297,7 +300,9 @@ fn report(
     let mut t = table();
     t.set_header(["HOST", "PART", "ITEM", "MADE BY", "RESULT"]);
     let in_reading = |readings: &[Reading], part: usize, host: &HostRef, item: &str| {
-        readings.iter().any(|r| r.part == part && &r.host == host && r.items().iter().any(|i| i == item))
+        readings
+            .iter()
+            .any(|r| r.part == part && &r.host == host && r.items().iter().any(|i| i == item))
     };
     let mut rows: Vec<(usize, HostRef, String)> = Vec::new();
     for r in before.iter().chain(middle) {
@@ -309,7 +314,9 @@ fn report(
     }
     for (part, host, item) in rows {
         let was_read = |readings: &[Reading]| {
-            readings.iter().any(|r| r.part == part && r.host == host && matches!(r.found, Found::Items(_)))
+            readings
+                .iter()
+                .any(|r| r.part == part && r.host == host && matches!(r.found, Found::Items(_)))
         };
         let read_after = was_read(after);
         let result = if was_read(middle)

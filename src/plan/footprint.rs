@@ -78,7 +78,10 @@ pub fn render(
     for part in &variant.footprint {
         let on = targets(part.target, inventory);
         if on.is_empty()
-            && matches!(part.target, Target::Controllers | Target::FirstController | Target::Kubectl)
+            && matches!(
+                part.target,
+                Target::Controllers | Target::FirstController | Target::Kubectl
+            )
         {
             return Err(Diagnostic::error(
                 &inventory.source,

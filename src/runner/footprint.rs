@@ -80,8 +80,12 @@ impl Runner<'_> {
 
     async fn list(&self, part: &PlannedPart, on: &PartOnHost) -> Found {
         let Some(connection) = self.hosts.get(&on.host) else {
-            let why =
-                self.hosts.unreachable.get(on.host.name()).map(|e| e.to_string()).unwrap_or_default();
+            let why = self
+                .hosts
+                .unreachable
+                .get(on.host.name())
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             return Found::Unreachable(why);
         };
         match run_logged(&connection, &on.host, &self.spec(part, on, &on.list), self.log).await {
@@ -165,18 +169,19 @@ impl Runner<'_> {
                     continue;
                 }
             };
-            let error = match run_logged(&connection, &on.host, &self.spec(part, on, &command), self.log)
-                .await
-            {
-                Ok(out) if out.success() => None,
-                Ok(out) => Some(describe_failure(&command, &out)),
-                Err(e) => {
-                    if matches!(e, RunError::ConnectionLost { .. }) {
-                        stopped = Some(format!("connection lost: {e}"));
+            let error =
+                match run_logged(&connection, &on.host, &self.spec(part, on, &command), self.log)
+                    .await
+                {
+                    Ok(out) if out.success() => None,
+                    Ok(out) => Some(describe_failure(&command, &out)),
+                    Err(e) => {
+                        if matches!(e, RunError::ConnectionLost { .. }) {
+                            stopped = Some(format!("connection lost: {e}"));
+                        }
+                        Some(e.to_string())
                     }
-                    Some(e.to_string())
-                }
-            };
+                };
             let word = if error.is_none() { "removed" } else { "failed" };
             progress.event(on.host.name(), word, &format!("{} {item}", part.name), true);
             removals.push(removal(error));

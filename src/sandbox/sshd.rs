@@ -138,6 +138,14 @@ pub fn start_script(
             dir = qp(dir)
         ));
     }
+    if pod_netns_file.is_some() {
+        // A worker's CNI config from KTHW chapter 09, where a VM has it: what later chapters
+        // (and `reset --hard`) must leave alone, and why `cni0` stays when flannel goes.
+        script.push_str(&format!(
+            "mkdir -p /etc/cni/net.d\ncp {} /etc/cni/net.d/10-bridge.conf\n",
+            qp(&paths.cni_config(node))
+        ));
+    }
     let (uid, gid) = (accounts.uid, accounts.gid);
     script.push_str(&format!(
         "mkdir -m 0755 {HOME}

@@ -179,7 +179,11 @@ impl ComputeDouble {
             PROJECT,
             "--format=value(name,destRange)",
         ]);
-        assert!(out.status.success(), "gcloud routes list: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "gcloud routes list: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut routes: Vec<String> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
