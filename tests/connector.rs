@@ -666,7 +666,10 @@ async fn concurrent_first_connections_learn_one_line() {
             let endpoint = endpoint.clone();
             tokio::spawn(async move {
                 let connection = connector::connect(&endpoint).await.map_err(|e| e.to_string())?;
-                connection.run(&spec("echo hi")).await.map_err(|e| e.to_string())
+                // 50 sessions at once on a loaded 2-CPU machine: the guard against a hang is
+                // the connect timeout's, not the 10 s one meant for a single command.
+                let spec = CommandSpec { timeout: Duration::from_secs(60), ..spec("echo hi") };
+                connection.run(&spec).await.map_err(|e| e.to_string())
             })
         })
         .collect();
