@@ -663,6 +663,21 @@ fn reset_hard_after_run_removes_labctls_routes_and_a_students_summary_route() {
     let run = lab.labctl(&["run", CHAPTER]);
     assert!(run.status.success(), "{}", text(&run));
     by_hand(&lab, "worker-0", "ip route add 10.200.0.0/16 via 10.232.61.22");
+    let tables_now = tables(&lab);
+    // Plain reset's --dry-run: labctl's six actions, nothing of the student's.
+    let dry = lab.labctl(&["reset", "--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    let out = stdout(&dry);
+    assert!(
+        out.contains("worker-0: would undo pod-routes (peer worker-1), applied at 20"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("reset --dry-run: 6 action(s) would be undone; nothing was changed\n"),
+        "{out}"
+    );
+    assert!(!out.contains("10.200.0.0/16"), "{out}");
+    assert_eq!(tables(&lab), tables_now, "reset --dry-run changed a routing table");
     let dry = lab.labctl(&["reset", "--hard", "--dry-run"]);
     let out = stdout(&dry);
     assert!(
