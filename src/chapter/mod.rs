@@ -211,26 +211,14 @@ impl Chapter {
             let optional = [("conflict", &step.conflict), ("replace", &step.replace)]
                 .into_iter()
                 .filter_map(|(field, command)| command.as_ref().map(|c| (field, c)));
+            let owner = format!("step `{}`", step.name.value);
             for (field, command) in
                 [("check", &step.check), ("run", &step.run), ("undo", &step.undo)]
                     .into_iter()
                     .chain(optional)
+                    .chain(step.leaves.iter().map(|l| ("leaves", l)))
             {
-                if command.value.trim().is_empty() {
-                    problems.push(self.error_at(
-                        command,
-                        format!("`{field}` of step `{}` is empty", step.name.value),
-                    ));
-                    continue;
-                }
-                let located = Located {
-                    text: &command.value,
-                    line: command.referenced.line(),
-                    column: command.referenced.column(),
-                };
-                if let Err(d) = renderer.check_command_syntax(&self.file, located) {
-                    problems.push(d);
-                }
+                self.check_command(&renderer, &owner, field, command, problems);
             }
             if !step.leaves.is_empty() && variant.footprint.is_empty() {
                 problems.push(
@@ -243,16 +231,6 @@ impl Chapter {
                     )
                     .with_help("`leaves` names the footprint items a step's action leaves; declare the variant's `footprint` first"),
                 );
-            }
-            for leaves in &step.leaves {
-                let located = Located {
-                    text: &leaves.value,
-                    line: leaves.referenced.line(),
-                    column: leaves.referenced.column(),
-                };
-                if let Err(d) = renderer.check_command_syntax(&self.file, located) {
-                    problems.push(d);
-                }
             }
             if let Some(stdin) = &step.stdin
                 && !renderer.has_manifest(&stdin.value)
@@ -280,23 +258,33 @@ impl Chapter {
             if !is_name(&part.name.value) {
                 problems.push(self.error_at(&part.name, name_rule("footprint", &part.name.value)));
             }
+            let owner = format!("footprint `{}`", part.name.value);
             for (field, command) in [("list", &part.list), ("remove", &part.remove)] {
-                if command.value.trim().is_empty() {
-                    problems.push(self.error_at(
-                        command,
-                        format!("`{field}` of footprint `{}` is empty", part.name.value),
-                    ));
-                    continue;
-                }
-                let located = Located {
-                    text: &command.value,
-                    line: command.referenced.line(),
-                    column: command.referenced.column(),
-                };
-                if let Err(d) = renderer.check_command_syntax(&self.file, located) {
-                    problems.push(d);
-                }
+                self.check_command(&renderer, &owner, field, command, problems);
             }
+        }
+    }
+
+    /// A command template (`field` of `owner`) is not empty and parses.
+    fn check_command(
+        &self,
+        renderer: &Renderer,
+        owner: &str,
+        field: &str,
+        command: &Spanned<String>,
+        problems: &mut Vec<Diagnostic>,
+    ) {
+        if command.value.trim().is_empty() {
+            problems.push(self.error_at(command, format!("`{field}` of {owner} is empty")));
+            return;
+        }
+        let located = Located {
+            text: &command.value,
+            line: command.referenced.line(),
+            column: command.referenced.column(),
+        };
+        if let Err(d) = renderer.check_command_syntax(&self.file, located) {
+            problems.push(d);
         }
     }
 

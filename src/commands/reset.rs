@@ -49,12 +49,7 @@ pub fn run(
         lab.prepare(Some(&variant), false, crate::gce::Need::Cli)?;
     }
     let mut hosts: Vec<HostRef> = Vec::new();
-    for a in &applied {
-        let h = if a.host == "local" { HostRef::Local } else { HostRef::Node(a.host.clone()) };
-        if !hosts.contains(&h) {
-            hosts.push(h);
-        }
-    }
+    add_hosts_of(&applied, &mut hosts);
     if !yes
         && !confirm(&format!(
             "reset will undo {} action(s) of {} (variant {variant}) on {} host(s). Go on? [y/N] ",
@@ -133,6 +128,19 @@ pub fn run(
                     .into(),
             code,
         }),
+    }
+}
+
+/// Adds the hosts `applied` was applied on to `hosts`, each once, in first-seen order.
+pub(super) fn add_hosts_of(
+    applied: &[crate::runner::state::AppliedAction],
+    hosts: &mut Vec<HostRef>,
+) {
+    for a in applied {
+        let h = if a.host == "local" { HostRef::Local } else { HostRef::Node(a.host.clone()) };
+        if !hosts.contains(&h) {
+            hosts.push(h);
+        }
     }
 }
 

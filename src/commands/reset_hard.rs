@@ -10,7 +10,7 @@ use comfy_table::{Table, presets};
 use crate::chapter::Variant;
 use crate::cli::GlobalArgs;
 use crate::commands::lab::{Lab, print_unreachable};
-use crate::commands::reset::confirm;
+use crate::commands::reset::{add_hosts_of, confirm};
 use crate::error::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_UNREACHABLE, Error};
 use crate::output::summary::{Status, flush_left};
 use crate::plan::HostRef;
@@ -51,12 +51,7 @@ pub fn run(
         state.chapters.get(lab.chapter.name()).map(|c| c.applied.clone()).unwrap_or_default();
     let footprint = crate::plan::footprint::render(&lab.chapter, &chosen, &lab.inventory)?;
     let mut hosts = footprint.hosts();
-    for a in &applied {
-        let h = if a.host == "local" { HostRef::Local } else { HostRef::Node(a.host.clone()) };
-        if !hosts.contains(&h) {
-            hosts.push(h);
-        }
-    }
+    add_hosts_of(&applied, &mut hosts);
     let log = RunLog::open(
         &lab.state_dir.logs(),
         if dry_run { "reset-hard-dry-run" } else { "reset-hard" },

@@ -12,10 +12,10 @@ use minijinja::Value;
 use serde_saphyr::Spanned;
 
 use crate::chapter::Chapter;
-use crate::chapter::schema::{Target, Variant};
+use crate::chapter::schema::Variant;
 use crate::diagnostic::Diagnostic;
 use crate::inventory::Inventory;
-use crate::plan::{HostRef, targets};
+use crate::plan::{HostRef, needs_controller, no_controller, targets};
 use crate::template::context::{NodeView, base_context};
 use crate::template::{Located, Renderer};
 
@@ -77,22 +77,14 @@ pub fn render(
     let mut parts = Vec::with_capacity(variant.footprint.len());
     for part in &variant.footprint {
         let on = targets(part.target, inventory);
-        if on.is_empty()
-            && matches!(
-                part.target,
-                Target::Controllers | Target::FirstController | Target::Kubectl
-            )
-        {
-            return Err(Diagnostic::error(
-                &inventory.source,
-                inventory.lines.nodes,
-                None,
+        if on.is_empty() && needs_controller(part.target) {
+            return Err(no_controller(
+                inventory,
                 format!(
-                    "footprint `{}` of variant `{}` is read on a controller, but the inventory has no controller node",
+                    "footprint `{}` of variant `{}` is read on a controller",
                     part.name.value, variant.name.value
                 ),
-            )
-            .with_help("add a node with `role: controller`, or choose another variant with `--variant`"));
+            ));
         }
         let mut hosts = Vec::with_capacity(on.len());
         for node in on {

@@ -113,22 +113,14 @@ pub fn render_with(
     let mut hosts: Vec<HostPlan> = Vec::new();
     for step in &variant.steps {
         let on = targets(step.target, inventory);
-        if on.is_empty()
-            && matches!(
-                step.target,
-                Target::Controllers | Target::FirstController | Target::Kubectl
-            )
-        {
-            return Err(Diagnostic::error(
-                &inventory.source,
-                inventory.lines.nodes,
-                None,
+        if on.is_empty() && needs_controller(step.target) {
+            return Err(no_controller(
+                inventory,
                 format!(
-                    "step `{}` of variant `{}` runs on a controller, but the inventory has no controller node",
+                    "step `{}` of variant `{}` runs on a controller",
                     step.name.value, variant.name.value
                 ),
-            )
-            .with_help("add a node with `role: controller`, or choose another variant with `--variant`"));
+            ));
         }
         for node in on {
             let host = match node {
@@ -160,6 +152,22 @@ pub fn uses_iface_args(
     let a = render_with(chapter, variant, inventory, Some(&["--iface=labctl-a".to_string()]))?;
     let b = render_with(chapter, variant, inventory, Some(&["--iface=labctl-b".to_string()]))?;
     Ok(serde_json::to_string(&a).ok() != serde_json::to_string(&b).ok())
+}
+
+/// True when `target` names controllers (so an inventory without one cannot do it).
+pub fn needs_controller(target: Target) -> bool {
+    matches!(target, Target::Controllers | Target::FirstController | Target::Kubectl)
+}
+
+/// `what` (a step or footprint part) cannot be planned: the inventory has no controller.
+pub fn no_controller(inventory: &Inventory, what: String) -> Diagnostic {
+    Diagnostic::error(
+        &inventory.source,
+        inventory.lines.nodes,
+        None,
+        format!("{what}, but the inventory has no controller node"),
+    )
+    .with_help("add a node with `role: controller`, or choose another variant with `--variant`")
 }
 
 /// The hosts a step runs on; `None` is the operator's machine.
