@@ -99,10 +99,15 @@ fn run_then_run_again_then_plan_then_reset() {
         "{out}"
     );
     assert!(
-        out.contains("❌ worker-0 has no route to worker-1's pod CIDR 10.200.1.0/24: run `labctl run 11-pod-network-routes`"),
+        out.contains("❌ worker-0 has no route to worker-1's pod CIDR 10.200.1.0/24: run `sudo ip route replace 10.200.1.0/24 via 10.232.1.21` on worker-0, or `labctl run 11-pod-network-routes`"),
         "{out}"
     );
-    assert!(out.ends_with("verify: 6 of 6 pairs fail (12 of 12 checks failed)\n"), "{out}");
+    assert!(
+        out.ends_with(
+            "verify: 6 of 6 pairs fail (12 of 12 checks failed); 3 of 3 host checks pass\n"
+        ),
+        "{out}"
+    );
 
     let plan = lab.labctl(&["plan", CHAPTER]);
     assert!(plan.status.success(), "{}", text(&plan));
@@ -130,14 +135,23 @@ fn run_then_run_again_then_plan_then_reset() {
     );
     assert!(lab.pod_reachability().iter().all(|r| *r), "pods do not reach each other after run");
     let junit = root.path().join("verify.xml");
-    let verify = lab.labctl(&["verify", "--junit", junit.to_str().unwrap()]);
+    let verify = lab.labctl(&["-v", "verify", "--junit", junit.to_str().unwrap()]);
     assert!(verify.status.success(), "{}", text(&verify));
     let out = stdout(&verify);
     assert!(out.contains("✅ route worker-0 → worker-1: 10.200.1.254 via 10.232.1.21 dev enp0s8 src 10.232.1.20\n"), "{out}");
-    assert!(out.contains("✅ ping  worker-2 → worker-0: 2 of 2 pings answered\n"), "{out}");
-    assert!(out.ends_with("verify: 6 of 6 pairs pass (12 checks)\n"), "{out}");
+    // The probes sit on each node's bridge, the sandbox's real pods answer too, and packets
+    // of the pods' MTU get through.
+    assert!(
+        out.contains("✅ ping  worker-2 → worker-0: 2 of 2 pings answered; at the pod MTU 1500 with DF set: 2 of 2; pod 10.200.0.2: 2 of 2\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("✅ pod CIDR on worker-1: 10.200.1.0/24 (its CNI config /etc/cni/net.d/10-bridge.conf and the inventory)\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("verify: 6 of 6 pairs pass (12 checks); 3 of 3 host checks pass\n"), "{out}");
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains(r#"<testsuites name="labctl verify 11-pod-network-routes" tests="12" skipped="0" failures="0" errors="0">"#), "{xml}");
+    assert!(xml.contains(r#"<testsuites name="labctl verify 11-pod-network-routes" tests="15" skipped="0" failures="0" errors="0">"#), "{xml}");
     // One host at a time (`-j 1`) gives the same verdicts.
     let json = lab.labctl(&["-j", "1", "verify", "--output", "json"]);
     let value: serde_json::Value =
@@ -152,7 +166,7 @@ fn run_then_run_again_then_plan_then_reset() {
             .output()
             .unwrap();
         assert!(
-            !String::from_utf8_lossy(&links.stdout).contains("lcprobe"),
+            !String::from_utf8_lossy(&links.stdout).contains("lcp"),
             "probe link left on {node}"
         );
     }
@@ -228,7 +242,7 @@ fn another_lab_shape_other_nic_addresses_and_more_workers() {
     let verify = lab.labctl(&["verify"]);
     assert!(verify.status.success(), "{}", text(&verify));
     assert!(
-        stdout(&verify).ends_with("verify: 20 of 20 pairs pass (40 checks)\n"),
+        stdout(&verify).ends_with("verify: 20 of 20 pairs pass (40 checks); 5 of 5 host checks pass\n"),
         "{}",
         text(&verify)
     );
@@ -529,7 +543,7 @@ fn verify_names_ip_forward_off_on_the_receiving_node() {
         .status()
         .unwrap();
     assert!(off.success());
-    let verify = lab.labctl(&["verify"]);
+    let verify = lab.labctl(&["verify", "-v"]);
     assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
     let out = stdout(&verify);
     assert!(out.contains("✅ route worker-0 → worker-1"), "{out}");

@@ -152,7 +152,7 @@ impl Drop for Lab {
     fn drop(&mut self) {
         for n in &mut self.nodes {
             let leftovers = n.probe_namespaces();
-            let _ = n.sh(&probe::teardown_script());
+            let _ = n.sh("for f in /run/netns/labctl-probe-*-\"$(readlink /proc/self/ns/net | tr -cd 0-9)\"; do [ -e \"$f\" ] && ip netns del \"${f##*/}\"; done; true");
             let _ = n.holder.kill();
             let _ = n.holder.wait();
             for ns in leftovers {
@@ -220,11 +220,10 @@ fn probe_pods_ping_once_routes_exist_and_leave_nothing_behind() {
     let refs: Vec<&Node> = lab.nodes.iter().map(|n| &n.node).collect();
     let map: BTreeMap<String, &HostFacts> =
         lab.nodes.iter().zip(&facts).map(|(n, f)| (n.node.name.clone(), f)).collect();
-    let plan = ProbePlan::new(&refs, &map, Some(RouteExpectation::ViaPeer));
+    let mut plan = ProbePlan::new(&refs, &map, Some(RouteExpectation::ViaPeer));
     assert_eq!(plan.probe(&b.node.name).unwrap().address, Ipv4Addr::new(10, 200, 1, 254));
-
+    set_up(&lab, &mut plan);
     for n in &lab.nodes {
-        n.sh_ok(&plan.setup_script(&n.node.name).unwrap());
         assert_eq!(n.probe_namespaces().len(), 1, "{}", n.node.name);
     }
 
@@ -244,28 +243,77 @@ fn probe_pods_ping_once_routes_exist_and_leave_nothing_behind() {
     b.sh_ok("ip route add 10.200.0.0/24 via 10.240.0.20");
     let facts = gather(&lab);
     let after = verify(&lab, &plan, &facts, "after-routes");
-    assert!(after.passed, "{}", after.render_text(true));
+    assert!(after.passed, "{}", after.render(true, true));
     assert_eq!(
         after.pair(&a.node.name, &b.node.name).unwrap().route_evidence.as_ref().unwrap().evidence,
         "10.200.1.254 via 10.240.0.21 dev lab0 src 10.240.0.20"
     );
     assert_eq!(after.summary_line(), "verify: 2 of 2 pairs pass (4 checks)");
 
-    // A run interrupted after setup left the probes; setup again cleans up and works.
+    // A second verify at the same time: its own names, the next free address, the same
+    // verdict; removing it leaves the first one's probe working.
+    let map: BTreeMap<String, &HostFacts> =
+        lab.nodes.iter().zip(&facts).map(|(n, f)| (n.node.name.clone(), f)).collect();
+    let mut second = ProbePlan::new(&refs, &map, Some(RouteExpectation::ViaPeer));
+    assert_ne!(second.run, plan.run);
+    set_up(&lab, &mut second);
+    assert_eq!(second.probe(&b.node.name).unwrap().address, Ipv4Addr::new(10, 200, 1, 253));
     for n in &lab.nodes {
-        n.sh_ok(&plan.setup_script(&n.node.name).unwrap());
-        assert_eq!(n.probe_namespaces().len(), 1);
+        assert_eq!(n.probe_namespaces().len(), 2, "{}", n.node.name);
     }
-    assert!(verify(&lab, &plan, &facts, "after-setup-again").passed);
+    assert!(verify(&lab, &second, &facts, "second").passed);
+    for n in &lab.nodes {
+        n.sh_ok(&second.teardown_script());
+    }
+    assert!(verify(&lab, &plan, &facts, "first-after-second").passed);
+
+    // A probe whose labctl is gone (a claim naming a finished process) is a leftover: the
+    // gather script sees its claim, the next setup removes it.
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let me = labctl::verify::owner::Owner::current();
+    let gone = labctl::verify::owner::Owner { pid: dead, ..me };
+    let facts = gather(&lab);
+    let map: BTreeMap<String, &HostFacts> =
+        lab.nodes.iter().zip(&facts).map(|(n, f)| (n.node.name.clone(), f)).collect();
+    let mut third = ProbePlan::new(&refs, &map, Some(RouteExpectation::ViaPeer));
+    assert!(third.probes.iter().all(|p| p.stale.is_empty()), "the first verify still runs");
+    for n in &lab.nodes {
+        let claim = format!("/run/labctl/probes/{}-{}.probe", plan.run, n.netns_id());
+        n.sh_ok(&format!("sed -i 's/^owner=.*/owner={gone}/' {claim}"));
+    }
+    let facts = gather(&lab);
+    assert_eq!(facts[0].probe_claims.len(), 1);
+    let map: BTreeMap<String, &HostFacts> =
+        lab.nodes.iter().zip(&facts).map(|(n, f)| (n.node.name.clone(), f)).collect();
+    third = ProbePlan::new(&refs, &map, Some(RouteExpectation::ViaPeer));
+    assert_eq!(third.probes[0].stale, [plan.run.clone()]);
+    set_up(&lab, &mut third);
+    for n in &lab.nodes {
+        assert_eq!(n.probe_namespaces().len(), 1, "the leftover is gone on {}", n.node.name);
+    }
+    assert!(verify(&lab, &third, &facts, "after-leftover").passed);
 
     // Teardown leaves nothing, and a second teardown is fine.
     for n in &lab.nodes {
-        n.sh_ok(&probe::teardown_script());
-        n.sh_ok(&probe::teardown_script());
+        n.sh_ok(&third.teardown_script());
+        n.sh_ok(&third.teardown_script());
         assert_eq!(n.probe_namespaces(), Vec::<String>::new());
-        let (code, _, _) = n.sh("ip link show lcprobe0");
-        assert_ne!(code, 0, "lcprobe0 is left on {}", n.node.name);
+        let (code, _, _) = n.sh(&format!("ip link show {}", probe::host_end(&third.run)));
+        assert_ne!(code, 0, "the probe's link is left on {}", n.node.name);
         let routes = n.sh_ok("ip route show");
         assert!(!routes.contains(".254"), "probe route left on {}: {routes}", n.node.name);
+        let claims =
+            n.sh_ok(&format!("ls /run/labctl/probes | grep -- '-{}' || true", n.netns_id()));
+        assert_eq!(claims, "", "claims left on {}", n.node.name);
+    }
+}
+
+/// Sets up `plan`'s probes on every node, as the runner does, and records what they took.
+fn set_up(lab: &Lab, plan: &mut ProbePlan) {
+    for n in &lab.nodes {
+        let out = n.sh_ok(&plan.setup_script(&n.node.name).unwrap());
+        plan.set_up(&n.node.name, &probe::parse_setup(&out));
     }
 }

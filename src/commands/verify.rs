@@ -30,12 +30,17 @@ impl Verified {
         if self.report.passed {
             return Ok(());
         }
-        let code = if self.unreachable && self.report.summary.pairs_passed == 0 {
-            EXIT_UNREACHABLE
+        // A worker that cannot be reached is exit 3, as for run, plan and reset.
+        let code = if self.unreachable { EXIT_UNREACHABLE } else { EXIT_FAILED };
+        let log = if self.log.exists() {
+            format!("log: {}", self.log.display())
         } else {
-            EXIT_FAILED
+            format!(
+                "no log: {} cannot be written",
+                self.log.parent().unwrap_or(&self.log).display()
+            )
         };
-        Err(Error::Other { message: format!("verify failed (log: {})", self.log.display()), code })
+        Err(Error::Other { message: format!("verify failed ({log})"), code })
     }
 }
 
@@ -55,6 +60,17 @@ pub fn verify_lab(
     let (report, unreachable, interrupted) = runtime.block_on(async {
         let interrupt = Interrupt::listen();
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
+        let workers: Vec<(String, u64)> =
+            lab.inventory.workers().map(|n| (n.name.clone(), 4)).collect();
+        // Bars on a terminal; elsewhere verify prints only its report (it may be JSON).
+        let progress = if lab.style.bars {
+            lab.progress(&workers)
+        } else {
+            crate::output::progress::Progress::silent(lab.style)
+        };
+        for (name, _) in &workers {
+            progress.event(name, "reading facts", "", false);
+        }
         let verifier = Verifier {
             chapter: &lab.chapter,
             variant,
@@ -63,8 +79,12 @@ pub fn verify_lab(
             log: &log,
             sudo: lab.inventory.ssh.sudo,
             concurrency: global.concurrency as usize,
+            interrupt: Some(&interrupt),
+            progress: Some(&progress),
         };
-        let report = verifier.run().await?;
+        let report = verifier.run().await;
+        progress.clear();
+        let report = report?;
         if report_unreachable {
             print_unreachable(&connections);
         }
@@ -84,7 +104,7 @@ pub fn run(
     let verified = verify_lab(global, chapter, variant, output == OutputFormat::Text)?;
     match output {
         OutputFormat::Json => println!("{}", verified.report.render_json()),
-        OutputFormat::Text => print!("{}", verified.report.render_text(false)),
+        OutputFormat::Text => print!("{}", verified.report.render(false, global.verbose > 0)),
     }
     if let Some(path) = junit {
         let xml = verified.report.render_junit().map_err(|e| Error::Other {

@@ -128,7 +128,9 @@ impl client::Handler for HostKeyVerifier {
             }))
         })?;
         match verdict {
-            Verdict::Known | Verdict::Learned | Verdict::Unchecked => Ok(true),
+            Verdict::Known | Verdict::Learned | Verdict::LearnedNotSaved | Verdict::Unchecked => {
+                Ok(true)
+            }
             Verdict::UncheckedChange { line, expected_fingerprint } => {
                 let warning = HostKeyWarning {
                     name: self.name.clone(),

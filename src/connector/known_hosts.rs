@@ -69,6 +69,9 @@ pub enum Verdict {
     Known,
     /// The host was new; its key has been appended (accept-new).
     Learned,
+    /// The host was new and its key accepted (accept-new), but the file cannot be written
+    /// (a read-only `.labctl/`): it is accepted again next time, until it can be saved.
+    LearnedNotSaved,
     /// Checking is off and the host is not in the file.
     Unchecked,
     /// Checking is off and the key differs from the one in the file: accepted, but say so.
@@ -184,19 +187,30 @@ pub fn check(
         }
         HostKeyChecking::AcceptNew => {
             if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-                DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(dir)
-                    .map_err(|e| error("create the directory of", e))?;
+                match DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+                    Ok(()) => {}
+                    Err(e) if read_only(&e) => {}
+                    Err(e) => return Err(error("create the directory of", e)),
+                }
             }
-            let mut handle = OpenOptions::new()
-                .read(true)
-                .append(true)
-                .create(true)
-                .mode(0o600)
-                .open(file)
-                .map_err(|e| error("open", e))?;
+            let opened =
+                OpenOptions::new().read(true).append(true).create(true).mode(0o600).open(file);
+            let mut handle = match opened {
+                Ok(handle) => handle,
+                // A read-only `.labctl/` (a shared or mounted lab): keys already known are
+                // checked as usual; a new one is accepted for this run without being written,
+                // as ssh does when it cannot add to known_hosts.
+                Err(e) if read_only(&e) => {
+                    let text = read_locked(file)?;
+                    return Ok(
+                        match decide(&KnownHosts::parse(&text).lookup(host, port, key), policy) {
+                            Verdict::Learned => Verdict::LearnedNotSaved,
+                            other => other,
+                        },
+                    );
+                }
+                Err(e) => return Err(error("open", e)),
+            };
             // Held until `handle` is dropped: read, decide and append are one step for
             // every labctl task and process that connects at the same time.
             handle.lock().map_err(|e| error("lock", e))?;
@@ -214,6 +228,11 @@ pub fn check(
             Ok(verdict)
         }
     }
+}
+
+/// The file system or the directory does not let labctl write.
+fn read_only(e: &std::io::Error) -> bool {
+    e.kind() == ErrorKind::PermissionDenied || e.raw_os_error() == Some(30 /* EROFS */)
 }
 
 /// The file's text under a shared lock; a missing file is an empty one.

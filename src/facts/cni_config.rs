@@ -37,6 +37,14 @@ pub struct CniConfig {
     pub plugin_types: Vec<String>,
     /// IPv4 subnets found in any plugin's `ipam` (`subnet`, or `ranges[][].subnet`).
     pub subnets: Vec<Ipv4Net>,
+    /// The Linux bridge pods are attached to: the `bridge` plugin's `bridge` (default `cni0`),
+    /// or flannel's, which delegates to that plugin (`delegate.bridge`, default `cni0`).
+    pub bridge: Option<String>,
+    /// The MTU the bridge plugin gives pods (`mtu`), when the file sets one.
+    pub mtu: Option<u32>,
+    /// Where `host-local` keeps its leases: `ipam.dataDir`, default `/var/lib/cni/networks`.
+    /// A lease is a file named after the address in `DATA_DIR/NETWORK/`.
+    pub data_dir: Option<String>,
     /// Why the file could not be read or understood.
     pub problem: Option<String>,
 }
@@ -46,7 +54,17 @@ impl CniConfig {
     pub fn file_name(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or(&self.path)
     }
+
+    /// The directory of this network's `host-local` leases, if it uses host-local.
+    pub fn leases_dir(&self) -> Option<String> {
+        Some(format!("{}/{}", self.data_dir.as_deref()?, self.network.as_deref()?))
+    }
 }
+
+/// host-local's default `dataDir`.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
+/// The bridge plugin's default bridge.
+pub const DEFAULT_BRIDGE: &str = "cni0";
 
 /// The path a section of this fact reads, if `name` is one.
 pub fn path_of(section_name: &str) -> Option<&str> {
@@ -64,6 +82,9 @@ pub fn parse(section: &Section) -> Result<CniConfig, FactError> {
         cni_version: None,
         plugin_types: Vec::new(),
         subnets: Vec::new(),
+        bridge: None,
+        mtu: None,
+        data_dir: None,
         problem: None,
     };
     if section.code != 0 || section.absent {
@@ -85,7 +106,28 @@ pub fn parse(section: &Section) -> Result<CniConfig, FactError> {
         None => vec![&doc],
     };
     for plugin in plugins {
-        if let Some(t) = text(plugin, "type") {
+        let kind = text(plugin, "type");
+        // flannel writes a bridge plugin config of its own (with host-local) from `delegate`.
+        let bridge_plugin = match kind.as_deref() {
+            Some("bridge") => Some(plugin),
+            Some("flannel") => Some(plugin.get("delegate").unwrap_or(&Value::Null)),
+            _ => None,
+        };
+        if let Some(b) = bridge_plugin
+            && config.bridge.is_none()
+        {
+            config.bridge = Some(text(b, "bridge").unwrap_or_else(|| DEFAULT_BRIDGE.into()));
+            config.mtu = b.get("mtu").and_then(Value::as_u64).and_then(|m| u32::try_from(m).ok());
+            let ipam = b.get("ipam");
+            let host_local = ipam.and_then(|i| text(i, "type")).is_none_or(|t| t == "host-local");
+            if host_local {
+                config.data_dir = Some(
+                    ipam.and_then(|i| text(i, "dataDir"))
+                        .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+                );
+            }
+        }
+        if let Some(t) = kind {
             config.plugin_types.push(t);
         }
         if let Some(ipam) = plugin.get("ipam") {
@@ -136,6 +178,8 @@ mod tests {
         assert_eq!(c.network.as_deref(), Some("cbr0"));
         assert_eq!(c.plugin_types, ["flannel", "portmap"]);
         assert!(c.subnets.is_empty());
+        assert_eq!(c.bridge.as_deref(), Some("cni0"));
+        assert_eq!(c.leases_dir().as_deref(), Some("/var/lib/cni/networks/cbr0"));
         assert_eq!(c.problem, None);
     }
 
@@ -156,6 +200,10 @@ mod tests {
                 r#"99-loopback.conf Some("lo") ["loopback"] []"#,
             ]
         );
+        assert_eq!(c[0].bridge.as_deref(), Some("cni0"));
+        assert_eq!(c[0].leases_dir().as_deref(), Some("/var/lib/cni/networks/bridge"));
+        assert_eq!(c[1].bridge, None);
+        assert_eq!(c[1].leases_dir(), None);
     }
 
     #[test]

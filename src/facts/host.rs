@@ -17,8 +17,8 @@ use serde::Serialize;
 use super::routes::Destination;
 use super::section::{self, PRELUDE, fact_line, quote};
 use super::{
-    CniConfig, FactError, FlannelFacts, Link, Route, RouteGet, Section, addresses, cni_config,
-    flannel, ip_forward, route_get, routes,
+    CniConfig, FactError, FlannelFacts, Link, ProbeClaim, Route, RouteGet, Section, addresses,
+    cni_config, flannel, ip_forward, probe_claim, route_get, routes,
 };
 
 /// Everything labctl knows about one host's network.
@@ -35,6 +35,8 @@ pub struct HostFacts {
     pub flannel: FlannelFacts,
     /// `ip route get` answers for the destinations the script was asked about.
     pub route_gets: BTreeMap<Ipv4Addr, RouteGet>,
+    /// verify's probe claims on this host (its own network namespace's).
+    pub probe_claims: Vec<ProbeClaim>,
 }
 
 /// The gather script: every fact, plus `ip route get` for each of `route_targets`.
@@ -46,6 +48,7 @@ pub fn gather_script(route_targets: &[Ipv4Addr]) -> String {
     script.push_str(&fact_line(flannel::LINK_NAME, flannel::LINK_COMMAND));
     script.push_str(&file_fact_line(flannel::SUBNET_ENV_NAME, flannel::SUBNET_ENV_PATH));
     script.push_str(cni_config::SCRIPT);
+    script.push_str(probe_claim::SCRIPT);
     for target in route_targets {
         script.push_str(&route_get::script_line(*target));
     }
@@ -63,8 +66,11 @@ pub fn parse(output: &str) -> Result<HostFacts, FactError> {
     let sections = section::parse_output(output)?;
     let mut cni_configs = Vec::new();
     let mut route_gets = BTreeMap::new();
+    let mut probe_claims = Vec::new();
     for s in &sections {
-        if cni_config::path_of(&s.name).is_some() {
+        if s.name.starts_with(probe_claim::NAME) {
+            probe_claims.extend(probe_claim::parse(s)?);
+        } else if cni_config::path_of(&s.name).is_some() {
             cni_configs.push(cni_config::parse(s)?);
         } else if let Some(target) = s.name.strip_prefix("route_get ") {
             let target = target.parse().map_err(|_| {
@@ -87,6 +93,7 @@ pub fn parse(output: &str) -> Result<HostFacts, FactError> {
         },
         cni_configs,
         route_gets,
+        probe_claims,
     })
 }
 

@@ -13,12 +13,16 @@ use crate::chapter::{Chapter, Variant};
 use crate::connector::{CommandOutput, CommandSpec, Connection};
 use crate::facts::HostFacts;
 use crate::inventory::{Inventory, Node};
+use crate::output::progress::Progress;
 use crate::plan::HostRef;
 use crate::runner::execute::{describe_failure, run_logged};
 use crate::runner::hosts::Hosts;
+use crate::runner::interrupt::Interrupt;
 use crate::runner::log::RunLog;
 use crate::template::context::{NodeView, base_context};
 use crate::template::{Located, to_value};
+use crate::verify::CidrSource;
+use crate::verify::probe::SetupOutput;
 use crate::verify::{HostCheck, NodeFacts, ProbePlan, Report, VerifyInput, WorkerRun, diagnose};
 
 /// How long a fact or probe script may take.
@@ -76,6 +80,10 @@ pub struct Verifier<'a> {
     pub sudo: bool,
     /// At most this many hosts at a time (`-j`).
     pub concurrency: usize,
+    /// Ctrl-C: no new checks, the probes are still removed.
+    pub interrupt: Option<&'a Interrupt>,
+    /// Steps per worker, on a terminal.
+    pub progress: Option<&'a Progress>,
 }
 
 impl Verifier<'_> {
@@ -102,26 +110,49 @@ impl Verifier<'_> {
                 _ => None,
             })
             .collect();
-        let plan = ProbePlan::new(&workers, &known, expectation);
-        let mut host_checks = self.host_checks(&known).await?;
+        let mut plan = ProbePlan::new(&workers, &known, expectation);
+        let mut host_checks = pod_cidr_checks(&plan);
+        host_checks.extend(self.host_checks(&known).await?);
         drop(known);
+        self.step("facts read");
 
-        // 2. Probes (only for the data plane), then 3. route evidence and pings; 4. always teardown.
-        let probe_errors: Vec<Option<String>> = if ping_count.is_some() {
+        // 2. Probes (only for the data plane), then 3. route evidence and pings; 4. always
+        // teardown, also after a failure or Ctrl-C.
+        let stop = || self.interrupt.is_some_and(|i| i.requested());
+        let setups: Vec<Option<Result<SetupOutput, String>>> = if ping_count.is_some() {
             join_bounded(workers.iter().map(|n| self.setup_probe(&plan, n)), self.concurrency).await
         } else {
             workers.iter().map(|_| None).collect()
         };
-        let checks: Vec<Result<crate::verify::CheckOutput, String>> = join_bounded(
-            workers.iter().map(|n| self.check(&plan, n, ping_count)),
-            self.concurrency,
-        )
-        .await;
+        let mut probe_errors = Vec::new();
+        for (node, setup) in workers.iter().zip(&setups) {
+            match setup {
+                Some(Ok(out)) => {
+                    plan.set_up(&node.name, out);
+                    probe_errors.push(None);
+                }
+                Some(Err(e)) => probe_errors.push(Some(e.clone())),
+                None => probe_errors.push(None),
+            }
+        }
+        self.step("probes set up");
+        let checks: Vec<Result<crate::verify::CheckOutput, String>> = if stop() {
+            workers.iter().map(|_| Err("interrupted".to_string())).collect()
+        } else {
+            join_bounded(workers.iter().map(|n| self.check(&plan, n, ping_count)), self.concurrency)
+                .await
+        };
+        self.step("checks done");
         let teardown: Vec<Option<String>> = if ping_count.is_some() {
-            join_bounded(workers.iter().map(|n| self.teardown(n)), self.concurrency).await
+            join_bounded(
+                workers.iter().zip(&setups).map(|(n, setup)| self.teardown(&plan, n, setup)),
+                self.concurrency,
+            )
+            .await
         } else {
             workers.iter().map(|_| None).collect()
         };
+        self.step("probes removed");
 
         let runs: Vec<WorkerRun> = workers
             .iter()
@@ -150,12 +181,22 @@ impl Verifier<'_> {
                     host: node.name.clone(),
                     passed: false,
                     evidence: format!(
-                        "{problem}; remove it by hand (`ip netns list`, `ip link del lcprobe0`)"
+                        "{problem}; a later `labctl verify` removes it, or by hand: `sudo ip link del {link}`, `sudo ip netns del` of its namespace (`ip netns list`)",
+                        link = crate::verify::probe::host_end(&plan.run)
                     ),
                 });
             }
         }
         Ok(report.with_host_checks(host_checks))
+    }
+
+    /// Progress: one step of every worker done.
+    fn step(&self, what: &str) {
+        if let Some(progress) = self.progress {
+            for node in self.inventory.workers() {
+                progress.event(&node.name, what, "", true);
+            }
+        }
     }
 
     fn connection(&self, node: &Node) -> Result<Arc<Connection>, String> {
@@ -193,13 +234,17 @@ impl Verifier<'_> {
         }
     }
 
-    async fn setup_probe(&self, plan: &ProbePlan, node: &Node) -> Option<String> {
+    async fn setup_probe(
+        &self,
+        plan: &ProbePlan,
+        node: &Node,
+    ) -> Option<Result<SetupOutput, String>> {
         let script = plan.setup_script(&node.name)?;
-        match self.exec(node, script.clone(), true).await {
-            Ok(out) if out.success() => None,
-            Ok(out) => Some(describe_failure("probe setup", &out)),
-            Err(e) => Some(e),
-        }
+        Some(match self.exec(node, script, true).await {
+            Ok(out) if out.success() => Ok(crate::verify::probe::parse_setup(&out.stdout_text())),
+            Ok(out) => Err(describe_failure("probe setup", &out)),
+            Err(e) => Err(e),
+        })
     }
 
     async fn check(
@@ -213,10 +258,17 @@ impl Verifier<'_> {
         crate::verify::probe::parse_check(&out.stdout_text()).map_err(|e| e.to_string())
     }
 
-    /// Removes the node's probe; `Some(problem)` when something is left.
-    async fn teardown(&self, node: &Node) -> Option<String> {
+    /// Removes this run's probe from a node where setup ran or may have run; `Some(problem)`
+    /// when something is left.
+    async fn teardown(
+        &self,
+        plan: &ProbePlan,
+        node: &Node,
+        setup: &Option<Result<SetupOutput, String>>,
+    ) -> Option<String> {
+        setup.as_ref()?;
         self.connection(node).ok()?;
-        match self.exec(node, crate::verify::probe::teardown_script(), true).await {
+        match self.exec(node, plan.teardown_script(), true).await {
             Ok(out) if out.success() => None,
             Ok(out) => Some(out.stderr_text().trim().to_string()),
             Err(e) => Some(format!("the probe could not be removed: {e}")),
@@ -380,6 +432,31 @@ fn flannel_state(inventory: &Inventory, facts: &BTreeMap<String, &HostFacts>) ->
                 }
             })
             .collect()
+}
+
+/// For each worker whose pod subnet the node itself tells: does the inventory agree?
+fn pod_cidr_checks(plan: &ProbePlan) -> Vec<HostCheck> {
+    plan.probes
+        .iter()
+        .filter(|p| p.cidr_source.from_node() && p.cidr_source != CidrSource::Flannel)
+        .filter(|p| p.inventory_cidr.is_some())
+        .map(|p| {
+            let (passed, evidence) = match p.mismatch() {
+                None => {
+                    (true, format!("{} ({} and the inventory)", p.cidr, p.cidr_source.describe()))
+                }
+                Some(inventory) => (
+                    false,
+                    format!(
+                        "the node's pods are in {} ({}), the inventory says {inventory}",
+                        p.cidr,
+                        p.cidr_source.describe()
+                    ),
+                ),
+            };
+            HostCheck { name: "pod CIDR".into(), host: p.node.clone(), passed, evidence }
+        })
+        .collect()
 }
 
 fn last_line(out: &CommandOutput) -> Option<String> {

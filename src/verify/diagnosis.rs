@@ -19,9 +19,10 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use super::plan::{Probe, ProbePlan};
-use super::probe::{CheckOutput, PingOutcome};
+use super::probe::{self, Attach, CheckOutput, PingOutcome};
 use super::report::{CheckResult, PairResult, Report};
 use crate::chapter::schema::RouteExpectation;
+use crate::facts::iptables::{ConnState, Drop, Packet, Verdict};
 use crate::facts::{FactError, HostFacts, Route, RouteGet, RouteKind, RoutePath, flannel};
 use crate::inventory::Node;
 
@@ -92,6 +93,12 @@ pub enum DiagnosisCode {
     ReturnPath,
     GatewayDrops,
     PacketsLost,
+    PodCidrMismatch,
+    ForwardPolicyDrop,
+    ForwardRuleDrops,
+    MtuTooLarge,
+    PodUnanswered,
+    NothingToCheck,
 }
 
 /// Judges every ordered pair of workers and explains the failures.
@@ -218,13 +225,35 @@ impl<'a> Judge<'a> {
             }
         }
         let Some(dest) = self.probe(b).map(|p| p.address) else { return fail("not run".into()) };
-        match &a.checks {
-            Err(why) => fail(format!("not run: {why}")),
-            Ok(checks) => match checks.pings.get(&dest) {
-                None => fail(format!("not run: no ping result from {} to {dest}", a.node.name)),
-                Some(ping) => CheckResult { passed: ping.passed(), evidence: ping.to_string() },
-            },
+        let checks = match &a.checks {
+            Err(why) => return fail(format!("not run: {why}")),
+            Ok(checks) => checks,
+        };
+        let Some(ping) = checks.pings.get(&dest) else {
+            return fail(format!("not run: no ping result from {} to {dest}", a.node.name));
+        };
+        let mut passed = ping.passed();
+        let mut evidence = ping.to_string();
+        if let (Some(mtu), Some(big)) = (self.mtu(a), checks.mtu_pings.get(&dest)) {
+            passed &= big.passed();
+            evidence.push_str(&format!("; at the pod MTU {mtu} with DF set: {}", short(big)));
         }
+        if let Some((pod, answer)) = self.pod_ping(a, b) {
+            passed &= answer.passed();
+            evidence.push_str(&format!("; pod {pod}: {}", short(answer)));
+        }
+        CheckResult { passed, evidence }
+    }
+
+    /// The MTU of `w`'s probe, when known.
+    fn mtu(&self, w: &WorkerRun) -> Option<u32> {
+        self.probe(w).and_then(|p| p.mtu)
+    }
+
+    /// The ping from a's probe to one of b's real pods, when b has one.
+    fn pod_ping<'c>(&self, a: &'c WorkerRun, b: &WorkerRun) -> Option<(Ipv4Addr, &'c PingOutcome)> {
+        let pod = *self.probe(b)?.pods.first()?;
+        Some((pod, a.checks.as_ref().ok()?.pings.get(&pod)?))
     }
 
     /// The diagnoses of a failed pair, most fundamental first, each once.
@@ -268,6 +297,16 @@ impl<'a> Judge<'a> {
         if !found.0.is_empty() {
             return found.0;
         }
+        // Routes built from a wrong inventory lead to a subnet where no pod is: that is the
+        // cause, and fixing the inventory and running again fixes the routes too.
+        for w in [a, b] {
+            if let Some(d) = self.mismatch(w) {
+                found.push(d);
+            }
+        }
+        if !found.0.is_empty() {
+            return found.0;
+        }
         let mut ping_ok = ping_ok;
         for w in [a, b] {
             if let Some(error) = &w.probe_error {
@@ -306,13 +345,15 @@ impl<'a> Judge<'a> {
             (Ok(_), None) => ping_ok = true,
             _ => {}
         }
+        // The small pings: do packets get through at all?
+        let small_ok = ping_ok || !matches!(ping, Some(PingOutcome::Summary { received: 0, .. }));
         let before = found.0.len();
-        if !route_ok || !ping_ok {
+        if !route_ok || !small_ok {
             for d in self.route_problems(a, fa, b) {
                 found.push(d);
             }
         }
-        if !ping_ok {
+        if !small_ok {
             if self.input.expectation == Some(RouteExpectation::ViaFlannel) {
                 for d in self.flannel_problems(b.node, fb) {
                     found.push(d);
@@ -323,12 +364,15 @@ impl<'a> Judge<'a> {
                     found.add(
                         DiagnosisCode::IpForwardOff,
                         format!(
-                            "IP forwarding is off on {} (net.ipv4.ip_forward = 0), so it passes no packets \
-                             between its pods and the other nodes: turn it on with `sudo sysctl -w net.ipv4.ip_forward=1`",
-                            w.node.name
+                            "IP forwarding is off on {name} (net.ipv4.ip_forward = 0), so it passes no packets \
+                             between its pods and the other nodes: run `sudo sysctl -w net.ipv4.ip_forward=1` on {name}",
+                            name = w.node.name
                         ),
                     );
                 }
+            }
+            for d in self.firewall_problems(a, b) {
+                found.push(d);
             }
             for d in self.route_problems(b, fb, a) {
                 if !found.0.contains(&d) {
@@ -339,7 +383,7 @@ impl<'a> Judge<'a> {
                 }
             }
         }
-        if found.0.len() == before && !ping_ok {
+        if found.0.len() == before && !small_ok {
             let pb = self.probe(b);
             if let (Some(pb), Some(RouteExpectation::ViaGateway)) = (pb, self.input.expectation) {
                 let gw = fa
@@ -361,11 +405,22 @@ impl<'a> Judge<'a> {
                     ),
                 );
             } else {
+                found.push(self.packets_lost(a, b));
+            }
+        }
+        if small_ok && found.0.len() == before {
+            // Small packets get through; big ones or the real pod may not.
+            if let Some(d) = self.mtu_problem(a, fa, b, fb) {
+                found.push(d);
+            }
+            if let Some((pod, answer)) = self.pod_ping(a, b)
+                && !answer.passed()
+            {
                 found.add(
-                    DiagnosisCode::PacketsLost,
+                    DiagnosisCode::PodUnanswered,
                     format!(
-                        "routes on {a} and {b} look right, yet no ping from {a}'s probe pod got an answer from {b}'s: \
-                         look for firewall rules that drop forwarded packets on both nodes (`sudo iptables -S FORWARD`)",
+                        "{b}'s pod {pod} does not answer pings from {a}'s pods, though {b}'s probe pod does: \
+                         look at that pod on {b} (it may drop ICMP, or have stopped)",
                         a = a.node.name,
                         b = b.node.name,
                     ),
@@ -373,6 +428,149 @@ impl<'a> Judge<'a> {
             }
         }
         found.0
+    }
+
+    /// The node's pod subnet differs from the inventory's.
+    fn mismatch(&self, w: &WorkerRun) -> Option<Diagnosis> {
+        let p = self.probe(w)?;
+        let inventory = p.mismatch()?;
+        Some(Diagnosis {
+            code: DiagnosisCode::PodCidrMismatch,
+            message: mismatch_message(&w.node.name, p, inventory, self.input.chapter),
+        })
+    }
+
+    /// A firewall on a or b that drops the ping or its reply.
+    fn firewall_problems(&self, a: &WorkerRun, b: &WorkerRun) -> Vec<Diagnosis> {
+        let (Some(pa), Some(pb)) = (self.probe(a), self.probe(b)) else { return Vec::new() };
+        let pod_side = |p: &Probe| match &p.attach {
+            Attach::Bridge { name, .. } => Some(name.clone()),
+            Attach::Direct => Some(probe::host_end(&self.input.plan.run)),
+        };
+        let out_dev = |w: &WorkerRun, to: Ipv4Addr| {
+            w.checks.as_ref().ok()?.route_gets.get(&to)?.path()?.dev.clone()
+        };
+        let request_on_a = Packet {
+            src: pa.address,
+            dst: pb.address,
+            in_iface: pod_side(pa),
+            out_iface: out_dev(a, pb.address),
+            state: ConnState::New,
+        };
+        let request_on_b = Packet {
+            src: pa.address,
+            dst: pb.address,
+            in_iface: out_dev(b, pa.address),
+            out_iface: pod_side(pb),
+            state: ConnState::New,
+        };
+        let mut found = Found::default();
+        for (w, packet) in [(a, request_on_a), (b, request_on_b)] {
+            let Some(firewall) = w.checks.as_ref().ok().and_then(|c| c.firewall.as_ref()) else {
+                continue;
+            };
+            let reply = packet.reply();
+            for p in [&packet, &reply] {
+                if let Verdict::Dropped(drop) = firewall.forward(p) {
+                    found.push(firewall_diagnosis(&w.node.name, &drop));
+                }
+            }
+        }
+        found.0
+    }
+
+    /// Pings fail and nothing explains it: name the node every failing pair shares, if one.
+    fn packets_lost(&self, a: &WorkerRun, b: &WorkerRun) -> Diagnosis {
+        let (a, b) = (&a.node.name, &b.node.name);
+        let suspect = self.common_node(a, b);
+        let message = match suspect {
+            Some(n) => format!(
+                "routes look right, yet pings between {n}'s pods and the other nodes' go unanswered, and {n} \
+                 is in every failing pair: look on {n} for firewall rules that drop forwarded packets \
+                 (`sudo iptables -S FORWARD`, `sudo nft list ruleset`)"
+            ),
+            None => format!(
+                "routes on {a} and {b} look right, yet no ping from {a}'s probe pod got an answer from {b}'s: \
+                 look for firewall rules that drop forwarded packets on both nodes (`sudo iptables -S FORWARD`)"
+            ),
+        };
+        Diagnosis { code: DiagnosisCode::PacketsLost, message }
+    }
+
+    /// The one node of (a, b) that is in every pair whose small pings fail, if there is one
+    /// and some pairs without it pass.
+    fn common_node(&self, a: &str, b: &str) -> Option<String> {
+        let failing: Vec<(&str, &str)> = self
+            .input
+            .workers
+            .iter()
+            .flat_map(|x| self.input.workers.iter().map(move |y| (x, y)))
+            .filter(|(x, y)| x.node.name != y.node.name)
+            .filter(|(x, y)| {
+                let dest = self.probe(y).map(|p| p.address);
+                let ping = x.checks.as_ref().ok().zip(dest).and_then(|(c, d)| c.pings.get(&d));
+                ping.is_some_and(|p| !p.passed())
+            })
+            .map(|(x, y)| (x.node.name.as_str(), y.node.name.as_str()))
+            .collect();
+        let shared: Vec<&str> =
+            [a, b].into_iter().filter(|n| failing.iter().all(|(x, y)| x == n || y == n)).collect();
+        match shared.as_slice() {
+            [one] => Some(one.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Small packets pass, packets of the pods' MTU with DF set do not.
+    fn mtu_problem(
+        &self,
+        a: &WorkerRun,
+        fa: &HostFacts,
+        b: &WorkerRun,
+        fb: &HostFacts,
+    ) -> Option<Diagnosis> {
+        let mtu = self.mtu(a)?;
+        let dest = self.probe(b)?.address;
+        let big = a.checks.as_ref().ok()?.mtu_pings.get(&dest)?;
+        if big.passed() {
+            return None;
+        }
+        let flannel = self.input.expectation == Some(RouteExpectation::ViaFlannel);
+        // VXLAN adds 50 bytes (outer IP, UDP, VXLAN, inner Ethernet).
+        let needed = if flannel { mtu + 50 } else { mtu };
+        let lab_link = |w: &WorkerRun, f: &HostFacts| -> Option<(String, u32)> {
+            let l = f.address_owner(w.node.address)?;
+            Some((l.name.clone(), l.mtu?))
+        };
+        let (a_name, b_name) = (&a.node.name, &b.node.name);
+        for (w, f) in [(a, fa), (b, fb)] {
+            if let Some((nic, have)) = lab_link(w, f).filter(|(_, have)| *have < needed) {
+                let name = &w.node.name;
+                let why = if flannel {
+                    format!("flannel's VXLAN needs {needed} (the pod MTU {mtu} + 50)")
+                } else {
+                    format!("the pods send up to {mtu}")
+                };
+                return Some(Diagnosis {
+                    code: DiagnosisCode::MtuTooLarge,
+                    message: format!(
+                        "packets of the pod MTU {mtu} with DF set are lost between {a_name}'s pods and {b_name}'s, \
+                         while small ones pass: {name}'s lab interface {nic} has MTU {have}, and {why}: \
+                         run `sudo ip link set dev {nic} mtu {needed}` on {name}, or give the pods a smaller MTU"
+                    ),
+                });
+            }
+        }
+        Some(Diagnosis {
+            code: DiagnosisCode::MtuTooLarge,
+            message: format!(
+                "packets of the pod MTU {mtu} with DF set are lost between {a_name}'s pods and {b_name}'s, \
+                 while small ones pass: the network between them carries less{vx}: give the pods a smaller MTU \
+                 (the `mtu` of the CNI config{fl})",
+                vx = if flannel { " than the pod MTU + 50 that flannel's VXLAN needs" } else { "" },
+                fl = if flannel { ", flannel's `FLANNEL_MTU`" } else { "" },
+            ),
+        })
     }
 
     /// Two nodes claiming overlapping pod CIDRs, where one of them is a or b.
@@ -391,7 +589,8 @@ impl<'a> Judge<'a> {
                     found.add(
                         DiagnosisCode::DuplicatePodCidr,
                         format!(
-                            "{} and {} claim {what}: every worker needs its own pod CIDR (`pod_cidr` in the inventory)",
+                            "{} and {} claim {what}: every worker needs its own pod CIDR, in the inventory's \
+                             `pod_cidr` and in the node's CNI config",
                             x.node, y.node
                         ),
                     );
@@ -413,7 +612,22 @@ impl<'a> Judge<'a> {
         }
         let mut found = Found::default();
         let (a_name, b_name, cidr) = (&a.node.name, &b.node.name, pb.cidr);
-        let fix = format!("run `labctl run {}`", self.input.chapter);
+        let chapter = self.input.chapter;
+        // The exact command for this node, and the labctl way.
+        let fix = |replace: bool| {
+            let labctl = if replace {
+                format!("`labctl run {chapter} --replace`")
+            } else {
+                format!("`labctl run {chapter}`")
+            };
+            match exp {
+                RouteExpectation::ViaPeer => format!(
+                    "run `sudo ip route replace {cidr} via {}` on {a_name}, or {labctl}",
+                    b.node.address
+                ),
+                _ => format!("run {labctl}"),
+            }
+        };
         let route = fa.has_route_to(cidr);
         if exp == RouteExpectation::ViaFlannel {
             for d in self.flannel_problems(a.node, fa) {
@@ -425,14 +639,14 @@ impl<'a> Judge<'a> {
                 DiagnosisCode::RouteDrops,
                 format!(
                     "{a_name} has a {kind} route for {dest}, which drops packets to {b_name}'s pods: \
-                     remove it with `sudo ip route del {r}`",
+                     run `sudo ip route del {r}` on {a_name}",
                     kind = r.kind.as_str(),
                     dest = r.destination,
                 ),
             ),
             None if exp != RouteExpectation::ViaGateway => found.add(
                 DiagnosisCode::NoRoute,
-                format!("{a_name} has no route to {b_name}'s pod CIDR {cidr}: {fix}"),
+                format!("{a_name} has no route to {b_name}'s pod CIDR {cidr}: {}", fix(false)),
             ),
             _ => {}
         }
@@ -468,6 +682,13 @@ impl<'a> Judge<'a> {
             },
         };
         if let Some(actual) = wrong {
+            let fix = match (exp, route) {
+                (RouteExpectation::ViaGateway, Some(r)) => format!(
+                    "run `sudo ip route del {}` on {a_name}, or `labctl run {chapter} --replace`",
+                    r.destination
+                ),
+                _ => fix(true),
+            };
             found.add(
                 DiagnosisCode::WrongNextHop,
                 format!("{a_name} sends packets for {b_name}'s pod CIDR {cidr} {actual}, not {expected}: {fix}"),
@@ -621,6 +842,49 @@ fn judge_route(
     CheckResult { passed, evidence }
 }
 
+/// A ping's result in few words: `2 of 2`, or the error.
+fn short(p: &PingOutcome) -> String {
+    match p {
+        PingOutcome::Summary { transmitted, received } => format!("{received} of {transmitted}"),
+        PingOutcome::Failed { message } => message.clone(),
+    }
+}
+
+/// The node's pods are in `p.cidr`, the inventory says `inventory`.
+pub fn mismatch_message(node: &str, p: &Probe, inventory: ipnet::Ipv4Net, chapter: &str) -> String {
+    format!(
+        "{node}'s pods are in {cidr} ({source}), but the inventory says {inventory}, so routes built from \
+         the inventory lead where no pod is: set `pod_cidr: {cidr}` for {node} in the inventory, then run \
+         `labctl run {chapter} --replace`",
+        cidr = p.cidr,
+        source = p.cidr_source.describe(),
+    )
+}
+
+/// A FORWARD chain on `node` drops pod traffic.
+fn firewall_diagnosis(node: &str, drop: &Drop) -> Diagnosis {
+    match &drop.rule {
+        None => Diagnosis {
+            code: DiagnosisCode::ForwardPolicyDrop,
+            message: format!(
+                "the iptables {chain} policy on {node} is {target} (Docker sets it so), so {node} forwards no \
+                 packets between its pods and the other nodes: run `{fix}` on {node}",
+                chain = drop.chain,
+                target = drop.target,
+                fix = drop.fix(),
+            ),
+        },
+        Some(rule) => Diagnosis {
+            code: DiagnosisCode::ForwardRuleDrops,
+            message: format!(
+                "the iptables rule `{rule}` on {node} drops forwarded pod traffic ({target}): run `{fix}` on {node}",
+                target = drop.target,
+                fix = drop.fix(),
+            ),
+        },
+    }
+}
+
 /// `via 10.0.2.2 (dev enp0s3)`, `through cni0`.
 fn describe_route(r: &Route) -> String {
     describe(r.gateway, r.dev.as_deref())
@@ -683,15 +947,14 @@ mod tests {
         let report = lab.report();
         assert_eq!(
             why(&report, 0, 1),
-            [
-                "worker-0 has no route to worker-1's pod CIDR 10.200.1.0/24: run `labctl run 11-pod-network-routes`"
-            ]
+            ["worker-0 has no route to worker-1's pod CIDR 10.200.1.0/24: run \
+                 `sudo ip route replace 10.200.1.0/24 via 10.240.0.21` on worker-0, or `labctl run 11-pod-network-routes`"]
         );
         assert_eq!(
             why(&report, 1, 0),
             [
                 "replies cannot come back: worker-0 has no route to worker-1's pod CIDR 10.200.1.0/24: \
-              run `labctl run 11-pod-network-routes`"
+              run `sudo ip route replace 10.200.1.0/24 via 10.240.0.21` on worker-0, or `labctl run 11-pod-network-routes`"
             ]
         );
         assert_eq!(
@@ -732,7 +995,8 @@ mod tests {
             why(&report, 0, 1),
             [
                 "worker-0 sends packets for worker-1's pod CIDR 10.200.1.0/24 via 10.240.0.22 (dev enp0s8), \
-              not via worker-1's address 10.240.0.21: run `labctl run 11-pod-network-routes`"
+              not via worker-1's address 10.240.0.21: run \
+              `sudo ip route replace 10.200.1.0/24 via 10.240.0.21` on worker-0, or `labctl run 11-pod-network-routes --replace`"
             ]
         );
         assert_eq!(codes(&report), [pair(0, 1, DiagnosisCode::WrongNextHop)]);
@@ -753,7 +1017,7 @@ mod tests {
             why(&report, 0, 1),
             [
                 "worker-0 has a blackhole route for 10.200.1.0/24, which drops packets to worker-1's pods: \
-              remove it with `sudo ip route del blackhole 10.200.1.0/24`"
+              run `sudo ip route del blackhole 10.200.1.0/24` on worker-0"
             ]
         );
     }
@@ -768,7 +1032,7 @@ mod tests {
         }
         let report = lab.report();
         let off = "IP forwarding is off on worker-1 (net.ipv4.ip_forward = 0), so it passes no packets between \
-                   its pods and the other nodes: turn it on with `sudo sysctl -w net.ipv4.ip_forward=1`";
+                   its pods and the other nodes: run `sudo sysctl -w net.ipv4.ip_forward=1` on worker-1";
         assert_eq!(why(&report, 0, 1), [off]);
         assert_eq!(why(&report, 1, 2), [off]);
         let expected: Vec<_> = [(0, 1), (1, 0), (1, 2), (2, 1)]
@@ -878,9 +1142,11 @@ mod tests {
     fn two_nodes_claim_the_same_pod_cidr() {
         let mut lab = Lab::static_routes(3);
         lab.nodes[2].pod_cidr = Some("10.200.1.0/24".parse().unwrap());
+        let cni0 = lab.host(2).links.iter_mut().find(|l| l.name == "cni0").unwrap();
+        cni0.addresses = link("cni0", &["10.200.1.1/24"]).addresses;
         let report = lab.report();
         let dup = "worker-1 and worker-2 claim the same pod CIDR 10.200.1.0/24: every worker needs its own pod \
-                   CIDR (`pod_cidr` in the inventory)";
+                   CIDR, in the inventory's `pod_cidr` and in the node's CNI config";
         assert_eq!(why(&report, 1, 2), [dup]);
         assert_eq!(why(&report, 2, 1), [dup]);
         let p = report.pair("worker-1", "worker-2").unwrap();
@@ -1005,7 +1271,8 @@ mod tests {
             why(&report, 0, 1),
             [
                 "worker-0 sends packets for worker-1's pod CIDR 10.200.1.0/24 via 10.240.0.21 (dev ens4), not via \
-              the VPC router 10.240.0.1: run `labctl run 11-pod-network-routes`"
+              the VPC router 10.240.0.1: run `sudo ip route del 10.200.1.0/24` on worker-0, or \
+              `labctl run 11-pod-network-routes --replace`"
             ]
         );
         assert_eq!(codes(&report), [pair(0, 1, DiagnosisCode::WrongNextHop)]);
@@ -1022,6 +1289,140 @@ mod tests {
         );
         let report = lab.report();
         assert_eq!(codes(&report), [pair(0, 1, DiagnosisCode::NoDefaultGateway)]);
+    }
+
+    #[test]
+    fn an_inventory_pod_cidr_that_is_not_the_nodes() {
+        // The student's inventory says 10.200.10.0/24; worker-1's bridge says 10.200.1.0/24.
+        let mut lab = Lab::static_routes(3);
+        lab.nodes[1].pod_cidr = Some("10.200.10.0/24".parse().unwrap());
+        for other in [0, 2] {
+            lab.set_route(other, "10.200.1.0/24", None);
+            lab.answer(
+                other,
+                1,
+                RouteGet::NoPath { message: "RTNETLINK answers: Network is unreachable".into() },
+            );
+            lab.ping_fails(other, 1);
+            lab.ping_fails(1, other);
+        }
+        let report = lab.report();
+        let mismatch = "worker-1's pods are in 10.200.1.0/24 (the address of its bridge cni0), but the inventory says \
+                        10.200.10.0/24, so routes built from the inventory lead where no pod is: set \
+                        `pod_cidr: 10.200.1.0/24` for worker-1 in the inventory, then run \
+                        `labctl run 11-pod-network-routes --replace`";
+        assert_eq!(report.diagnoses.len(), 1, "{}", report.render_text(true));
+        assert_eq!(report.diagnoses[0].diagnosis.message, mismatch);
+        assert_eq!(report.diagnoses[0].pairs.len(), 4);
+        assert_eq!(
+            report.pair("worker-0", "worker-1").unwrap().destination,
+            Some(ip("10.200.1.254"))
+        );
+        assert!(report.pair("worker-0", "worker-2").unwrap().passed);
+    }
+
+    #[test]
+    fn a_big_packet_lost_where_the_lab_link_is_small() {
+        let mut lab = Lab::flannel(2);
+        lab.host(1).links.iter_mut().find(|l| l.name == "enp0s8").unwrap().mtu = Some(1400);
+        lab.checks(0)
+            .mtu_pings
+            .insert(ip("10.200.1.254"), PingOutcome::Summary { transmitted: 2, received: 0 });
+        let report = lab.report();
+        assert_eq!(
+            why(&report, 0, 1),
+            [
+                "packets of the pod MTU 1450 with DF set are lost between worker-0's pods and worker-1's, while small \
+                 ones pass: worker-1's lab interface enp0s8 has MTU 1400, and flannel's VXLAN needs 1500 (the pod MTU \
+                 1450 + 50): run `sudo ip link set dev enp0s8 mtu 1500` on worker-1, or give the pods a smaller MTU"
+            ]
+        );
+        let p = report.pair("worker-0", "worker-1").unwrap();
+        assert_eq!(
+            p.data_plane.as_ref().unwrap().evidence,
+            "2 of 2 pings answered; at the pod MTU 1450 with DF set: 0 of 2"
+        );
+        assert!(report.pair("worker-1", "worker-0").unwrap().passed);
+    }
+
+    #[test]
+    fn a_forward_policy_drop_names_the_node_once_for_every_pair() {
+        let mut lab = Lab::static_routes(3);
+        let docker = crate::facts::Section::ran(
+            "iptables",
+            "-P INPUT ACCEPT\n-P FORWARD DROP\n-P OUTPUT ACCEPT\n-N DOCKER-USER\n-A FORWARD -j DOCKER-USER\n-A DOCKER-USER -j RETURN\n",
+        );
+        lab.checks(1).firewall = crate::facts::iptables::parse(&docker).unwrap();
+        for other in [0, 2] {
+            lab.ping_fails(other, 1);
+            lab.ping_fails(1, other);
+        }
+        let report = lab.report();
+        assert_eq!(report.diagnoses.len(), 1, "{}", report.render_text(true));
+        assert_eq!(
+            report.diagnoses[0].diagnosis.message,
+            "the iptables FORWARD policy on worker-1 is DROP (Docker sets it so), so worker-1 forwards no packets \
+             between its pods and the other nodes: run `sudo iptables -P FORWARD ACCEPT` on worker-1"
+        );
+        assert_eq!(report.diagnoses[0].diagnosis.code, DiagnosisCode::ForwardPolicyDrop);
+        assert_eq!(report.diagnoses[0].pairs.len(), 4);
+    }
+
+    #[test]
+    fn a_drop_rule_names_the_rule_and_its_delete_command() {
+        let mut lab = Lab::static_routes(2);
+        let rules = crate::facts::Section::ran(
+            "iptables",
+            "-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n-A FORWARD -d 10.200.1.0/24 -j DROP\n",
+        );
+        lab.checks(1).firewall = crate::facts::iptables::parse(&rules).unwrap();
+        lab.ping_fails(0, 1);
+        lab.ping_fails(1, 0);
+        let report = lab.report();
+        assert_eq!(
+            why(&report, 0, 1),
+            [
+                "the iptables rule `-A FORWARD -d 10.200.1.0/24 -j DROP` on worker-1 drops forwarded pod traffic \
+                 (DROP): run `sudo iptables -D FORWARD -d 10.200.1.0/24 -j DROP` on worker-1"
+            ]
+        );
+        assert_eq!(codes(&report).len(), 2);
+    }
+
+    #[test]
+    fn a_real_pod_that_does_not_answer() {
+        let mut lab = Lab::static_routes(2);
+        lab.pods[1] = vec![ip("10.200.1.2")];
+        lab.checks(0)
+            .pings
+            .insert(ip("10.200.1.2"), PingOutcome::Summary { transmitted: 2, received: 0 });
+        lab.checks(1)
+            .pings
+            .insert(ip("10.200.0.2"), PingOutcome::Summary { transmitted: 2, received: 2 });
+        let report = lab.report();
+        assert_eq!(codes(&report), [pair(0, 1, DiagnosisCode::PodUnanswered)]);
+        assert_eq!(
+            report.pair("worker-0", "worker-1").unwrap().data_plane.as_ref().unwrap().evidence,
+            "2 of 2 pings answered; pod 10.200.1.2: 0 of 2"
+        );
+    }
+
+    #[test]
+    fn packets_lost_names_the_node_in_every_failing_pair() {
+        let mut lab = Lab::static_routes(3);
+        for other in [0, 2] {
+            lab.ping_fails(other, 1);
+            lab.ping_fails(1, other);
+        }
+        let report = lab.report();
+        assert_eq!(report.diagnoses.len(), 1);
+        assert!(
+            report.diagnoses[0].diagnosis.message.contains(
+                "and worker-1 is in every failing pair: look on worker-1 for firewall rules"
+            ),
+            "{}",
+            report.diagnoses[0].diagnosis.message
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use comfy_table::{CellAlignment, Table, presets};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
-use super::diagnosis::Diagnosis;
+use super::diagnosis::{Diagnosis, DiagnosisCode};
 use crate::chapter::schema::RouteExpectation;
 
 /// Everything verify found, for every ordered pair of workers.
@@ -180,6 +180,20 @@ impl Report {
                 }
             }
         }
+        if pairs.is_empty() {
+            // Unknown is never a pass: say why there is nothing to check.
+            let message = match nodes.as_slice() {
+                [] => "the inventory has no workers: there are no pod routes to check".to_string(),
+                [one] => format!(
+                    "the lab has one worker ({one}): pod routes connect two or more, so there is nothing to check"
+                ),
+                _ => "there are no pairs of workers to check".to_string(),
+            };
+            diagnoses.push(DiagnosisGroup {
+                diagnosis: Diagnosis { code: DiagnosisCode::NothingToCheck, message },
+                pairs: Vec::new(),
+            });
+        }
         Report {
             chapter: chapter.to_string(),
             expectation,
@@ -214,9 +228,12 @@ impl Report {
             (n, f) => format!("; {f} of {n} host checks fail"),
         };
         if s.pairs == 0 {
-            format!(
-                "verify: no pairs of workers to check (it takes two workers with a pod CIDR){host_part}"
-            )
+            let why = match self.nodes.len() {
+                0 => "no workers".to_string(),
+                1 => "one worker".to_string(),
+                _ => "no pairs".to_string(),
+            };
+            format!("verify: nothing to check ({why}; it takes two workers){host_part}")
         } else if s.pairs_passed == s.pairs {
             format!(
                 "verify: {} of {} pairs pass ({} checks){host_part}",
@@ -233,19 +250,27 @@ impl Report {
         }
     }
 
-    /// Text for a terminal: the node × node matrix (rows send, columns receive), a line per
-    /// check with its evidence, the diagnoses, and the summary line. `plain` writes `ok`/`FAIL`
-    /// and ASCII instead of emoji.
+    /// Text for a terminal: the node × node matrix (rows send, columns receive), then the
+    /// failures with their diagnoses, each cause once with the pairs it breaks, and the summary
+    /// line. `plain` writes `ok`/`FAIL` and ASCII instead of emoji.
     pub fn render_text(&self, plain: bool) -> String {
+        self.render(plain, false)
+    }
+
+    /// [`Report::render_text`]; `verbose` also lists every check with its evidence (`-v`).
+    pub fn render(&self, plain: bool, verbose: bool) -> String {
         let sym = if plain { &PLAIN } else { &EMOJI };
         let mut out = String::new();
         if !self.nodes.is_empty() {
             out.push_str(&self.matrix(sym));
             out.push_str("\n\n");
         }
+        let mut listed = false;
         for pair in &self.pairs {
+            // Without -v, a failed check shows only when no diagnosis explains its pair.
+            let show = verbose || (!pair.passed && pair.diagnoses.is_empty());
             for kind in [CheckKind::RouteEvidence, CheckKind::DataPlane] {
-                if let Some(check) = pair.check(kind) {
+                if let Some(check) = pair.check(kind).filter(|c| show && (verbose || !c.passed)) {
                     let mark = if check.passed { sym.pass } else { sym.fail };
                     let label = match kind {
                         CheckKind::RouteEvidence => "route",
@@ -255,32 +280,44 @@ impl Report {
                         "{mark} {label} {} {} {}: {}\n",
                         pair.from, sym.arrow, pair.to, check.evidence
                     ));
+                    listed = true;
                 }
             }
         }
         if !self.diagnoses.is_empty() {
-            out.push_str("\nwhy:\n");
-            for group in &self.diagnoses {
-                let pairs: Vec<String> = group
-                    .pairs
-                    .iter()
-                    .map(|p| format!("{} {} {}", p.from, sym.arrow, p.to))
-                    .collect();
-                out.push_str(&format!("{} {}\n", sym.fail, group.diagnosis.message));
-                out.push_str(&format!("   ({})\n", pairs.join(", ")));
+            if listed {
+                out.push('\n');
             }
+            out.push_str("why:\n");
+            for group in &self.diagnoses {
+                out.push_str(&format!("{} {}\n", sym.fail, group.diagnosis.message));
+                if !group.pairs.is_empty() {
+                    let pairs: Vec<String> = group
+                        .pairs
+                        .iter()
+                        .map(|p| format!("{} {} {}", p.from, sym.arrow, p.to))
+                        .collect();
+                    out.push_str(&format!("   ({})\n", pairs.join(", ")));
+                }
+            }
+            listed = true;
         }
-        if !self.host_checks.is_empty() {
-            out.push('\n');
-            for check in &self.host_checks {
+        let host_checks: Vec<&HostCheck> =
+            self.host_checks.iter().filter(|c| verbose || !c.passed).collect();
+        if !host_checks.is_empty() {
+            if listed {
+                out.push('\n');
+            }
+            for check in host_checks {
                 let mark = if check.passed { sym.pass } else { sym.fail };
                 out.push_str(&format!(
                     "{mark} {} on {}: {}\n",
                     check.name, check.host, check.evidence
                 ));
             }
+            listed = true;
         }
-        if !self.pairs.is_empty() || !self.host_checks.is_empty() {
+        if listed {
             out.push('\n');
         }
         out.push_str(&self.summary_line());
@@ -405,7 +442,22 @@ mod tests {
     }
 
     #[test]
-    fn text_of_a_passing_lab() {
+    fn text_of_a_passing_lab_is_the_matrix_and_the_summary() {
+        let expected = "\
+from → to  worker-0  worker-1  worker-2
+worker-0       —        ✅        ✅
+worker-1      ✅         —        ✅
+worker-2      ✅        ✅         —
+
+verify: 6 of 6 pairs pass (12 checks)
+";
+        let report = Lab::static_routes(3).report();
+        assert_eq!(report.render_text(false), expected);
+        assert!(report.passed);
+    }
+
+    #[test]
+    fn verbose_text_lists_every_check_with_its_evidence() {
         let expected = "\
 from → to  worker-0  worker-1  worker-2
 worker-0       —        ✅        ✅
@@ -427,34 +479,19 @@ worker-2      ✅        ✅         —
 
 verify: 6 of 6 pairs pass (12 checks)
 ";
-        let report = Lab::static_routes(3).report();
-        assert_eq!(report.render_text(false), expected);
-        assert!(report.passed);
+        assert_eq!(Lab::static_routes(3).report().render(false, true), expected);
     }
 
     #[test]
-    fn text_of_a_failing_lab() {
+    fn text_of_a_failing_lab_is_the_matrix_each_cause_once_and_the_summary() {
         let expected = "\
 from → to  worker-0  worker-1  worker-2
 worker-0       —        ❌        ✅
 worker-1      ❌         —        ✅
 worker-2      ✅        ✅         —
 
-❌ route worker-0 → worker-1: 10.200.1.254 via 10.0.2.2 dev enp0s3 src 10.0.2.15; expected via 10.240.0.21 (worker-1)
-❌ ping  worker-0 → worker-1: 0 of 2 pings answered
-✅ route worker-0 → worker-2: 10.200.2.254 via 10.240.0.22 dev enp0s8 src 10.240.0.20
-✅ ping  worker-0 → worker-2: 2 of 2 pings answered
-✅ route worker-1 → worker-0: 10.200.0.254 via 10.240.0.20 dev enp0s8 src 10.240.0.21
-❌ ping  worker-1 → worker-0: 0 of 2 pings answered
-✅ route worker-1 → worker-2: 10.200.2.254 via 10.240.0.22 dev enp0s8 src 10.240.0.21
-✅ ping  worker-1 → worker-2: 2 of 2 pings answered
-✅ route worker-2 → worker-0: 10.200.0.254 via 10.240.0.20 dev enp0s8 src 10.240.0.22
-✅ ping  worker-2 → worker-0: 2 of 2 pings answered
-✅ route worker-2 → worker-1: 10.200.1.254 via 10.240.0.21 dev enp0s8 src 10.240.0.22
-✅ ping  worker-2 → worker-1: 2 of 2 pings answered
-
 why:
-❌ worker-0 has no route to worker-1's pod CIDR 10.200.1.0/24: run `labctl run 11-pod-network-routes`
+❌ worker-0 has no route to worker-1's pod CIDR 10.200.1.0/24: run `sudo ip route replace 10.200.1.0/24 via 10.240.0.21` on worker-0, or `labctl run 11-pod-network-routes`
    (worker-0 → worker-1, worker-1 → worker-0)
 
 verify: 2 of 6 pairs fail (3 of 12 checks failed)
@@ -462,11 +499,17 @@ verify: 2 of 6 pairs fail (3 of 12 checks failed)
         let report = missing_route();
         assert_eq!(report.render_text(false), expected);
         assert!(!report.passed);
+        let verbose = report.render(false, true);
+        assert!(
+            verbose.contains("\n❌ ping  worker-1 → worker-0: 0 of 2 pings answered\n"),
+            "{verbose}"
+        );
+        assert!(verbose.contains("\n✅ ping  worker-2 → worker-1: 2 of 2 pings answered\n"));
     }
 
     #[test]
     fn plain_text_is_ascii() {
-        let text = missing_route().render_text(true);
+        let text = missing_route().render(true, true);
         assert!(text.is_ascii(), "{text}");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "from -> to  worker-0  worker-1  worker-2");
@@ -479,17 +522,25 @@ verify: 2 of 6 pairs fail (3 of 12 checks failed)
             lines[5],
             "FAIL route worker-0 -> worker-1: 10.200.1.254 via 10.0.2.2 dev enp0s3 src 10.0.2.15; expected via 10.240.0.21 (worker-1)"
         );
+        assert!(missing_route().render_text(true).is_ascii());
     }
 
     #[test]
-    fn no_pairs_is_not_a_pass() {
+    fn one_worker_is_nothing_to_check_and_says_so() {
         let report =
             Report::new("11-pod-network-routes", None, vec!["worker-0".into()], Vec::new());
         assert!(!report.passed);
         assert_eq!(
             report.render_text(false),
-            "from → to  worker-0\nworker-0       —\n\nverify: no pairs of workers to check (it takes two workers with a pod CIDR)\n"
+            "from → to  worker-0\nworker-0       —\n\nwhy:\n❌ the lab has one worker (worker-0): pod routes connect two or \
+             more, so there is nothing to check\n\nverify: nothing to check (one worker; it takes two workers)\n"
         );
+        let json: serde_json::Value = serde_json::from_str(&report.render_json()).unwrap();
+        assert_eq!(json["passed"], false);
+        assert_eq!(json["diagnoses"][0]["code"], "nothing-to-check");
+        assert_eq!(json["diagnoses"][0]["pairs"], serde_json::json!([]));
+        let none = Report::new("11-pod-network-routes", None, Vec::new(), Vec::new());
+        assert_eq!(none.diagnoses[0].diagnosis.code, DiagnosisCode::NothingToCheck);
     }
 
     #[test]
@@ -531,10 +582,40 @@ verify: 2 of 6 pairs fail (3 of 12 checks failed)
         lab.ping_fails(1, 0);
         let example = lab.report().render_json();
         let doc = include_str!("../../docs/verify-json.md");
+        if std::env::var_os("LABCTL_BLESS").is_some() {
+            println!("BEGIN\n{example}\nEND");
+        }
         assert!(
             doc.contains(&example),
             "docs/verify-json.md must contain this example:\n{example}\nEND"
         );
+    }
+
+    /// Every diagnosis code in the source, as JSON spells it, has its row in the doc.
+    #[test]
+    fn every_diagnosis_code_is_documented() {
+        let source = include_str!("diagnosis.rs");
+        let body = source
+            .split("pub enum DiagnosisCode {")
+            .nth(1)
+            .and_then(|rest| rest.split('}').next())
+            .expect("the enum DiagnosisCode");
+        let variants: Vec<&str> =
+            body.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+        assert!(variants.len() >= 20, "{variants:?}");
+        let doc = include_str!("../../docs/verify-json.md");
+        for variant in variants {
+            let kebab: String = variant
+                .chars()
+                .enumerate()
+                .flat_map(|(i, c)| {
+                    let dash = (i > 0 && c.is_ascii_uppercase()).then_some('-');
+                    dash.into_iter().chain(std::iter::once(c.to_ascii_lowercase()))
+                })
+                .collect();
+            let row = format!("| `{kebab}` |");
+            assert!(doc.contains(&row), "docs/verify-json.md has no row for {variant}: `{row}`");
+        }
     }
 
     #[test]
@@ -549,7 +630,7 @@ verify: 2 of 6 pairs fail (3 of 12 checks failed)
         ));
         assert!(xml.contains(
             r#"<testcase name="worker-0 -&gt; worker-1" classname="11-pod-network-routes.route-evidence">
-            <failure message="worker-0 has no route to worker-1&apos;s pod CIDR 10.200.1.0/24: run `labctl run 11-pod-network-routes`">10.200.1.254 via 10.0.2.2 dev enp0s3 src 10.0.2.15; expected via 10.240.0.21 (worker-1)</failure>"#
+            <failure message="worker-0 has no route to worker-1&apos;s pod CIDR 10.200.1.0/24: run `sudo ip route replace 10.200.1.0/24 via 10.240.0.21` on worker-0, or `labctl run 11-pod-network-routes`">10.200.1.254 via 10.0.2.2 dev enp0s3 src 10.0.2.15; expected via 10.240.0.21 (worker-1)</failure>"#
         ));
         assert!(xml.contains(
             r#"<testcase name="worker-0 -&gt; worker-2" classname="11-pod-network-routes.data-plane">

@@ -25,6 +25,8 @@ pub struct Lab {
     pub facts: Vec<NodeFacts>,
     pub probe_errors: Vec<Option<String>>,
     pub checks: Vec<Result<CheckOutput, String>>,
+    /// Live pods setup found on each worker.
+    pub pods: Vec<Vec<Ipv4Addr>>,
 }
 
 pub fn ip(s: &str) -> Ipv4Addr {
@@ -106,6 +108,7 @@ fn host(links: Vec<Link>, routes: Vec<Route>) -> HostFacts {
         cni_configs: Vec::new(),
         flannel: FlannelFacts::default(),
         route_gets: Default::default(),
+        probe_claims: Vec::new(),
     }
 }
 
@@ -234,6 +237,7 @@ impl Lab {
             facts,
             probe_errors: vec![None; n],
             checks,
+            pods: vec![Vec::new(); n],
         }
     }
 
@@ -284,7 +288,11 @@ impl Lab {
             })
             .collect();
         let refs: Vec<&Node> = self.nodes.iter().collect();
-        let plan = ProbePlan::new(&refs, &facts, self.expectation);
+        let mut plan = ProbePlan::new(&refs, &facts, self.expectation);
+        for (node, pods) in self.nodes.iter().zip(&self.pods) {
+            let address = plan.probe(&node.name).map(|p| p.address);
+            plan.set_up(&node.name, &super::probe::SetupOutput { address, pods: pods.clone() });
+        }
         let workers = (0..self.nodes.len())
             .map(|i| WorkerRun {
                 node: &self.nodes[i],
