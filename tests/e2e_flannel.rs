@@ -195,12 +195,17 @@ fn run_verify_rerun_plan_and_reset_with_kubectl_on_the_controller() {
         lab.ip("worker-1", &["-d", "link", "show", "flannel.1"])
             .contains("local 10.236.1.21 dev enp0s8")
     );
-    let verify = lab.labctl(&["verify"]);
+    let verify = lab.labctl(&["-v", "verify"]);
     assert!(verify.status.success(), "{}\n{}", text(&verify), lab.double.stderr());
     let out = stdout(&verify);
     assert!(out.contains("✅ daemonset kube-flannel/kube-flannel-ds ready on controller-0: daemon set \"kube-flannel-ds\" successfully rolled out\n"), "{out}");
     assert!(out.contains("✅ flannel state on worker-1: flannel.1 local 10.236.1.21, subnet 10.200.1.0/24 in 10.200.0.0/16\n"), "{out}");
-    assert!(out.contains("✅ ping  worker-0 → worker-2: 2 of 2 pings answered\n"), "{out}");
+    assert!(
+        out.contains(
+            "✅ ping  worker-0 → worker-2: 2 of 2 pings answered; at the pod MTU 1450 with DF set: 2 of 2"
+        ),
+        "{out}"
+    );
     assert!(
         out.ends_with("verify: 6 of 6 pairs pass (12 checks); 4 of 4 host checks pass\n"),
         "{out}"
@@ -223,7 +228,7 @@ fn run_verify_rerun_plan_and_reset_with_kubectl_on_the_controller() {
         lab.ip("worker-1", &["-d", "link", "show", "flannel.1"])
             .contains("local 10.0.2.15 dev enp0s3")
     );
-    let verify = lab.labctl(&["verify"]);
+    let verify = lab.labctl(&["-v", "verify"]);
     assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
     let out = stdout(&verify);
     assert!(
@@ -232,7 +237,7 @@ fn run_verify_rerun_plan_and_reset_with_kubectl_on_the_controller() {
         ),
         "{out}"
     );
-    assert!(out.contains("❌ ping  worker-0 → worker-1: 0 of 2 pings answered\n"), "{out}");
+    assert!(out.contains("❌ ping  worker-0 → worker-1: 0 of 2 pings answered;"), "{out}");
     assert!(out.contains("the NAT interface whose address every VM"), "{out}");
     // ... and bound right again: verify passes.
     lab.double.replay_flannel(&["--iface=enp0s8"]);
@@ -539,4 +544,47 @@ fn reset_hard_removes_flannel_applied_by_hand_and_leaves_chapter_09() {
     let run = lab.labctl(&["run", CHAPTER, "--variant", "flannel"]);
     assert!(run.status.success(), "{}", text(&run));
     assert!(lab.labctl(&["verify"]).status.success());
+}
+
+#[test]
+fn a_lab_link_too_small_for_vxlan_is_named_with_its_fix() {
+    let root = Root::new();
+    let lab = FlannelLab::up(&root, "fl-mtu", &["--network", "10.236.12.0/24", "--workers", "2"]);
+    let run = lab.labctl(&["run", CHAPTER, "--variant", "flannel"]);
+    assert!(run.status.success(), "{}", text(&run));
+    let verify = lab.labctl(&["verify"]);
+    assert!(verify.status.success(), "{}", text(&verify));
+
+    // worker-1's lab NIC now carries 1400 bytes: flannel's 1450-byte pod packets plus 50 bytes
+    // of VXLAN no longer fit, small ones still do.
+    let small = Command::new("ip")
+        .args(["-n", &lab.netns("worker-1"), "link", "set", "enp0s8", "mtu", "1400"])
+        .status()
+        .unwrap();
+    assert!(small.success());
+    let verify = lab.labctl(&["verify"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let out = stdout(&verify);
+    let fix = "sudo ip link set dev enp0s8 mtu 1500";
+    assert!(
+        out.contains(&format!(
+            "worker-1's lab interface enp0s8 has MTU 1400, and flannel's VXLAN needs 1500 (the pod MTU 1450 + 50): run `{fix}` on worker-1"
+        )),
+        "{out}"
+    );
+    let json = lab.labctl(&["verify", "--output", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["diagnoses"].as_array().unwrap().len(), 1, "{value:#}");
+    assert_eq!(value["diagnoses"][0]["code"], "mtu-too-large");
+    let evidence = str_of(&value["pairs"][0]["data_plane"]["evidence"]);
+    assert!(
+        evidence.starts_with("2 of 2 pings answered; at the pod MTU 1450 with DF set: 0 of 2"),
+        "{evidence}"
+    );
+
+    // The fix, as the student types it, works.
+    let worker_1 = lab.lab.nodes().into_iter().find(|(n, _)| n == "worker-1").unwrap().1;
+    lab.lab.ssh_ok(&worker_1, &format!("sudo {fix}"));
+    let verify = lab.labctl(&["verify"]);
+    assert!(verify.status.success(), "{}", text(&verify));
 }

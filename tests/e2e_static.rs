@@ -149,7 +149,10 @@ fn run_then_run_again_then_plan_then_reset() {
         out.contains("✅ pod CIDR on worker-1: 10.200.1.0/24 (its CNI config /etc/cni/net.d/10-bridge.conf and the inventory)\n"),
         "{out}"
     );
-    assert!(out.ends_with("verify: 6 of 6 pairs pass (12 checks); 3 of 3 host checks pass\n"), "{out}");
+    assert!(
+        out.ends_with("verify: 6 of 6 pairs pass (12 checks); 3 of 3 host checks pass\n"),
+        "{out}"
+    );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains(r#"<testsuites name="labctl verify 11-pod-network-routes" tests="15" skipped="0" failures="0" errors="0">"#), "{xml}");
     // One host at a time (`-j 1`) gives the same verdicts.
@@ -242,7 +245,8 @@ fn another_lab_shape_other_nic_addresses_and_more_workers() {
     let verify = lab.labctl(&["verify"]);
     assert!(verify.status.success(), "{}", text(&verify));
     assert!(
-        stdout(&verify).ends_with("verify: 20 of 20 pairs pass (40 checks); 5 of 5 host checks pass\n"),
+        stdout(&verify)
+            .ends_with("verify: 20 of 20 pairs pass (40 checks); 5 of 5 host checks pass\n"),
         "{}",
         text(&verify)
     );

@@ -730,7 +730,7 @@ mod tests {
         // From a pod, out by the lab NIC: the second rule.
         let drop = dropped(fw.forward(&request("10.200.0.5", "10.200.1.7")));
         assert_eq!(drop.rule.as_deref(), Some("-A FORWARD -i cni+ ! -o flannel+ -j DROP"));
-        assert_eq!(drop.fix(), "sudo iptables -D FORWARD -i 'cni+' ! -o 'flannel+' -j DROP");
+        assert_eq!(drop.fix(), "sudo iptables -D FORWARD -i cni+ ! -o flannel+ -j DROP");
         assert_eq!(
             shell_words(&drop.fix()),
             ["-D", "FORWARD", "-i", "cni+", "!", "-o", "flannel+", "-j", "DROP"]
@@ -749,7 +749,7 @@ mod tests {
     #[test]
     fn a_comment_with_spaces_is_one_word_and_quoted_in_the_fix() {
         let rule =
-            r#"-A FORWARD -d 10.200.0.0/16 -m comment --comment "students' lab: no pods!" -j DROP"#;
+            r#"-A FORWARD -d 10.200.0.0/16 -m comment --comment "block pod traffic" -j DROP"#;
         let fw = firewall(&format!("{DEBIAN}{rule}\n"));
         let parsed = &fw.chain("FORWARD").unwrap().rules[0];
         assert_eq!(parsed.text, rule);
@@ -757,19 +757,24 @@ mod tests {
         let drop = dropped(fw.forward(&request("10.200.0.5", "10.200.1.7")));
         assert_eq!(
             drop.fix(),
-            r#"sudo iptables -D FORWARD -d 10.200.0.0/16 -m comment --comment 'students'"'"' lab: no pods!' -j DROP"#
+            "sudo iptables -D FORWARD -d 10.200.0.0/16 -m comment --comment 'block pod traffic' \
+             -j DROP"
+        );
+        // Quotes and shell syntax in a comment (iptables escapes `"` and `\\` in it) come
+        // back from the shell as the one word iptables stored.
+        let rule = r#"-A FORWARD -m comment --comment "lab's \"no pods\" rule; $(x) \\ !" -j DROP"#;
+        let drop = dropped(
+            firewall(&format!("{DEBIAN}{rule}\n")).forward(&request("10.200.0.5", "10.200.1.7")),
         );
         assert_eq!(
             shell_words(&drop.fix()),
             [
                 "-D",
                 "FORWARD",
-                "-d",
-                "10.200.0.0/16",
                 "-m",
                 "comment",
                 "--comment",
-                "students' lab: no pods!",
+                r#"lab's "no pods" rule; $(x) \ !"#,
                 "-j",
                 "DROP"
             ]
@@ -818,7 +823,7 @@ mod tests {
         // RETURN in FORWARD falls to its policy.
         let fw = firewall("-P FORWARD DROP\n-A FORWARD -j RETURN\n-A FORWARD -j ACCEPT\n");
         assert_eq!(dropped(fw.forward(&request("10.200.0.5", "10.200.1.7"))).rule, None);
-        // A goto'ed chain that returns returns from FORWARD too: the ACCEPT after it is not reached.
+        // When a chain reached by `-g` returns, FORWARD returns too: the ACCEPT is not reached.
         let fw = firewall("-P FORWARD DROP\n-N G\n-A FORWARD -g G\n-A FORWARD -j ACCEPT\n");
         assert_eq!(dropped(fw.forward(&request("10.200.0.5", "10.200.1.7"))).rule, None);
         let fw = firewall("-P FORWARD DROP\n-N G\n-A FORWARD -j G\n-A FORWARD -j ACCEPT\n");
@@ -851,6 +856,33 @@ mod tests {
         assert_eq!((drop.chain.as_str(), drop.rule.as_deref()), ("FORWARD", None));
         // the reply is accepted by KUBE-FORWARD's conntrack rule.
         assert_eq!(fw.forward(&p.reply()), Verdict::Accept);
+        // With an ACCEPT policy nothing in kube-proxy's chains drops a ping.
+        let open = firewall(&KUBE_PROXY.replace("-P FORWARD DROP", "-P FORWARD ACCEPT"));
+        assert_eq!(open.forward(&p), Verdict::Accept);
+        // Negated matches of both kinds are understood.
+        let localnet = &fw.chain("KUBE-FIREWALL").unwrap().rules[0];
+        assert!(localnet.not_understood.is_empty());
+        assert_eq!(
+            localnet.matches,
+            [
+                Match {
+                    negated: true,
+                    condition: Condition::Source("127.0.0.0/8".parse().unwrap())
+                },
+                Match {
+                    negated: false,
+                    condition: Condition::Destination("127.0.0.0/8".parse().unwrap())
+                },
+                Match {
+                    negated: true,
+                    condition: Condition::State(vec![
+                        "RELATED".into(),
+                        "ESTABLISHED".into(),
+                        "DNAT".into()
+                    ])
+                },
+            ]
+        );
         // A service without endpoints: its REJECT is for UDP, not pings.
         assert_eq!(fw.chain("KUBE-SERVICES").unwrap().rules[0].not_understood, ["-m udp"]);
     }

@@ -542,7 +542,6 @@ impl<'a> Judge<'a> {
             let l = f.address_owner(w.node.address)?;
             Some((l.name.clone(), l.mtu?))
         };
-        let (a_name, b_name) = (&a.node.name, &b.node.name);
         for (w, f) in [(a, fa), (b, fb)] {
             if let Some((nic, have)) = lab_link(w, f).filter(|(_, have)| *have < needed) {
                 let name = &w.node.name;
@@ -554,19 +553,23 @@ impl<'a> Judge<'a> {
                 return Some(Diagnosis {
                     code: DiagnosisCode::MtuTooLarge,
                     message: format!(
-                        "packets of the pod MTU {mtu} with DF set are lost between {a_name}'s pods and {b_name}'s, \
-                         while small ones pass: {name}'s lab interface {nic} has MTU {have}, and {why}: \
-                         run `sudo ip link set dev {nic} mtu {needed}` on {name}, or give the pods a smaller MTU"
+                        "packets of the pod MTU {mtu} with DF set are lost while small ones pass: {name}'s lab \
+                         interface {nic} has MTU {have}, and {why}: run `sudo ip link set dev {nic} mtu {needed}` \
+                         on {name}, or give the pods a smaller MTU"
                     ),
                 });
             }
         }
+        // Both directions of a pair share the cause: name the pair in one order.
+        let (x, y) = if a.node.name <= b.node.name { (a, b) } else { (b, a) };
         Some(Diagnosis {
             code: DiagnosisCode::MtuTooLarge,
             message: format!(
-                "packets of the pod MTU {mtu} with DF set are lost between {a_name}'s pods and {b_name}'s, \
-                 while small ones pass: the network between them carries less{vx}: give the pods a smaller MTU \
-                 (the `mtu` of the CNI config{fl})",
+                "packets of the pod MTU {mtu} with DF set are lost between {x}'s and {y}'s pods while small \
+                 ones pass: the network between them carries less{vx}: give the pods a smaller MTU (the `mtu` \
+                 of the CNI config{fl})",
+                x = x.node.name,
+                y = y.node.name,
                 vx = if flannel { " than the pod MTU + 50 that flannel's VXLAN needs" } else { "" },
                 fl = if flannel { ", flannel's `FLANNEL_MTU`" } else { "" },
             ),
@@ -1332,9 +1335,9 @@ mod tests {
         assert_eq!(
             why(&report, 0, 1),
             [
-                "packets of the pod MTU 1450 with DF set are lost between worker-0's pods and worker-1's, while small \
-                 ones pass: worker-1's lab interface enp0s8 has MTU 1400, and flannel's VXLAN needs 1500 (the pod MTU \
-                 1450 + 50): run `sudo ip link set dev enp0s8 mtu 1500` on worker-1, or give the pods a smaller MTU"
+                "packets of the pod MTU 1450 with DF set are lost while small ones pass: worker-1's lab interface \
+                 enp0s8 has MTU 1400, and flannel's VXLAN needs 1500 (the pod MTU 1450 + 50): run \
+                 `sudo ip link set dev enp0s8 mtu 1500` on worker-1, or give the pods a smaller MTU"
             ]
         );
         let p = report.pair("worker-0", "worker-1").unwrap();
