@@ -143,8 +143,13 @@ pub enum Command {
     },
 
     /// Check the chapter's result with evidence: routes, and probe pods pinging across nodes.
+    ///
+    /// Prints the node × node matrix, each cause of a failure once (naming the node and the
+    /// command that fixes it) and a summary; `-v` lists every check with its evidence. Takes
+    /// no lock: verifies may run at once. Exit 0 all pass, 1 a check failed, 3 a worker
+    /// could not be reached.
     #[command(
-        after_help = "Examples:\n  labctl verify\n  labctl verify 11-pod-network-routes --output json\n  labctl verify --junit report.xml"
+        after_help = "Examples:\n  labctl verify\n  labctl verify -v\n  labctl verify 11-pod-network-routes --output json\n  labctl verify --junit report.xml"
     )]
     Verify {
         /// Chapter (default: the one `run` last did, else 11-pod-network-routes).

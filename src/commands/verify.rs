@@ -44,7 +44,8 @@ impl Verified {
     }
 }
 
-/// Verifies `chapter` (default: the last one run, else chapter 11) on the lab of `global`.
+/// Verifies `chapter` (default: the last one run, else chapter 11) on the lab of `global`;
+/// `report_unreachable` for one lab on its own (the unreachable hosts and progress printed).
 pub fn verify_lab(
     global: &GlobalArgs,
     chapter: Option<&str>,
@@ -62,8 +63,9 @@ pub fn verify_lab(
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
         let workers: Vec<(String, u64)> =
             lab.inventory.workers().map(|n| (n.name.clone(), 4)).collect();
-        // Bars on a terminal; elsewhere verify prints only its report (it may be JSON).
-        let progress = if lab.style.bars {
+        // Bars on a terminal, for one lab; elsewhere verify prints only its report (it may be
+        // JSON), and `--class` shows its own table.
+        let progress = if lab.style.bars && report_unreachable {
             lab.progress(&workers)
         } else {
             crate::output::progress::Progress::silent(lab.style)

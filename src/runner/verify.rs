@@ -119,7 +119,7 @@ impl Verifier<'_> {
         // 2. Probes (only for the data plane), then 3. route evidence and pings; 4. always
         // teardown, also after a failure or Ctrl-C.
         let stop = || self.interrupt.is_some_and(|i| i.requested());
-        let setups: Vec<Option<Result<SetupOutput, String>>> = if ping_count.is_some() {
+        let setups: Vec<Option<Result<SetupOutput, String>>> = if ping_count.is_some() && !stop() {
             join_bounded(workers.iter().map(|n| self.setup_probe(&plan, n)), self.concurrency).await
         } else {
             workers.iter().map(|_| None).collect()

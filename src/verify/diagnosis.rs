@@ -647,10 +647,27 @@ impl<'a> Judge<'a> {
                     dest = r.destination,
                 ),
             ),
-            None if exp != RouteExpectation::ViaGateway => found.add(
-                DiagnosisCode::NoRoute,
-                format!("{a_name} has no route to {b_name}'s pod CIDR {cidr}: {}", fix(false)),
-            ),
+            None if exp != RouteExpectation::ViaGateway => {
+                // A node with no route to any other pod CIDR is one cause, not one per pair:
+                // eight fresh workers are eight lines, not fifty-six.
+                let others: Vec<&Probe> =
+                    self.input.plan.probes.iter().filter(|p| &p.node != a_name).collect();
+                let none = others.len() > 1 && others.iter().all(|p| fa.has_route_to(p.cidr).is_none());
+                let message = if none {
+                    let each = match exp {
+                        RouteExpectation::ViaPeer => format!(
+                            ", or on {a_name} `sudo ip route replace CIDR via ADDRESS` for each other worker"
+                        ),
+                        _ => String::new(),
+                    };
+                    format!(
+                        "{a_name} has no route to any other worker's pod CIDR: run `labctl run {chapter}`{each}"
+                    )
+                } else {
+                    format!("{a_name} has no route to {b_name}'s pod CIDR {cidr}: {}", fix(false))
+                };
+                found.add(DiagnosisCode::NoRoute, message)
+            }
             _ => {}
         }
         let expected = match exp {
@@ -1426,6 +1443,32 @@ mod tests {
             "{}",
             report.diagnoses[0].diagnosis.message
         );
+    }
+
+    #[test]
+    fn a_fresh_lab_is_one_cause_per_node() {
+        let mut lab = Lab::static_routes(4);
+        for i in 0..4 {
+            for j in (0..4).filter(|j| *j != i) {
+                lab.set_route(i, &format!("10.200.{j}.0/24"), None);
+                lab.answer(
+                    i,
+                    j,
+                    path(&format!("10.200.{j}.254 via 10.0.2.2 dev enp0s3 src 10.0.2.15")),
+                );
+                lab.ping_fails(i, j);
+            }
+        }
+        let report = lab.report();
+        assert_eq!(report.diagnoses.len(), 4, "{}", report.render_text(true));
+        assert_eq!(
+            report.diagnoses[0].diagnosis.message,
+            "worker-0 has no route to any other worker's pod CIDR: run `labctl run 11-pod-network-routes`, or on \
+             worker-0 `sudo ip route replace CIDR via ADDRESS` for each other worker"
+        );
+        assert!(report.diagnoses.iter().all(|g| g.pairs.len() == 6));
+        let text = report.render_text(false);
+        assert!(text.contains("\n   (every pair with worker-3, both ways)\n"), "{text}");
     }
 
     #[test]

@@ -301,30 +301,41 @@ pub fn check_script(spec: &CheckSpec) -> String {
         script.push_str(&route_get::script_line(*target));
     }
     if let Some(count) = spec.ping_count {
+        // The pings run at once (a lost one waits a second for its answer): each writes its
+        // section to a file of its own, printed in order once all are done.
+        script.push_str(PARALLEL);
+        let mut ping = |name: String, command: String| {
+            script.push_str(&format!("in_background {} {command}\n", quote(&name)));
+        };
         for target in spec.targets {
-            script.push_str(&fact_line(
-                &ping_section_name(*target),
-                &ping_command(spec.run, *target, count, None),
-            ));
+            ping(ping_section_name(*target), ping_command(spec.run, *target, count, None));
             // 20 bytes of IP header and 8 of ICMP: the packet fills the MTU.
             if let Some(mtu) = spec.mtu.filter(|m| *m > 28) {
-                script.push_str(&fact_line(
-                    &name_with(PING_MTU, target),
-                    &ping_command(spec.run, *target, count, Some(mtu - 28)),
-                ));
+                ping(
+                    name_with(PING_MTU, target),
+                    ping_command(spec.run, *target, count, Some(mtu - 28)),
+                );
             }
         }
         for pod in spec.pods {
-            script.push_str(&fact_line(
-                &ping_section_name(*pod),
-                &ping_command(spec.run, *pod, count, None),
-            ));
+            ping(ping_section_name(*pod), ping_command(spec.run, *pod, count, None));
         }
+        script.push_str("wait\ncat \"$sections\"/*\nrm -rf \"$sections\"\n");
         script.push_str(&fact_line(FIREWALL, crate::facts::iptables::COMMAND));
     }
     script.push_str("exit 0\n");
     script
 }
+
+/// Shell function `in_background NAME CMD...`: `fact NAME CMD...` in the background, into a
+/// numbered file of `$sections` (both of `fact`'s outputs appended, so they keep their order).
+const PARALLEL: &str = r#"sections=$(mktemp -d)
+n=0
+in_background() {
+  n=$((n+1)); f="$sections/$(printf %04d "$n")"; : >"$f"
+  ( exec 3>>"$f"; fact "$@" >>"$f" ) &
+}
+"#;
 
 /// What one node's [`check_script`] found, by destination.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -524,13 +535,17 @@ mod tests {
             mtu: Some(1500),
         };
         let s = check_script(&spec);
-        let lines: Vec<&str> = s.lines().filter(|l| l.starts_with("fact ")).collect();
+        let lines: Vec<&str> = s
+            .lines()
+            .filter(|l| l.starts_with("fact ") || l.starts_with("in_background "))
+            .collect();
         assert_eq!(lines.len(), 8, "{s}");
         assert!(lines[0].starts_with("fact 'route_get 10.200.1.254' ip -j route get 10.200.1.254"));
-        assert!(lines[3].starts_with("fact 'ping_mtu 10.200.1.254' ip netns exec "));
+        assert!(lines[3].starts_with("in_background 'ping_mtu 10.200.1.254' ip netns exec "));
         assert!(lines[3].ends_with("-M do -s 1472 10.200.1.254"));
-        assert!(lines[6].starts_with("fact 'ping 10.200.1.2' "));
+        assert!(lines[6].starts_with("in_background 'ping 10.200.1.2' "));
         assert_eq!(lines[7], "fact iptables iptables -S");
+        assert!(s.find("wait\n").unwrap() < s.find("fact iptables").unwrap());
         spec.ping_count = None;
         assert!(!check_script(&spec).contains("ping"));
     }

@@ -292,12 +292,7 @@ impl Report {
             for group in &self.diagnoses {
                 out.push_str(&format!("{} {}\n", sym.fail, group.diagnosis.message));
                 if !group.pairs.is_empty() {
-                    let pairs: Vec<String> = group
-                        .pairs
-                        .iter()
-                        .map(|p| format!("{} {} {}", p.from, sym.arrow, p.to))
-                        .collect();
-                    out.push_str(&format!("   ({})\n", pairs.join(", ")));
+                    out.push_str(&format!("   ({})\n", self.pairs_text(&group.pairs, sym)));
                 }
             }
             listed = true;
@@ -323,6 +318,34 @@ impl Report {
         out.push_str(&self.summary_line());
         out.push('\n');
         out
+    }
+
+    /// The pairs a cause breaks, short: every pair with one node is said so, a long list is cut.
+    fn pairs_text(&self, pairs: &[PairName], sym: &Symbols) -> String {
+        let others = self.nodes.len().saturating_sub(1);
+        for node in &self.nodes {
+            let to = pairs.iter().filter(|p| &p.from == node).count();
+            let from = pairs.iter().filter(|p| &p.to == node).count();
+            if others > 2 && to == others && from == others && pairs.len() == 2 * others {
+                return format!("every pair with {node}, both ways");
+            }
+            if others > 2 && to == others && pairs.len() == others {
+                return format!("{node} {} every other worker", sym.arrow);
+            }
+            if others > 2 && from == others && pairs.len() == others {
+                return format!("every other worker {} {node}", sym.arrow);
+            }
+        }
+        const SHOWN: usize = 6;
+        let mut text: Vec<String> = pairs
+            .iter()
+            .take(SHOWN)
+            .map(|p| format!("{} {} {}", p.from, sym.arrow, p.to))
+            .collect();
+        if pairs.len() > SHOWN {
+            text.push(format!("and {} more", pairs.len() - SHOWN));
+        }
+        text.join(", ")
     }
 
     /// The matrix: a row per sending node, a column per receiving node.
