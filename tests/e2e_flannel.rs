@@ -369,7 +369,7 @@ fn kubectl_on_this_machine_when_the_inventory_gives_a_kubeconfig() {
     assert!(!out.contains("## controller-0"), "{out}");
     let run = labctl_with(&lab, &inventory, &["run", CHAPTER, "--variant", "flannel"]);
     assert!(run.status.success(), "{}", text(&run));
-    let verify = labctl_with(&lab, &inventory, &["verify"]);
+    let verify = labctl_with(&lab, &inventory, &["-v", "verify"]);
     assert!(verify.status.success(), "{}", text(&verify));
     assert!(
         stdout(&verify)

@@ -531,6 +531,10 @@ fn a_second_labctl_on_the_same_lab_is_refused_while_the_first_holds_the_lock() {
         "{}",
         text(&run)
     );
+    // verify takes no lock: it runs (and fails, nothing is routed yet) while the lab is locked.
+    let verify = lab.labctl(&["verify"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    assert!(!stderr(&verify).contains("locked"), "{}", text(&verify));
     drop(lock);
     let run = lab.labctl(&["run", CHAPTER]);
     assert!(run.status.success(), "{}", text(&run));

@@ -163,8 +163,12 @@ pub fn setup_script(spec: &SetupSpec) -> String {
         r#"run={run}
 ns="labctl-probe-$run-$id"
 link="lcp$run"
-mkdir -p "$claims"
-printf 'owner=%s\ncreated=%s\nnetns=%s\nlink=%s\n' {owner} "$(date +%s)" "$ns" "$link" >"$claims/$run-$id.probe"
+# Another verify's teardown removes the directory when it is empty: once the claim is in
+# it, it stays; until then, try again.
+tries=0
+until mkdir -p "$claims" && printf 'owner=%s\ncreated=%s\nnetns=%s\nlink=%s\n' {owner} "$(date +%s)" "$ns" "$link" 2>/dev/null >"$claims/$run-$id.probe"; do
+  tries=$((tries+1)); [ "$tries" -lt 5 ] || {{ echo "cannot write the probe's claim in $claims" >&2; exit 1; }}
+done
 leases={leases}
 addr=
 for a in {candidates}; do
@@ -261,6 +265,8 @@ if ip link show "lcp"{run} >/dev/null 2>&1; then left="$left link lcp"{run}; fi
 if [ -e "/run/netns/labctl-probe-"{run}"-$id" ]; then left="$left namespace labctl-probe-"{run}"-$id"; fi
 if [ -e "$claims/"{run}"-$id.probe" ]; then left="$left claim $claims/"{run}"-$id.probe"; fi
 if [ -n "$left" ]; then echo "probe not removed:$left" >&2; exit 1; fi
+rmdir "$claims" 2>/dev/null && rmdir /run/labctl 2>/dev/null
+exit 0
 "#,
         run = quote(run)
     )
