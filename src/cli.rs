@@ -54,6 +54,10 @@ pub struct GlobalArgs {
     /// When to use colour (NO_COLOR is honoured by `auto`).
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+
+    /// Where the command's words go (captured for an environment of a class).
+    #[arg(skip)]
+    pub sink: crate::output::sink::Sink,
 }
 
 /// When to colour output.
@@ -72,7 +76,7 @@ pub enum OutputFormat {
 }
 
 /// The subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// List the chapters labctl knows.
     #[command(after_help = "Examples:\n  labctl list")]
@@ -163,6 +167,16 @@ pub enum Command {
         /// Also write a JUnit XML report to FILE.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Also write one self-contained HTML page to FILE (with `--class`: the class grid,
+        /// then every environment).
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// With `--class`: also write the gradebook as CSV to FILE, one row per environment.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// With `--class`: show this environment's detail under the gradebook.
+        #[arg(long, value_name = "NAME")]
+        env: Option<String>,
     },
 
     /// Undo what labctl applied for a chapter, in reverse order (only what labctl added);

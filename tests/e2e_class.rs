@@ -6,87 +6,294 @@ mod sandbox_lab;
 
 use sandbox_lab::*;
 
-#[test]
-fn an_instructor_runs_verifies_and_resets_a_whole_class() {
-    require_root();
-    let root = Root::new();
-    let alice =
-        Lab::up(&root, &unique_name("alice"), &["--network", "10.232.30.0/24", "--workers", "2"]);
-    let bob =
-        Lab::up(&root, &unique_name("bob"), &["--network", "10.232.31.0/24", "--workers", "2"]);
-    let class = root.path().join("class.yaml");
-    std::fs::write(
-        &class,
-        format!(
-            "environments:\n  - {{ name: alice, inventory: {} }}\n  - {{ name: bob, inventory: {} }}\n",
-            alice.dir().join("labctl.yaml").display(),
-            bob.dir().join("labctl.yaml").display()
-        ),
-    )
-    .unwrap();
-    let labctl = |args: &[&str]| {
-        let mut all = vec!["--class", class.to_str().unwrap()];
+/// Times and timestamps vary from run to run: `0.4 s` → `T s`, RFC 3339 → `TIME`.
+fn steady(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut words: Vec<String> = Vec::new();
+        let parts: Vec<&str> = line.split(' ').collect();
+        for (i, w) in parts.iter().enumerate() {
+            let is_seconds = parts.get(i + 1) == Some(&"s")
+                && w.split_once('.').is_some_and(|(a, b)| {
+                    !a.is_empty() && a.chars().all(|c| c.is_ascii_digit()) && b.len() == 1
+                });
+            words.push(if is_seconds { "T".into() } else { w.to_string() });
+        }
+        out.push_str(&words.join(" "));
+        out.push('\n');
+    }
+    out
+}
+
+/// A class of six sandboxes, each in one state a class really has.
+struct Class<'r> {
+    root: &'r Root,
+    labs: Vec<Lab<'r>>,
+    file: std::path::PathBuf,
+}
+
+const NAMES: [&str; 6] = ["done", "hand", "untouched", "down", "wronghop", "missing"];
+
+impl<'r> Class<'r> {
+    fn up(root: &'r Root) -> Class<'r> {
+        require_root();
+        let labs: Vec<Lab> = (1..=5)
+            .map(|i| {
+                Lab::up(
+                    root,
+                    &unique_name(NAMES[i - 1]),
+                    &["--network", &format!("10.238.{i}.0/24"), "--workers", "2"],
+                )
+            })
+            .collect();
+        let file = root.path().join("class.yaml");
+        let mut yaml = String::from("environments:\n");
+        for (i, name) in NAMES.iter().enumerate() {
+            let inventory = match labs.get(i) {
+                Some(lab) => lab.dir().join("labctl.yaml"),
+                None => root.path().join("missing/labctl.yaml"),
+            };
+            yaml.push_str(&format!("  - {{ name: {name}, inventory: {} }}\n", inventory.display()));
+        }
+        std::fs::write(&file, yaml).unwrap();
+        Class { root, labs, file }
+    }
+
+    fn labctl(&self, args: &[&str]) -> std::process::Output {
+        let mut all = vec!["--class", self.file.to_str().unwrap(), "--connect-timeout", "2"];
         all.extend_from_slice(args);
-        root.labctl(&all).env("NO_COLOR", "1").output().unwrap()
-    };
+        self.root.labctl(&all).env("NO_COLOR", "1").output().unwrap()
+    }
 
-    let before = labctl(&["verify"]);
-    assert_eq!(before.status.code(), Some(1), "{}", text(&before));
-    let out = String::from_utf8_lossy(&before.stdout).into_owned();
-    assert!(out.contains("== alice ("), "{out}");
-    assert!(
-        out.ends_with("class: 0 of 2 environments ok\n")
-            || stderr(&before).contains("class: 0 of 2 environments ok"),
-        "{}",
-        text(&before)
-    );
+    fn one(&self, i: usize, args: &[&str]) -> std::process::Output {
+        let inventory = self.labs[i].dir().join("labctl.yaml");
+        let mut all = vec!["-i", inventory.to_str().unwrap()];
+        all.extend_from_slice(args);
+        self.root.labctl(&all).env("NO_COLOR", "1").output().unwrap()
+    }
 
-    let run = labctl(&["run", "11-pod-network-routes"]);
-    assert!(run.status.success(), "{}", text(&run));
-    let out = String::from_utf8_lossy(&run.stdout).into_owned();
-    assert!(
-        out.contains(
-            "ENVIRONMENT  RESULT\nalice        ok\nbob          ok\nclass: 2 of 2 environments ok\n"
-        ),
-        "{out}"
-    );
+    fn by_hand(&self, i: usize, node: &str, command: &str) {
+        let address = self.labs[i].nodes().into_iter().find(|(n, _)| n == node).unwrap().1;
+        self.labs[i].ssh_ok(&address, &format!("sudo {command}"));
+    }
 
-    let junit = root.path().join("class.xml");
-    let json = labctl(&["verify", "--output", "json", "--junit", junit.to_str().unwrap()]);
-    assert!(json.status.success(), "{}", text(&json));
-    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("one JSON object");
-    assert!(stderr(&json).contains("class: 2 of 2 environments ok"), "{}", text(&json));
-    assert_eq!(value["environments"][0]["name"], "alice");
-    assert_eq!(value["environments"][1]["report"]["passed"], true);
-    let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(
-        xml.contains(r#"<testsuite name="alice/route-evidence""#)
-            && xml.contains(r#"<testsuite name="bob/data-plane""#),
-        "{xml}"
-    );
-
-    // Bob's worker-1 stops answering: his report says so, in his section; Alice's is whole.
-    let pid = std::fs::read_to_string(bob.dir().join("nodes/worker-1/sshd.pid")).unwrap();
-    let signal = |sig: &str| {
+    fn signal(&self, i: usize, node: &str, sig: &str) {
+        let pid =
+            std::fs::read_to_string(self.labs[i].dir().join("nodes").join(node).join("sshd.pid"))
+                .unwrap();
         assert!(
             std::process::Command::new("kill").args([sig, pid.trim()]).status().unwrap().success()
-        )
-    };
-    signal("-STOP");
-    let down = labctl(&["--connect-timeout", "2", "verify"]);
-    signal("-CONT");
-    let out = String::from_utf8_lossy(&down.stdout).into_owned();
-    let bobs = &out[out.find("== bob (").expect("bob's section")..];
-    assert!(bobs.contains("worker-1 could not be reached"), "{out}");
-    assert!(!out[..out.find("== bob (").unwrap()].contains("could not be reached"), "{out}");
-    assert!(out.contains("alice        ok\nbob          exit 3: verify failed"), "{}", text(&down));
-    assert_eq!(down.status.code(), Some(3), "{}", text(&down));
-    assert_eq!(stderr(&down), "error: class: 1 of 2 environments ok\n");
+        );
+    }
 
-    let reset = labctl(&["reset", "--yes"]);
-    assert!(reset.status.success(), "{}", text(&reset));
-    let after = labctl(&["verify"]);
-    assert_eq!(after.status.code(), Some(1), "{}", text(&after));
+    fn routes(&self, i: usize, node: &str) -> String {
+        let out = std::process::Command::new("ip")
+            .args(["-n", &format!("labctl-{}-{node}", self.labs[i].name), "route"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+#[test]
+fn a_gradebook_of_six_labs_in_every_format_then_run_and_reset_hard_the_class() {
+    let root = Root::new();
+    let class = Class::up(&root);
+    // done: by labctl. hand: the student's routes by hand. wronghop: labctl's, then one route
+    // by hand via an address nobody answers. down: worker-1 stops answering.
+    assert!(class.one(0, &["run", "11-pod-network-routes"]).status.success());
+    class.by_hand(1, "worker-0", "ip route replace 10.200.1.0/24 via 10.238.2.21");
+    class.by_hand(1, "worker-1", "ip route replace 10.200.0.0/24 via 10.238.2.20");
+    assert!(class.one(4, &["run", "11-pod-network-routes"]).status.success());
+    class.by_hand(4, "worker-0", "ip route replace 10.200.1.0/24 via 10.238.5.99");
+    class.signal(3, "worker-1", "-STOP");
+
+    let dir = root.path();
+    let (csv, junit, html) = (dir.join("class.csv"), dir.join("class.xml"), dir.join("class.html"));
+    let verify = class.labctl(&[
+        "verify",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    let json = class.labctl(&["verify", "--output", "json"]);
+    let detail = class.labctl(&["verify", "--env", "wronghop"]);
+    class.signal(3, "worker-1", "-CONT");
+
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let missing = root.path().join("missing/labctl.yaml");
+    assert_eq!(
+        steady(&String::from_utf8_lossy(&verify.stdout)),
+        format!(
+            "ENVIRONMENT  RESULT  ROUTES  POD PAIRS  HOST CHECKS  SCORE  TIME   DIAGNOSIS\n\
+             done         passed  2/2     2/2        2/2          6/6    T s\n\
+             hand         passed  2/2     2/2        2/2          6/6    T s\n\
+             untouched    failed  0/2     0/2        2/2          2/6    T s  worker-0 has no route to worker-1's pod CIDR 10.200.1.0/24: run `sudo ip route replace 10.200.1.0/24 via 10.238.3.21` on worker-0, or `labctl run 11-pod-network-routes`\n\
+             down         failed  0/2     0/2        1/1          1/5    T s  worker-1 could not be reached: `worker-1` at 10.238.4.21:22 did not answer within 2s\n\
+             wronghop     failed  1/2     0/2        2/2          3/6    T s  worker-0 sends packets for worker-1's pod CIDR 10.200.1.0/24 via 10.238.5.99 (dev enp0s8), not via worker-1's address 10.238.5.21: run `sudo ip route replace 10.200.1.0/24 via 10.238.5.21` on worker-0, or `labctl run 11-pod-network-routes --replace`\n\
+             missing      error   -       -          -            -      T s  {m}: cannot read: No such file or directory (os error 2)\n\
+             class: 2 of 6 environments pass; 3 failed, 1 could not be checked\n",
+            m = missing.display(),
+        ),
+        "{}",
+        text(&verify)
+    );
+
+    // JSON: one document, every environment, the summary's counts.
+    assert_eq!(json.status.code(), Some(1), "{}", text(&json));
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("one JSON document");
+    assert_eq!(
+        value["summary"],
+        serde_json::json!({"environments": 6, "passed": 2, "failed": 3, "errors": 1})
+    );
+    let statuses: Vec<String> =
+        value["environments"].as_array().unwrap().iter().map(|e| str_of(&e["status"])).collect();
+    assert_eq!(statuses, ["passed", "passed", "failed", "failed", "failed", "error"]);
+    assert_eq!(value["environments"][3]["exit_code"], 3);
+    assert_eq!(value["environments"][5]["report"], serde_json::Value::Null);
+    assert_eq!(value["environments"][4]["report"]["diagnoses"][0]["code"], "wrong-next-hop");
+    // Off a terminal, stderr has one line per change of each environment, then the class's.
+    let events = stderr(&json);
+    for name in NAMES {
+        assert!(events.contains(&format!("{name}: started\n")), "{events}");
+    }
+    assert!(events.contains("\ndone: passed  verify: 2 of 2 pairs pass"), "{events}");
+    assert!(events.contains("\ndown: failed  worker-1 could not be reached"), "{events}");
+    assert!(events.ends_with("\nerror: class: 2 of 6 environments ok\n"), "{events}");
+
+    // --env: the gradebook, and under it only wronghop's detail.
+    let out = String::from_utf8_lossy(&detail.stdout).into_owned();
+    assert!(out.starts_with("== wronghop ("), "{out}");
+    assert_eq!(out.matches("== ").count(), 1, "{out}");
+
+    // CSV: a header and one row per environment.
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<String> = rows.lines().map(steady_csv).collect();
+    assert_eq!(rows.len(), 7, "{rows:?}");
+    assert_eq!(
+        rows[0],
+        "environment,passed,status,score,checks_passed,checks_total,routes_passed,routes_total,pod_pairs_passed,pod_pairs_total,host_checks_passed,host_checks_total,seconds,exit_code,diagnosis"
+    );
+    assert_eq!(rows[1], "done,true,passed,1.00,6,6,2,2,2,2,2,2,T,0,");
+    assert_eq!(
+        rows[3],
+        "untouched,false,failed,0.33,2,6,0,2,0,2,2,2,T,1,\"worker-0 has no route to worker-1's pod CIDR 10.200.1.0/24: run `sudo ip route replace 10.200.1.0/24 via 10.238.3.21` on worker-0, or `labctl run 11-pod-network-routes`\""
+    );
+    assert!(rows[6].starts_with("missing,false,error,0.00,0,0,0,0,0,0,0,0,T,2,"), "{}", rows[6]);
+
+    // JUnit: every environment, the name in suites and class names, the missing one an error.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    for name in NAMES.iter().take(5) {
+        assert!(
+            xml.contains(&format!("<testsuite name=\"{name}/route-evidence\"")),
+            "{name}: {xml}"
+        );
+        assert!(
+            xml.contains(&format!("classname=\"{name}.11-pod-network-routes.data-plane\"")),
+            "{name}"
+        );
+    }
+    assert!(xml.contains(r#"<testsuite name="missing/verify" tests="1" skipped="0" errors="1" failures="0" timestamp=""#), "{xml}");
+    assert!(xml.contains(r#"<testcase name="verify" classname="missing.verify">"#), "{xml}");
+
+    // HTML, read back from headless Chromium: every environment and every grid cell.
+    let dom = chromium_dom(&html, &root.path().join("class.png"));
+    for name in NAMES {
+        assert!(dom.contains(&format!("<tr data-env=\"{name}\">")), "{name} not in the grid");
+        assert!(dom.contains(&format!("<section id=\"env-{name}\">")), "{name} has no section");
+    }
+    assert!(
+        dom.contains(
+            r#"<td class="pass">2/2</td><td class="pass">2/2</td><td class="pass">2/2</td>"#
+        ),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(
+            r#"<td class="fail">0/2</td><td class="fail">0/2</td><td class="pass">2/2</td>"#
+        ),
+        "{dom}"
+    );
+    assert!(dom.contains(r#"<td class="error">-</td>"#), "{dom}");
+
+    // run --class while one lab is locked: it says so, the others are done.
+    let state = class.labs[2].dir().join(".labctl");
+    std::fs::create_dir_all(&state).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(state.join("lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    std::fs::write(state.join("lock"), "pid 4242 on host classroom").unwrap();
+    let run = class.labctl(&["run", "11-pod-network-routes", "--replace"]);
+    drop(lock);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    let out = steady(&String::from_utf8_lossy(&run.stdout));
+    assert!(
+        out.contains("untouched    exit 2  T s  the lab is locked by pid 4242 on host classroom"),
+        "{out}"
+    );
+    assert!(out.contains("done         ok      T s  run: 0 changed, 2 ok, 0 failed"), "{out}");
+    assert!(out.contains("wronghop     ok      T s  run: 1 changed, 1 ok, 0 failed"), "{out}");
+    let run = class.labctl(&["run", "11-pod-network-routes"]);
+    let out = steady(&String::from_utf8_lossy(&run.stdout));
+    assert!(out.contains("untouched    ok      T s  run: 2 changed, 0 ok, 0 failed"), "{out}");
+
+    // reset --hard on the class: every lab back at the start, the hand-made routes too.
+    let reset = class.labctl(&["reset", "--hard", "--yes"]);
+    assert_eq!(reset.status.code(), Some(2), "only the missing inventory fails: {}", text(&reset));
+    for (i, _) in class.labs.iter().enumerate() {
+        for node in ["worker-0", "worker-1"] {
+            let routes = class.routes(i, node);
+            assert!(
+                !routes.contains(" via 10.238."),
+                "{} {node} keeps routes:\n{routes}",
+                NAMES[i]
+            );
+        }
+    }
+    // Without --yes and off a terminal: one refusal for the whole class, nothing changed.
+    let ask = class.labctl(&["reset"]);
+    assert_eq!(ask.status.code(), Some(2), "{}", text(&ask));
+    assert!(
+        stderr(&ask).contains("reset (undo what labctl applied) on 6 environment(s):"),
+        "{}",
+        text(&ask)
+    );
+    assert_eq!(stderr(&ask).matches("Go on?").count(), 1, "{}", text(&ask));
+}
+
+fn steady_csv(line: &str) -> String {
+    let fields: Vec<&str> = line.splitn(15, ',').collect();
+    if fields.len() < 15 || fields[0] == "environment" {
+        return line.to_string();
+    }
+    let mut fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+    fields[12] = "T".into();
+    fields.join(",")
+}
+
+/// The DOM headless Chromium builds from `page`, and a screenshot at `png` (a test artifact).
+fn chromium_dom(page: &std::path::Path, png: &std::path::Path) -> String {
+    let run = |extra: &str| {
+        std::process::Command::new("chromium")
+            .args(["--headless", "--no-sandbox", "--disable-gpu", extra])
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .expect("chromium runs (Debian package chromium)")
+    };
+    let shot = run(&format!("--screenshot={}", png.display()));
+    assert!(shot.status.success(), "{}", text(&shot));
+    let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("class.png");
+    let _ = std::fs::copy(png, artifacts);
+    let dom = run("--dump-dom");
+    assert!(dom.status.success(), "{}", text(&dom));
+    String::from_utf8_lossy(&dom.stdout).into_owned()
 }
 
 #[test]

@@ -1,17 +1,40 @@
-//! `--class FILE`: the same command on every environment of a class, one after the other, then
-//! a table of how each went. With `verify --output json` the reports are gathered in one JSON
-//! object; with `--junit FILE` in one JUnit file, each suite named after its environment.
+//! `--class FILE`: one command on every environment of a class at once, in this one process
+//! (see docs/architecture.md, "Classes").
+//!
+//! Every environment runs in a thread of its own with its own state, lock, log and
+//! connections; the class shares one limit of SSH connections open at once (`-j`), which a
+//! lab takes whole when it connects. A lab that cannot be reached, is locked or has no
+//! inventory costs its own time only. What each environment prints is kept; the class shows
+//! one line per environment while it works, then a table (`-v`: every environment's own
+//! output too). `verify` makes a gradebook ([`crate::verify::gradebook`]).
 
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use comfy_table::{Table, presets};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
 use crate::error::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_UNREACHABLE, Error};
 use crate::inventory::class::{Environment, load};
+use crate::output::sink::{Captured, Sink};
+use crate::output::style::Style;
+use crate::verify::gradebook::{Grade, Gradebook, Outcome};
+
+/// What `verify --class` writes besides its output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VerifyFiles<'a> {
+    pub junit: Option<&'a Path>,
+    pub csv: Option<&'a Path>,
+    pub html: Option<&'a Path>,
+    /// Show only this environment's detail.
+    pub env: Option<&'a str>,
+}
 
 /// Runs `cli.command` for every environment of the class file.
-pub fn run(cli: &Cli, class_file: &Path) -> Result<(), Error> {
+pub fn run(cli: &Cli, class_file: &Path, files: VerifyFiles) -> Result<(), Error> {
     if !matches!(
         cli.command,
         Command::Render { .. }
@@ -30,37 +53,255 @@ pub fn run(cli: &Cli, class_file: &Path) -> Result<(), Error> {
         ));
     }
     let environments = load(class_file)?;
-    if let Command::Verify { chapter, variant, output, junit } = &cli.command {
+    if let Some(name) = files.env
+        && !environments.iter().any(|e| e.name == name)
+    {
+        return Err(Error::Usage(format!(
+            "`--env {name}`: the class file {} has no environment of that name",
+            class_file.display()
+        )));
+    }
+    crate::runner::hosts::limit_class_connections(cli.global.concurrency);
+    let style = Style::detect(cli.global.color, cli.global.no_progress);
+    if let Command::Verify { chapter, variant, output, .. } = &cli.command {
         return verify_all(
             cli,
             &environments,
             chapter.as_deref(),
             variant.as_deref(),
             *output,
-            junit.as_deref(),
+            files,
+            style,
         );
     }
+    let command = match &cli.command {
+        Command::Reset { chapter, variant, yes: false, hard, dry_run: false } => {
+            confirm_reset(&environments, chapter.as_deref(), *hard)?;
+            Command::Reset {
+                chapter: chapter.clone(),
+                variant: variant.clone(),
+                yes: true,
+                hard: *hard,
+                dry_run: false,
+            }
+        }
+        other => other.clone(),
+    };
+    let results = each(
+        &cli.global,
+        &environments,
+        style,
+        |global| super::dispatch(&command, global),
+        |_, captured| format!("ok  {}", last_line(&captured.stdout)),
+    );
+    let verbose = cli.global.verbose > 0;
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    table.force_no_tty();
+    table.set_header(["ENVIRONMENT", "RESULT", "TIME", "DETAIL"]);
     let mut outcomes = Vec::new();
-    for env in &environments {
-        println!("== {} ({}) ==", env.name, env.inventory.display());
-        let global = for_environment(&cli.global, env);
-        let outcome = super::dispatch(&cli.command, &global);
-        if let Err(e) = &outcome {
-            eprintln!("error: {}: {e}", env.name);
+    for (env, done) in environments.iter().zip(results) {
+        if verbose {
+            println!("== {} ({}) ==", env.name, env.inventory.display());
+            print!("{}", done.captured.stdout);
+            eprint!("{}", done.captured.stderr);
+            println!();
         }
-        println!();
-        if record(&mut outcomes, &env.name, outcome) {
-            break;
-        }
+        let (result, detail) = match &done.result {
+            Ok(()) => ("ok".to_string(), last_line(&done.captured.stdout)),
+            Err(e) => (format!("exit {}", e.exit_code()), first_line(&e.to_string())),
+        };
+        table.add_row([env.name.clone(), result, seconds(done.elapsed), detail]);
+        outcomes.push((
+            env.name.clone(),
+            done.result.map_err(|e| (e.exit_code(), first_line(&e.to_string()))),
+        ));
     }
-    finish(outcomes, environments.len())
+    println!("{}", crate::output::summary::flush_left(&table));
+    exit_for(&outcomes, environments.len(), true)
 }
 
-fn for_environment(global: &GlobalArgs, env: &Environment) -> GlobalArgs {
-    let mut global = global.clone();
-    global.inventory = Some(env.inventory.clone());
-    global.class = None;
-    global
+/// `reset --class` asks once for the whole class: every environment and what it will lose.
+fn confirm_reset(
+    environments: &[Environment],
+    chapter: Option<&str>,
+    hard: bool,
+) -> Result<(), Error> {
+    let mut lines = Vec::new();
+    for env in environments {
+        let what = match recorded_actions(env, chapter) {
+            Ok(0) if hard => "nothing recorded; whatever the footprint finds".to_string(),
+            Ok(0) => "nothing to undo".to_string(),
+            Ok(n) if hard => format!("{n} recorded action(s), then whatever the footprint finds"),
+            Ok(n) => format!("{n} action(s) undone"),
+            Err(e) => format!("not reset: {}", first_line(&e)),
+        };
+        lines.push(format!("  {:<16} {what}", env.name));
+    }
+    let what = if hard {
+        "reset --hard (back to the chapter's start, whoever made the changes)"
+    } else {
+        "reset (undo what labctl applied)"
+    };
+    let question = format!(
+        "{what} on {} environment(s):\n{}\nGo on? [y/N] ",
+        environments.len(),
+        lines.join("\n")
+    );
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Other {
+            message: format!(
+                "{question}\nnot a terminal: nothing was changed; add `--yes` to reset the class without asking"
+            ),
+            code: EXIT_BAD_INPUT,
+        });
+    }
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        return Ok(());
+    }
+    Err(Error::Other {
+        message: "reset cancelled; nothing was changed".into(),
+        code: EXIT_BAD_INPUT,
+    })
+}
+
+/// How many actions labctl recorded for the chapter on an environment (no SSH).
+fn recorded_actions(env: &Environment, chapter: Option<&str>) -> Result<usize, String> {
+    if !env.inventory.exists() {
+        return Err(format!("inventory {} not found", env.inventory.display()));
+    }
+    let state = crate::runner::state::StateDir::for_inventory(&env.inventory)
+        .load()
+        .map_err(|e| e.to_string())?;
+    let name = chapter
+        .map(str::to_string)
+        .or(state.last_chapter.clone())
+        .unwrap_or_else(|| super::lab::FIRST_CHAPTER.into());
+    Ok(state.chapters.get(&name).map(|c| c.applied.len()).unwrap_or(0))
+}
+
+/// One environment's command, done.
+struct Done<T> {
+    result: Result<T, Error>,
+    captured: Captured,
+    started: chrono::DateTime<chrono::FixedOffset>,
+    elapsed: Duration,
+}
+
+/// Runs `work` for every environment at once, each in its own thread with its output kept;
+/// shows one line per environment while they work. The results are in the class's order.
+fn each<T: Send>(
+    global: &GlobalArgs,
+    environments: &[Environment],
+    style: Style,
+    work: impl Fn(&GlobalArgs) -> Result<T, Error> + Sync,
+    describe: impl Fn(&T, &Captured) -> String + Sync,
+) -> Vec<Done<T>> {
+    let (events, inbox) = mpsc::channel::<(usize, Option<String>)>();
+    let lines = Lines::new(style, environments);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = environments
+            .iter()
+            .enumerate()
+            .map(|(i, env)| {
+                let mut global = global.clone();
+                global.inventory = Some(env.inventory.clone());
+                global.class = None;
+                global.sink = Sink::capture();
+                let events = events.clone();
+                let work = &work;
+                let describe = &describe;
+                scope.spawn(move || {
+                    let _ = events.send((i, None));
+                    let started = chrono::Local::now().fixed_offset();
+                    let clock = Instant::now();
+                    let result = work(&global);
+                    let captured = global.sink.take();
+                    let line = match &result {
+                        Ok(value) => describe(value, &captured),
+                        Err(e) => format!("exit {}  {}", e.exit_code(), first_line(&e.to_string())),
+                    };
+                    let _ = events.send((i, Some(line)));
+                    Done { result, captured, started, elapsed: clock.elapsed() }
+                })
+            })
+            .collect();
+        drop(events);
+        for (i, event) in inbox {
+            lines.show(i, event.as_deref());
+        }
+        lines.clear();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| Done {
+                    result: Err(Error::Other {
+                        message: "stopped unexpectedly".into(),
+                        code: EXIT_FAILED,
+                    }),
+                    captured: Captured::default(),
+                    started: chrono::Local::now().fixed_offset(),
+                    elapsed: Duration::ZERO,
+                })
+            })
+            .collect()
+    })
+}
+
+/// One line per environment: a spinner on a terminal, else one event line per change.
+struct Lines {
+    names: Vec<String>,
+    bars: Option<(MultiProgress, Vec<ProgressBar>)>,
+}
+
+impl Lines {
+    fn new(style: Style, environments: &[Environment]) -> Lines {
+        let names: Vec<String> = environments.iter().map(|e| e.name.clone()).collect();
+        if !style.bars {
+            return Lines { names, bars: None };
+        }
+        let width = names.iter().map(|n| n.len()).max().unwrap_or(8);
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let template = format!("{{prefix:<{width}}} {{spinner}} {{msg}}");
+        let bars = names
+            .iter()
+            .map(|n| {
+                let bar = multi.add(ProgressBar::new_spinner());
+                if let Ok(s) = ProgressStyle::with_template(&template) {
+                    bar.set_style(s);
+                }
+                bar.set_prefix(n.clone());
+                bar.set_message("waiting");
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bar
+            })
+            .collect();
+        Lines { names, bars: Some((multi, bars)) }
+    }
+
+    /// Environment `i` started (`None`) or finished with `line`.
+    fn show(&self, i: usize, line: Option<&str>) {
+        match &self.bars {
+            Some((_, bars)) => match line {
+                None => bars[i].set_message("working"),
+                Some(line) => bars[i].finish_with_message(line.to_string()),
+            },
+            None => match line {
+                None => eprintln!("{}: started", self.names[i]),
+                Some(line) => eprintln!("{}: {line}", self.names[i]),
+            },
+        }
+    }
+
+    fn clear(&self) {
+        if let Some((multi, _)) = &self.bars {
+            let _ = multi.clear();
+        }
+    }
 }
 
 fn verify_all(
@@ -69,123 +310,96 @@ fn verify_all(
     chapter: Option<&str>,
     variant: Option<&str>,
     output: OutputFormat,
-    junit: Option<&Path>,
+    files: VerifyFiles,
+    style: Style,
 ) -> Result<(), Error> {
+    let made_at = chrono::Local::now().fixed_offset();
+    let results = each(
+        &cli.global,
+        environments,
+        style,
+        |global| super::verify::verify_lab(global, chapter, variant, false),
+        |verified, _| match verified.report.passed {
+            true => format!("passed  {}", verified.report.summary_line()),
+            false => format!(
+                "failed  {}",
+                verified
+                    .report
+                    .diagnoses
+                    .first()
+                    .and_then(|d| d.diagnosis.message.lines().next())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| verified.report.summary_line())
+            ),
+        },
+    );
+    let mut grades = Vec::new();
     let mut outcomes = Vec::new();
-    let mut json = Vec::new();
-    let mut junit_report = quick_junit::Report::new("labctl verify (class)");
-    for (env, result) in environments.iter().zip(verify_each(cli, environments, chapter, variant)) {
-        if output == OutputFormat::Text {
-            println!("== {} ({}) ==", env.name, env.inventory.display());
-        }
-        let outcome = match result {
+    for (env, done) in environments.iter().zip(results) {
+        let result = match done.result {
             Ok(verified) => {
-                match output {
-                    OutputFormat::Text => println!("{}", verified.report.render_text(false)),
-                    OutputFormat::Json => json.push(serde_json::json!({
-                        "name": env.name, "inventory": env.inventory, "report": verified.report,
-                    })),
-                }
-                for suite in verified.report.junit_suites(&format!("{}/", env.name)) {
-                    junit_report.add_test_suite(suite);
-                }
-                verified.outcome()
+                let code = verified.outcome().err().map(|e| e.exit_code()).unwrap_or(0);
+                Ok((verified.report, code))
             }
-            Err(e) => {
-                if output == OutputFormat::Json {
-                    json.push(serde_json::json!({
-                        "name": env.name, "inventory": env.inventory, "error": e.to_string(), "exit_code": e.exit_code(),
-                    }));
-                } else {
-                    eprintln!("error: {}: {e}\n", env.name);
-                }
-                Err(e)
-            }
+            Err(e) => Err((e.to_string(), e.exit_code())),
         };
-        if record(&mut outcomes, &env.name, outcome) {
-            break;
-        }
+        outcomes.push((
+            env.name.clone(),
+            match &result {
+                Ok((_, 0)) => Ok(()),
+                Ok((_, code)) => Err((*code, "verify failed".to_string())),
+                Err((e, code)) => Err((*code, first_line(e))),
+            },
+        ));
+        grades.push(Grade::of(Outcome {
+            name: env.name.clone(),
+            inventory: env.inventory.display().to_string(),
+            started: done.started,
+            elapsed: done.elapsed,
+            result,
+        }));
     }
-    if output == OutputFormat::Json {
-        let value = serde_json::json!({ "environments": json });
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
-    }
-    if let Some(path) = junit {
-        let xml = junit_report.to_string().map_err(|e| Error::Other {
-            message: format!("cannot write the JUnit report: {e}"),
+    let book = Gradebook::new(made_at, grades);
+    let write = |path: &Path, text: Result<String, String>, what: &str| -> Result<(), Error> {
+        let text = text.map_err(|e| Error::Other {
+            message: format!("cannot write the {what}: {e}"),
             code: EXIT_FAILED,
         })?;
-        crate::atomic_file::write(path, xml.as_bytes(), false)?;
+        crate::atomic_file::write(path, text.as_bytes(), false)
+    };
+    if let Some(path) = files.junit {
+        write(path, book.render_junit().map_err(|e| e.to_string()), "JUnit report")?;
     }
-    if output == OutputFormat::Json {
-        // stdout holds exactly one JSON document; the summary goes to stderr
-        return exit_for(&outcomes, environments.len(), false);
+    if let Some(path) = files.csv {
+        write(path, book.render_csv().map_err(|e| e.to_string()), "CSV gradebook")?;
     }
-    finish(outcomes, environments.len())
-}
-
-/// Verifies every environment, several at once: each environment has its own lab, `.labctl/`
-/// (the class file refuses two in one directory) and connections. At most `-j` environments at a time (each also at most
-/// `-j` hosts at a time); the results come back in the class file's order.
-fn verify_each(
-    cli: &Cli,
-    environments: &[Environment],
-    chapter: Option<&str>,
-    variant: Option<&str>,
-) -> Vec<Result<super::verify::Verified, Error>> {
-    let limit = (cli.global.concurrency as usize).max(1);
-    let mut results = Vec::with_capacity(environments.len());
-    std::thread::scope(|scope| {
-        for chunk in environments.chunks(limit) {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|env| {
-                    let global = for_environment(&cli.global, env);
-                    // Unreachable hosts are in each report; printed here they would interleave.
-                    scope.spawn(move || super::verify::verify_lab(&global, chapter, variant, false))
-                })
-                .collect();
-            for handle in handles {
-                results.push(handle.join().unwrap_or_else(|_| {
-                    Err(Error::Other {
-                        message: "verify stopped unexpectedly".into(),
-                        code: EXIT_FAILED,
-                    })
-                }));
+    if let Some(path) = files.html {
+        write(path, book.render_html().map_err(|e| e.to_string()), "HTML page")?;
+    }
+    match output {
+        OutputFormat::Json => println!("{}", book.render_json()),
+        OutputFormat::Text => {
+            let verbose = cli.global.verbose > 0;
+            for g in &book.environments {
+                if !verbose && files.env != Some(g.name.as_str()) {
+                    continue;
+                }
+                println!("== {} ({}) ==", g.name, g.inventory);
+                match &g.report {
+                    Some(report) => print!("{}", report.render(false, verbose)),
+                    None => println!("{}", g.diagnosis.clone().unwrap_or_default()),
+                }
+                println!();
             }
+            print!("{}", book.render_text());
         }
-    });
-    results
-}
-
-type Outcome = (String, Result<(), (i32, String)>);
-
-/// Adds one environment's outcome; true when it was interrupted (start no other).
-fn record(outcomes: &mut Vec<Outcome>, name: &str, outcome: Result<(), Error>) -> bool {
-    let stop = matches!(&outcome, Err(e) if e.exit_code() == EXIT_INTERRUPTED);
-    outcomes
-        .push((name.to_string(), outcome.map_err(|e| (e.exit_code(), first_line(&e.to_string())))));
-    stop
-}
-
-/// Prints the class table and turns the outcomes into one exit code.
-fn finish(outcomes: Vec<Outcome>, total: usize) -> Result<(), Error> {
-    let mut table = Table::new();
-    table.load_style(presets::NOTHING);
-    table.force_no_tty();
-    table.set_header(["ENVIRONMENT", "RESULT"]);
-    for (name, outcome) in &outcomes {
-        let result = match outcome {
-            Ok(()) => "ok".to_string(),
-            Err((code, message)) => format!("exit {code}: {message}"),
-        };
-        table.add_row([name.clone(), result]);
     }
-    println!("{}", crate::output::summary::flush_left(&table));
-    exit_for(&outcomes, total, true)
+    exit_for(&outcomes, environments.len(), false)
 }
 
-fn exit_for(outcomes: &[Outcome], total: usize, summary_to_stdout: bool) -> Result<(), Error> {
+type ClassOutcome = (String, Result<(), (i32, String)>);
+
+fn exit_for(outcomes: &[ClassOutcome], total: usize, summary_to_stdout: bool) -> Result<(), Error> {
     let codes: Vec<i32> =
         outcomes.iter().filter_map(|(_, o)| o.as_ref().err().map(|(c, _)| *c)).collect();
     let ok = outcomes.len() - codes.len();
@@ -193,8 +407,6 @@ fn exit_for(outcomes: &[Outcome], total: usize, summary_to_stdout: bool) -> Resu
     if codes.is_empty() && outcomes.len() == total {
         if summary_to_stdout {
             println!("{summary}");
-        } else {
-            eprintln!("{summary}");
         }
         return Ok(());
     }
@@ -205,6 +417,14 @@ fn exit_for(outcomes: &[Outcome], total: usize, summary_to_stdout: bool) -> Resu
     Err(Error::Other { message: summary, code })
 }
 
+fn seconds(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
 fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().to_string()
+}
+
+fn last_line(text: &str) -> String {
+    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_string()
 }

@@ -27,6 +27,8 @@ pub struct Lab {
     pub state: State,
     pub style: Style,
     pub connect_timeout: std::time::Duration,
+    /// Where the command's words go.
+    pub sink: crate::output::sink::Sink,
 }
 
 impl Lab {
@@ -36,7 +38,7 @@ impl Lab {
         // A `provider: vagrant` inventory learns each node's sshd from `vagrant ssh-config`.
         crate::inventory::resolve_vagrant_endpoints(&mut inventory)?;
         if let Some(warning) = unchecked_host_keys(&inventory) {
-            eprintln!("warning: {warning}");
+            crate::complain!(global.sink, "warning: {warning}");
         }
         let state_dir = StateDir::for_inventory(&inventory.source);
         let state = state_dir.load()?;
@@ -47,7 +49,15 @@ impl Lab {
         let chapter = Catalog::from_env().load(&name)?;
         let style = Style::detect(global.color, global.no_progress);
         let connect_timeout = std::time::Duration::from_secs(global.connect_timeout);
-        Ok(Lab { chapter, inventory, state_dir, state, style, connect_timeout })
+        Ok(Lab {
+            chapter,
+            inventory,
+            state_dir,
+            state,
+            style,
+            connect_timeout,
+            sink: global.sink.clone(),
+        })
     }
 
     /// The variant: the flag, else (when `use_state`) the one recorded, else the provider's default.
@@ -176,6 +186,10 @@ impl Lab {
 
     /// A progress reporter for `hosts`, each doing `work` actions.
     pub fn progress(&self, hosts: &[(String, u64)]) -> Progress {
+        // An environment of a class: the class shows one line for the whole lab.
+        if self.sink.is_captured() {
+            return Progress::silent(self.style);
+        }
         Progress::new(self.style, hosts)
     }
 }
@@ -203,8 +217,8 @@ pub fn unchecked_host_keys(inventory: &Inventory) -> Option<String> {
 }
 
 /// Prints why each unreachable host could not be reached (once per host).
-pub fn print_unreachable(hosts: &Hosts) {
+pub fn print_unreachable(hosts: &Hosts, sink: &crate::output::sink::Sink) {
     for (name, e) in &hosts.unreachable {
-        eprintln!("error: {name}: {e}");
+        crate::complain!(sink, "error: {name}: {e}");
     }
 }

@@ -19,7 +19,18 @@ use crate::error::Error;
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> Result<(), Error> {
     match &cli.global.class {
-        Some(class) => class::run(&cli, class),
+        Some(class) => {
+            let files = match &cli.command {
+                Command::Verify { junit, html, csv, env, .. } => class::VerifyFiles {
+                    junit: junit.as_deref(),
+                    csv: csv.as_deref(),
+                    html: html.as_deref(),
+                    env: env.as_deref(),
+                },
+                _ => class::VerifyFiles::default(),
+            };
+            class::run(&cli, class, files)
+        }
         None => dispatch(&cli.command, &cli.global),
     }
 }
@@ -52,8 +63,20 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
         Command::Reset { chapter, variant, yes, hard: true, dry_run } => {
             reset_hard::run(global, chapter.as_deref(), variant.as_deref(), *yes, *dry_run)
         }
-        Command::Verify { chapter, variant, output, junit } => {
-            verify::run(global, chapter.as_deref(), variant.as_deref(), *output, junit.as_deref())
+        Command::Verify { chapter, variant, output, junit, html, csv, env } => {
+            if csv.is_some() || env.is_some() {
+                return Err(Error::Usage(
+                    "`--csv` and `--env` are for a class: add `--class FILE`".into(),
+                ));
+            }
+            verify::run(
+                global,
+                chapter.as_deref(),
+                variant.as_deref(),
+                *output,
+                junit.as_deref(),
+                html.as_deref(),
+            )
         }
         Command::Sandbox(cmd) => crate::sandbox::execute(cmd, global),
         Command::Completions { shell } => completions::run(*shell),
@@ -67,7 +90,7 @@ fn load_inventory(global: &crate::cli::GlobalArgs) -> Result<crate::inventory::I
     let located = crate::inventory::locate(global.inventory.as_deref(), &cwd)?;
     let warnings = crate::inventory::lint::check(&located.inventory)?;
     for warning in warnings {
-        eprintln!("warning: {warning}");
+        crate::complain!(global.sink, "warning: {warning}");
     }
     Ok(located.inventory)
 }

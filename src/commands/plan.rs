@@ -51,7 +51,7 @@ pub fn run(
         };
         let results =
             execute(&plan, Mode::Plan, &Selection { replace, ..Selection::default() }, &ctx).await;
-        print_unreachable(&connections);
+        print_unreachable(&connections, &global.sink);
         Ok::<_, Error>((results, decision))
     })?;
     let mut text = describe(&plan.chapter, &plan.variant, &results);
@@ -59,7 +59,7 @@ pub fn run(
         let at = text.find('\n').map_or(0, |i| i + 1);
         text.insert_str(at, &format!("\n{}", decision.describe()));
     }
-    print!("{text}");
+    global.sink.out(&text);
     let tally = Tally::of(&results);
     if tally.conflicts > 0 && tally.failed + tally.unreachable == 0 {
         return Err(Error::Other {

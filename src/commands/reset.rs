@@ -27,7 +27,8 @@ pub fn run(
     let applied =
         state.chapters.get(lab.chapter.name()).map(|c| c.applied.clone()).unwrap_or_default();
     if applied.is_empty() {
-        println!(
+        crate::say!(
+            global.sink,
             "reset: nothing to undo: labctl has applied nothing of {} on this lab",
             lab.chapter.name()
         );
@@ -36,9 +37,17 @@ pub fn run(
     if dry_run {
         for a in applied.iter().rev() {
             let item = a.item.as_ref().map(|i| format!(" ({i})")).unwrap_or_default();
-            println!("{}: would undo {}{item}, applied at {}: {}", a.host, a.step, a.at, a.undo);
+            crate::say!(
+                global.sink,
+                "{}: would undo {}{item}, applied at {}: {}",
+                a.host,
+                a.step,
+                a.at,
+                a.undo
+            );
         }
-        println!(
+        crate::say!(
+            global.sink,
             "reset --dry-run: {} action(s) would be undone; nothing was changed",
             applied.len()
         );
@@ -88,7 +97,7 @@ pub fn run(
         )
         .await;
         progress.clear();
-        print_unreachable(&connections);
+        print_unreachable(&connections, &global.sink);
         Ok::<_, Error>((results, interrupt.by_user()))
     })?;
     let mut steps: Vec<String> = Vec::new();
@@ -97,7 +106,8 @@ pub fn run(
             steps.push(a.step.clone());
         }
     }
-    println!(
+    crate::say!(
+        global.sink,
         "{}",
         summary::table(
             &lab.style,
@@ -108,11 +118,18 @@ pub fn run(
     );
     for host in &results {
         for action in host.actions.iter().filter(|a| a.status == summary::Status::Failed) {
-            eprintln!("error: {}: undo {}: {}", host.host, action.step, action.detail);
+            crate::complain!(
+                global.sink,
+                "error: {}: undo {}: {}",
+                host.host,
+                action.step,
+                action.detail
+            );
         }
     }
     let tally = Tally::of(&results);
-    println!(
+    crate::say!(
+        global.sink,
         "reset: {} undone, {} failed, {} unreachable, {} skipped (log: {})",
         tally.changed,
         tally.failed,

@@ -67,26 +67,33 @@ pub fn run(
         concurrency,
     };
     let before = runtime.block_on(runner.read());
-    print_unreachable(&connections);
+    print_unreachable(&connections, &global.sink);
     let found: usize = before.iter().map(|r| r.items().len()).sum();
     let unreadable = unreadable(&before);
-    println!(
+    crate::say!(
+        global.sink,
         "reset --hard: {} (variant {name}): {found} item(s) of its footprint on {} host(s)",
         lab.chapter.name(),
         hosts_with_items(&before)
     );
     if found > 0 {
-        println!("{}", listing(&footprint, &before, &applied));
+        crate::say!(global.sink, "{}", listing(&footprint, &before, &applied));
     }
     for (host, why) in &unreadable {
-        eprintln!("error: {host}: not read: {why}");
+        crate::complain!(global.sink, "error: {host}: not read: {why}");
     }
     if dry_run {
-        println!("reset --hard --dry-run: {found} item(s) would be removed; nothing was changed");
+        crate::say!(
+            global.sink,
+            "reset --hard --dry-run: {found} item(s) would be removed; nothing was changed"
+        );
         return finish(&unreadable);
     }
     if found == 0 && applied.is_empty() {
-        println!("reset --hard: nothing to remove; every host read is at the chapter's start");
+        crate::say!(
+            global.sink,
+            "reset --hard: nothing to remove; every host read is at the chapter's start"
+        );
         return finish(&unreadable);
     }
     if !yes
@@ -126,13 +133,20 @@ pub fn run(
     });
     for host in &undone {
         for a in host.actions.iter().filter(|a| a.status == Status::Failed) {
-            eprintln!(
+            crate::complain!(
+                global.sink,
                 "warning: {}: labctl's undo of {} failed ({}); its footprint is removed instead",
-                host.host, a.step, a.detail
+                host.host,
+                a.step,
+                a.detail
             );
         }
     }
-    println!("{}", report(&footprint, &before, &middle, &removals, &after, &applied));
+    crate::say!(
+        global.sink,
+        "{}",
+        report(&footprint, &before, &middle, &removals, &after, &applied)
+    );
     let mut remaining = 0;
     let mut unreachable = 0;
     for host in &hosts {
@@ -145,7 +159,7 @@ pub fn run(
             _ => None,
         }) {
             unreachable += 1;
-            println!("{}: unreachable, not reset: {why}", host.name());
+            crate::say!(global.sink, "{}: unreachable, not reset: {why}", host.name());
             continue;
         }
         if let Some(why) = readings.iter().find_map(|r| match &r.found {
@@ -153,7 +167,7 @@ pub fn run(
             _ => None,
         }) {
             remaining += 1;
-            println!("{}: its footprint could not be read: {why}", host.name());
+            crate::say!(global.sink, "{}: its footprint could not be read: {why}", host.name());
             continue;
         }
         let left: Vec<String> = readings
@@ -161,9 +175,10 @@ pub fn run(
             .flat_map(|r| r.items().iter().map(|i| format!("{} {i}", footprint.parts[r.part].name)))
             .collect();
         if left.is_empty() {
-            println!("{}: back at the start", host.name());
+            crate::say!(global.sink, "{}: back at the start", host.name());
             if let Err(e) = recorder.forget_host(host.name()) {
-                eprintln!(
+                crate::complain!(
+                    global.sink,
                     "error: {}: back at the start, but the state could not be saved: {e}",
                     host.name()
                 );
@@ -171,13 +186,20 @@ pub fn run(
             }
         } else {
             remaining += 1;
-            println!("{}: {} item(s) remain: {}", host.name(), left.len(), left.join("; "));
+            crate::say!(
+                global.sink,
+                "{}: {} item(s) remain: {}",
+                host.name(),
+                left.len(),
+                left.join("; ")
+            );
         }
     }
     let removed = removals.iter().filter(|r| r.error.is_none()).count();
     let undone_count: usize =
         undone.iter().flat_map(|h| &h.actions).filter(|a| a.status == Status::Changed).count();
-    println!(
+    crate::say!(
+        global.sink,
         "reset --hard: {undone_count} undone by labctl, {removed} removed, {remaining} host(s) not at the start, {unreachable} unreachable (log: {})",
         log.path().display()
     );

@@ -52,7 +52,7 @@ pub fn run(
         let plan = match iface_facts {
             true => {
                 let (p, decision) = lab.plan_from_facts(variant, &connections, &log).await?;
-                println!("{}", decision.summary());
+                crate::say!(global.sink, "{}", decision.summary());
                 facts_plan = p;
                 &facts_plan
             }
@@ -70,11 +70,12 @@ pub fn run(
         };
         let results = execute(plan, Mode::Run, &selection, &ctx).await;
         progress.clear();
-        print_unreachable(&connections);
+        print_unreachable(&connections, &global.sink);
         Ok::<_, Error>((results, interrupt.by_user()))
     })?;
     let steps = step_names(&plan);
-    println!(
+    crate::say!(
+        global.sink,
         "{}",
         summary::table(
             &lab.style,
@@ -91,10 +92,21 @@ pub fn run(
             };
             match action.status {
                 summary::Status::Failed => {
-                    eprintln!("error: {}: {}: {}", host.host, action.step, action.detail)
+                    crate::complain!(
+                        global.sink,
+                        "error: {}: {}: {}",
+                        host.host,
+                        action.step,
+                        action.detail
+                    )
                 }
                 summary::Status::Conflict => {
-                    eprintln!("error: {}: {label}: conflict: {}", host.host, action.detail)
+                    crate::complain!(
+                        global.sink,
+                        "error: {}: {label}: conflict: {}",
+                        host.host,
+                        action.detail
+                    )
                 }
                 _ => {}
             }
@@ -105,7 +117,8 @@ pub fn run(
         0 => String::new(),
         n => format!(", {n} in conflict"),
     };
-    println!(
+    crate::say!(
+        global.sink,
         "run: {} changed, {} ok, {} failed, {} unreachable, {} skipped{conflicts} (log: {})",
         tally.changed,
         tally.ok,

@@ -88,7 +88,7 @@ pub fn verify_lab(
         progress.clear();
         let report = report?;
         if report_unreachable {
-            print_unreachable(&connections);
+            print_unreachable(&connections, &global.sink);
         }
         Ok::<_, Error>((report, !connections.unreachable.is_empty(), interrupt.by_user()))
     })?;
@@ -102,11 +102,30 @@ pub fn run(
     variant: Option<&str>,
     output: OutputFormat,
     junit: Option<&Path>,
+    html: Option<&Path>,
 ) -> Result<(), Error> {
+    let made_at = chrono::Local::now().fixed_offset();
     let verified = verify_lab(global, chapter, variant, output == OutputFormat::Text)?;
+    if let Some(path) = html {
+        let name = global
+            .inventory
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "this lab".into());
+        let page = crate::verify::gradebook::render_lab_html(
+            &verified.report,
+            &name,
+            &made_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+        .map_err(|e| Error::Other {
+            message: format!("cannot write the HTML page: {e}"),
+            code: EXIT_FAILED,
+        })?;
+        crate::atomic_file::write(path, page.as_bytes(), false)?;
+    }
     match output {
-        OutputFormat::Json => println!("{}", verified.report.render_json()),
-        OutputFormat::Text => print!("{}", verified.report.render(false, global.verbose > 0)),
+        OutputFormat::Json => crate::say!(global.sink, "{}", verified.report.render_json()),
+        OutputFormat::Text => global.sink.out(&verified.report.render(false, global.verbose > 0)),
     }
     if let Some(path) = junit {
         let xml = verified.report.render_junit().map_err(|e| Error::Other {

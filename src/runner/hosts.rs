@@ -21,6 +21,17 @@ pub struct Hosts {
     connections: HashMap<String, Arc<Connection>>,
     /// Hosts that could not be reached, with why.
     pub unreachable: BTreeMap<String, ConnectError>,
+    /// This lab's share of the class's connections, held while the connections are.
+    _share: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// The class's limit of SSH connections open at once (`-j` with `--class`): permits and
+/// their number. Unset for one lab, where `-j` bounds the handshakes of that lab alone.
+static CLASS_LIMIT: std::sync::OnceLock<(Arc<Semaphore>, u32)> = std::sync::OnceLock::new();
+
+/// Sets the class's limit of SSH connections open at once, for every lab of this process.
+pub fn limit_class_connections(limit: u32) {
+    let _ = CLASS_LIMIT.set((Arc::new(Semaphore::new(limit as usize)), limit.max(1)));
 }
 
 impl Hosts {
@@ -79,6 +90,16 @@ pub async fn connect(
     connect_timeout: Duration,
     log: &RunLog,
 ) -> Hosts {
+    // A lab of a class takes all the connections it needs at once (`acquire_many` is
+    // first come, first served): labs that each held a part and waited for the rest would
+    // wait for ever.
+    let nodes = wanted.iter().filter(|h| matches!(h, HostRef::Node(_))).count() as u32;
+    let share = match CLASS_LIMIT.get() {
+        Some((limit, total)) if nodes > 0 => {
+            limit.clone().acquire_many_owned(nodes.min(*total)).await.ok()
+        }
+        _ => None,
+    };
     let semaphore = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = Vec::new();
     let mut connections = HashMap::new();
@@ -118,5 +139,5 @@ pub async fn connect(
             }
         }
     }
-    Hosts { connections, unreachable }
+    Hosts { connections, unreachable, _share: share }
 }

@@ -8,7 +8,7 @@ use ipnet::Ipv4Net;
 use super::spec::{Shape, parse_network};
 
 /// `labctl sandbox ...`
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum SandboxCommand {
     /// Build a lab on this machine: a network namespace per worker with a real sshd and a CNI pod.
     #[command(
@@ -30,7 +30,7 @@ pub enum SandboxCommand {
 }
 
 /// Flags of `labctl sandbox up`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct UpArgs {
     /// Name of the sandbox; sandboxes with different names and networks run side by side.
     #[arg(long, default_value = "default", value_name = "NAME")]
@@ -86,7 +86,7 @@ pub struct UpArgs {
 }
 
 /// Flags of `labctl sandbox down`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DownArgs {
     /// Name of the sandbox to remove.
     #[arg(long, default_value = "default", value_name = "NAME")]
@@ -94,7 +94,7 @@ pub struct DownArgs {
 }
 
 /// Flags of `labctl sandbox status`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
     /// Show only this sandbox [default: all sandboxes on this machine].
     #[arg(long, value_name = "NAME")]

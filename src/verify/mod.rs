@@ -13,6 +13,7 @@
 //! 6. [`diagnose`] → [`Report`], rendered as text, JSON or JUnit.
 
 pub mod diagnosis;
+pub mod gradebook;
 pub mod owner;
 pub mod plan;
 pub mod probe;

@@ -387,7 +387,7 @@ impl Report {
     /// pair; a failure's message is the pair's diagnoses, its description the evidence.
     pub fn render_junit(&self) -> Result<String, quick_junit::SerializeError> {
         let mut report = quick_junit::Report::new(format!("labctl verify {}", self.chapter));
-        for suite in self.junit_suites("") {
+        for suite in self.junit_suites(None) {
             report.add_test_suite(suite);
         }
         report.to_string()
@@ -395,7 +395,10 @@ impl Report {
 
     /// The JUnit test suites of this report, their names prefixed with `prefix` (a class's
     /// environment name, so one file can hold a whole class).
-    pub fn junit_suites(&self, prefix: &str) -> Vec<TestSuite> {
+    pub fn junit_suites(&self, env: Option<&str>) -> Vec<TestSuite> {
+        // In a class, the student's name leads the suite's name and every class name.
+        let prefix = env.map(|e| format!("{e}/")).unwrap_or_default();
+        let class = env.map(|e| format!("{e}.")).unwrap_or_default();
         let mut suites = Vec::new();
         for kind in [CheckKind::RouteEvidence, CheckKind::DataPlane] {
             let mut suite = TestSuite::new(format!("{prefix}{}", kind.name()));
@@ -418,7 +421,7 @@ impl Report {
                     status
                 };
                 let mut case = TestCase::new(format!("{} -> {}", pair.from, pair.to), status);
-                case.set_classname(format!("{}.{}", self.chapter, kind.name()));
+                case.set_classname(format!("{class}{}.{}", self.chapter, kind.name()));
                 if check.passed {
                     case.set_system_out(check.evidence.clone());
                 }
@@ -439,7 +442,7 @@ impl Report {
                     status
                 };
                 let mut case = TestCase::new(format!("{} on {}", check.name, check.host), status);
-                case.set_classname(format!("{}.host-checks", self.chapter));
+                case.set_classname(format!("{class}{}.host-checks", self.chapter));
                 suite.add_test_case(case);
             }
             suites.push(suite);
