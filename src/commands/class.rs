@@ -201,7 +201,7 @@ fn each<T: Send>(
     work: impl Fn(&GlobalArgs) -> Result<T, Error> + Sync,
     describe: impl Fn(&T, &Captured) -> String + Sync,
 ) -> Vec<Done<T>> {
-    let (events, inbox) = mpsc::channel::<(usize, Option<String>)>();
+    let (events, inbox) = mpsc::channel::<(usize, Event)>();
     let lines = Lines::new(style, environments);
     std::thread::scope(|scope| {
         let handles: Vec<_> = environments
@@ -211,12 +211,15 @@ fn each<T: Send>(
                 let mut global = global.clone();
                 global.inventory = Some(env.inventory.clone());
                 global.class = None;
-                global.sink = Sink::capture();
+                let progress = events.clone();
+                global.sink = Sink::capture_with(std::sync::Arc::new(move |line: &str| {
+                    let _ = progress.send((i, Event::Working(line.to_string())));
+                }));
                 let events = events.clone();
                 let work = &work;
                 let describe = &describe;
                 scope.spawn(move || {
-                    let _ = events.send((i, None));
+                    let _ = events.send((i, Event::Started));
                     let started = chrono::Local::now().fixed_offset();
                     let clock = Instant::now();
                     let result = work(&global);
@@ -225,14 +228,14 @@ fn each<T: Send>(
                         Ok(value) => describe(value, &captured),
                         Err(e) => format!("exit {}  {}", e.exit_code(), first_line(&e.to_string())),
                     };
-                    let _ = events.send((i, Some(line)));
+                    let _ = events.send((i, Event::Done(line)));
                     Done { result, captured, started, elapsed: clock.elapsed() }
                 })
             })
             .collect();
         drop(events);
         for (i, event) in inbox {
-            lines.show(i, event.as_deref());
+            lines.show(i, &event);
         }
         lines.clear();
         handles
@@ -250,6 +253,14 @@ fn each<T: Send>(
             })
             .collect()
     })
+}
+
+/// What an environment's thread tells the class.
+enum Event {
+    Started,
+    /// Its progress: hosts done of all, and the latest event.
+    Working(String),
+    Done(String),
 }
 
 /// One line per environment: a spinner on a terminal, else one event line per change.
@@ -283,17 +294,16 @@ impl Lines {
         Lines { names, bars: Some((multi, bars)) }
     }
 
-    /// Environment `i` started (`None`) or finished with `line`.
-    fn show(&self, i: usize, line: Option<&str>) {
-        match &self.bars {
-            Some((_, bars)) => match line {
-                None => bars[i].set_message("working"),
-                Some(line) => bars[i].finish_with_message(line.to_string()),
-            },
-            None => match line {
-                None => eprintln!("{}: started", self.names[i]),
-                Some(line) => eprintln!("{}: {line}", self.names[i]),
-            },
+    /// Something happened to environment `i`.
+    fn show(&self, i: usize, event: &Event) {
+        match (&self.bars, event) {
+            (Some((_, bars)), Event::Started) => bars[i].set_message("connecting"),
+            (Some((_, bars)), Event::Working(line)) => bars[i].set_message(line.clone()),
+            (Some((_, bars)), Event::Done(line)) => bars[i].finish_with_message(line.clone()),
+            // Off a terminal, a line per change of state: hosts' events would drown them.
+            (None, Event::Started) => eprintln!("{}: started", self.names[i]),
+            (None, Event::Working(_)) => {}
+            (None, Event::Done(line)) => eprintln!("{}: {line}", self.names[i]),
         }
     }
 

@@ -188,7 +188,7 @@ impl Lab {
     pub fn progress(&self, hosts: &[(String, u64)]) -> Progress {
         // An environment of a class: the class shows one line for the whole lab.
         if self.sink.is_captured() {
-            return Progress::silent(self.style);
+            return Progress::forwarding(self.style, hosts.len(), self.sink.clone());
         }
         Progress::new(self.style, hosts)
     }

@@ -65,7 +65,7 @@ pub fn verify_lab(
             lab.inventory.workers().map(|n| (n.name.clone(), 4)).collect();
         // Bars on a terminal, for one lab; elsewhere verify prints only its report (it may be
         // JSON), and `--class` shows its own table.
-        let progress = if lab.style.bars && report_unreachable {
+        let progress = if lab.sink.is_captured() || (lab.style.bars && report_unreachable) {
             lab.progress(&workers)
         } else {
             crate::output::progress::Progress::silent(lab.style)

@@ -16,13 +16,22 @@ pub struct Progress {
     /// Print nothing (`plan` prints its own report).
     silent: bool,
     bars: Option<(MultiProgress, Mutex<HashMap<String, ProgressBar>>)>,
+    /// A lab of a class: events become one line for the whole lab (hosts done of all, and
+    /// the latest event), given to the sink.
+    forward: Option<Forward>,
+}
+
+struct Forward {
+    sink: crate::output::sink::Sink,
+    hosts: usize,
+    done: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Progress {
     /// A reporter for `hosts`, each expected to do `work[i]` actions.
     pub fn new(style: Style, hosts: &[(String, u64)]) -> Progress {
         if !style.bars {
-            return Progress { style, silent: false, bars: None };
+            return Progress { style, silent: false, bars: None, forward: None };
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let width = hosts.iter().map(|(h, _)| h.len()).max().unwrap_or(8);
@@ -37,16 +46,39 @@ impl Progress {
             bar.set_prefix(host.clone());
             map.insert(host.clone(), bar);
         }
-        Progress { style, silent: false, bars: Some((multi, Mutex::new(map))) }
+        Progress { style, silent: false, bars: Some((multi, Mutex::new(map))), forward: None }
     }
 
     /// A reporter that shows nothing.
     pub fn silent(style: Style) -> Progress {
-        Progress { style, silent: true, bars: None }
+        Progress { style, silent: true, bars: None, forward: None }
+    }
+
+    /// A reporter for a lab of a class: one line for the lab, given to `sink`.
+    pub fn forwarding(style: Style, hosts: usize, sink: crate::output::sink::Sink) -> Progress {
+        let done = Mutex::new(std::collections::HashSet::new());
+        Progress { style, silent: true, bars: None, forward: Some(Forward { sink, hosts, done }) }
+    }
+
+    fn forward(&self, host: &str, what: &str, detail: &str, finished: bool) {
+        if let Some(f) = &self.forward {
+            let done = match f.done.lock() {
+                Ok(mut set) => {
+                    if finished {
+                        set.insert(host.to_string());
+                    }
+                    set.len()
+                }
+                Err(_) => 0,
+            };
+            let line = format!("{done}/{} hosts  {host}: {what} {detail}", f.hosts);
+            f.sink.progress(line.trim_end());
+        }
     }
 
     /// One event on `host`: `what` happened (`changed`, `ok`, `failed`, ...), with `detail`.
     pub fn event(&self, host: &str, what: &str, detail: &str, advance: bool) {
+        self.forward(host, what, detail, false);
         if self.silent {
             return;
         }
@@ -73,6 +105,7 @@ impl Progress {
 
     /// Marks `host` finished with a last message.
     pub fn finish(&self, host: &str, message: &str) {
+        self.forward(host, message, "", true);
         if let Some((_, bars)) = &self.bars
             && let Some(bar) = bars.lock().ok().as_ref().and_then(|b| b.get(host))
         {

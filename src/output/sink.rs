@@ -5,9 +5,18 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-/// stdout and stderr, or a capture of both.
-#[derive(Debug, Clone, Default)]
-pub struct Sink(Option<Arc<Mutex<Captured>>>);
+/// stdout and stderr, or a capture of both (with where the progress of the lab goes).
+#[derive(Clone, Default)]
+pub struct Sink(Option<Arc<Mutex<Captured>>>, Option<OnProgress>);
+
+/// Called with one line of a captured lab's progress (`2/3 hosts  worker-1: changed ...`).
+pub type OnProgress = Arc<dyn Fn(&str) + Send + Sync>;
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink").field("captured", &self.0.is_some()).finish()
+    }
+}
 
 /// What a captured command printed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,7 +28,19 @@ pub struct Captured {
 impl Sink {
     /// A sink that keeps everything for [`Sink::take`].
     pub fn capture() -> Sink {
-        Sink(Some(Arc::new(Mutex::new(Captured::default()))))
+        Sink(Some(Arc::new(Mutex::new(Captured::default()))), None)
+    }
+
+    /// A capture whose lab's progress goes to `on_progress`, one line at a time.
+    pub fn capture_with(on_progress: OnProgress) -> Sink {
+        Sink(Some(Arc::new(Mutex::new(Captured::default()))), Some(on_progress))
+    }
+
+    /// One line of progress, for whoever shows the lab's (a class: its line for the lab).
+    pub fn progress(&self, line: &str) {
+        if let Some(on) = &self.1 {
+            on(line);
+        }
     }
 
     /// True when words are kept rather than printed (a class shows its own progress).

@@ -153,6 +153,11 @@ impl Verifier<'_> {
             workers.iter().map(|_| None).collect()
         };
         self.step("probes removed");
+        if let Some(progress) = self.progress {
+            for node in &workers {
+                progress.finish(&node.name, "done");
+            }
+        }
 
         let runs: Vec<WorkerRun> = workers
             .iter()
