@@ -94,7 +94,10 @@ pub fn run(cli: &Cli, class_file: &Path, files: VerifyFiles) -> Result<(), Error
         |global| super::dispatch(&command, global),
         |_, captured| format!("ok  {}", last_line(&captured.stdout)),
     );
-    let verbose = cli.global.verbose > 0;
+    // render and plan print what they found: that is their result. run and reset print a
+    // table per lab, shown with -v; the class's table has each lab's last line.
+    let verbose =
+        cli.global.verbose > 0 || matches!(command, Command::Render { .. } | Command::Plan { .. });
     let mut table = Table::new();
     table.load_style(presets::NOTHING);
     table.force_no_tty();

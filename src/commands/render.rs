@@ -26,11 +26,11 @@ pub fn run(
     }
     let plan = crate::plan::render(&chapter, variant, &inventory)?;
     match out {
-        None => print!("{}", describe(&plan, &inventory.source)),
+        None => global.sink.out(&describe(&plan, &inventory.source)),
         Some(dir) => {
             let written = write_scripts(&plan, dir)?;
             for path in written {
-                println!("wrote {}", path.display());
+                crate::say!(global.sink, "wrote {}", path.display());
             }
         }
     }
