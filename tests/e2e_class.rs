@@ -164,6 +164,9 @@ fn a_gradebook_of_six_labs_in_every_format_then_run_and_reset_hard_the_class() {
     assert!(events.contains("\ndown: failed  worker-1 could not be reached"), "{events}");
     assert!(events.ends_with("\nerror: class: 2 of 6 environments ok\n"), "{events}");
 
+    // The whole document, exactly (what varies from run to run made steady).
+    golden("verify.json", &normalize(&String::from_utf8_lossy(&json.stdout), &class));
+
     // --env: the gradebook, and under it only wronghop's detail.
     let out = String::from_utf8_lossy(&detail.stdout).into_owned();
     assert!(out.starts_with("== wronghop ("), "{out}");
@@ -199,8 +202,15 @@ fn a_gradebook_of_six_labs_in_every_format_then_run_and_reset_hard_the_class() {
     assert!(xml.contains(r#"<testsuite name="missing/verify" tests="1" skipped="0" errors="1" failures="0" timestamp=""#), "{xml}");
     assert!(xml.contains(r#"<testcase name="verify" classname="missing.verify">"#), "{xml}");
 
+    let csv_text = normalize(&std::fs::read_to_string(&csv).unwrap(), &class);
+    golden("verify.csv", &(csv_text.lines().map(steady_csv).collect::<Vec<_>>().join("\n") + "\n"));
+    golden("verify.junit.xml", &normalize(&xml, &class));
+    golden("verify.txt", &normalize(&String::from_utf8_lossy(&verify.stdout), &class));
+    golden("verify-env.txt", &normalize(&String::from_utf8_lossy(&detail.stdout), &class));
+
     // HTML, read back from headless Chromium: every environment and every grid cell.
     let dom = chromium_dom(&html, &root.path().join("class.png"));
+    golden("verify.dom.html", &normalize(&dom, &class));
     for name in NAMES {
         assert!(dom.contains(&format!("<tr data-env=\"{name}\">")), "{name} not in the grid");
         assert!(dom.contains(&format!("<section id=\"env-{name}\">")), "{name} has no section");
@@ -268,6 +278,125 @@ fn a_gradebook_of_six_labs_in_every_format_then_run_and_reset_hard_the_class() {
     assert_eq!(stderr(&ask).matches("Go on?").count(), 1, "{}", text(&ask));
 }
 
+/// Compares `actual` with the golden file `tests/corpus/class/NAME`; `LABCTL_BLESS=1` writes it.
+fn golden(name: &str, actual: &str) {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/class").join(name);
+    if std::env::var_os("LABCTL_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (LABCTL_BLESS=1 writes it)", path.display()));
+    if expected != actual {
+        let at = expected.lines().zip(actual.lines()).position(|(a, b)| a != b).unwrap_or(0);
+        panic!(
+            "{name} differs from {} at line {}:\nexpected: {:?}\nactual:   {:?}\n\nwhole output:\n{actual}",
+            path.display(),
+            at + 1,
+            expected.lines().nth(at),
+            actual.lines().nth(at)
+        );
+    }
+}
+
+/// What varies from run to run, made steady: the temporary root, the sandboxes' unique names,
+/// times and timestamps, and how many of two pings came back (one is a pass, as two).
+fn normalize(text: &str, class: &Class<'_>) -> String {
+    let mut text = text.replace(class.root.path().to_str().unwrap(), "<root>");
+    for (lab, name) in class.labs.iter().zip(NAMES) {
+        text = text.replace(&lab.name, &format!("<{name}>"));
+    }
+    let text = replace_each(&text, timestamp_len, "<time>");
+    let text = replace_each(&text, seconds_len, "T s");
+    let text = replace_after(&text, "\"seconds\": ", |c| c.is_ascii_digit() || c == '.', "T");
+    let text = replace_after(&text, "time=\"", |c| c.is_ascii_digit() || c == '.', "T");
+    let text: Vec<String> = text
+        .lines()
+        .map(|l| match l.contains("pings answered") {
+            true => l.replace("1 of 2", "N of 2").replace("2 of 2", "N of 2"),
+            false => l.to_string(),
+        })
+        .collect();
+    steady(&(text.join("\n") + "\n"))
+}
+
+/// The length of a duration such as `12.3 s` starting at `s`, if one does.
+fn seconds_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let whole = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let ok = whole > 0
+        && b.get(whole) == Some(&b'.')
+        && b.get(whole + 1).is_some_and(u8::is_ascii_digit)
+        && s[whole + 2..].starts_with(" s")
+        && !b.get(whole + 4).is_some_and(u8::is_ascii_alphanumeric);
+    ok.then_some(whole + 4)
+}
+
+/// The length of an RFC 3339 timestamp starting at `s`, if one does.
+fn timestamp_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    let shape = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18].iter().all(|i| digit(*i))
+        && at(4, b'-')
+        && at(7, b'-')
+        && at(10, b'T')
+        && at(13, b':')
+        && at(16, b':');
+    if !shape {
+        return None;
+    }
+    let mut i = 19;
+    if at(i, b'.') {
+        i += 1;
+        while digit(i) {
+            i += 1;
+        }
+    }
+    if at(i, b'Z') {
+        return Some(i + 1);
+    }
+    ((at(i, b'+') || at(i, b'-')) && digit(i + 1) && digit(i + 2) && at(i + 3, b':'))
+        .then_some(i + 6)
+}
+
+fn replace_each(text: &str, len: impl Fn(&str) -> Option<usize>, with: &str) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < text.len() {
+        match len(&text[i..]) {
+            Some(n) => {
+                out.push_str(with);
+                i += n;
+            }
+            None => {
+                let c = text[i..].chars().next().unwrap();
+                out.push(c);
+                i += c.len_utf8();
+            }
+        }
+    }
+    out
+}
+
+fn replace_after(text: &str, marker: &str, part: impl Fn(char) -> bool, with: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(marker) {
+        out.push_str(&rest[..at + marker.len()]);
+        rest = &rest[at + marker.len()..];
+        let end = rest.find(|c: char| !part(c)).unwrap_or(rest.len());
+        if end > 0 {
+            out.push_str(with);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn steady_csv(line: &str) -> String {
     let fields: Vec<&str> = line.splitn(15, ',').collect();
     if fields.len() < 15 || fields[0] == "environment" {
@@ -311,4 +440,82 @@ fn a_bad_class_file_is_located() {
             class.display()
         )
     );
+}
+
+#[test]
+fn ctrl_c_on_a_class_finishes_what_runs_and_exits_130() {
+    require_root();
+    let root = Root::new();
+    let labs: Vec<Lab> = ["ia", "ib"]
+        .iter()
+        .enumerate()
+        .map(|(i, tag)| {
+            Lab::up(
+                &root,
+                &unique_name(tag),
+                &["--network", &format!("10.238.{}.0/24", 7 + i), "--workers", "2"],
+            )
+        })
+        .collect();
+    let file = root.path().join("class.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "environments:\n  - {{ name: ia, inventory: {} }}\n  - {{ name: ib, inventory: {} }}\n",
+            labs[0].dir().join("labctl.yaml").display(),
+            labs[1].dir().join("labctl.yaml").display()
+        ),
+    )
+    .unwrap();
+    // ib's worker-1 hangs: its handshake waits for the connect timeout.
+    let pid = std::fs::read_to_string(labs[1].dir().join("nodes/worker-1/sshd.pid")).unwrap();
+    let kill = |sig: &str, pid: &str| {
+        assert!(
+            std::process::Command::new("kill").args([sig, pid.trim()]).status().unwrap().success()
+        )
+    };
+    kill("-STOP", &pid);
+    let mut child = root
+        .labctl(["--class", file.to_str().unwrap(), "--connect-timeout", "6", "verify"])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once ia is done, ib is inside its verify, listening for Ctrl-C.
+    let stderr_pipe = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        let done = line.starts_with("ia: ") && !line.ends_with("started");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    kill("-INT", &child.id().to_string());
+    let status = child.wait().unwrap();
+    kill("-CONT", &pid);
+    seen.extend(rx.try_iter());
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert_eq!(status.code(), Some(130), "{seen:?}\n{out}");
+    assert_eq!(seen.iter().filter(|l| l.starts_with("labctl: interrupted")).count(), 1, "{seen:?}");
+    assert!(out.contains("interrupted (Ctrl-C): not every check ran"), "{out}");
+    // Nothing of verify is left on any node of either lab.
+    for lab in &labs {
+        for node in ["worker-0", "worker-1"] {
+            let out = std::process::Command::new("ip")
+                .args(["-n", &format!("labctl-{}-{node}", lab.name), "-o", "link"])
+                .output()
+                .unwrap();
+            assert!(!String::from_utf8_lossy(&out.stdout).contains(" lcp"), "{} {node}", lab.name);
+        }
+    }
 }

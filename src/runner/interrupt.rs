@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::EXIT_INTERRUPTED;
 
+/// Whether this process has said it was interrupted.
+static SAID: AtomicBool = AtomicBool::new(false);
+
 /// Set once the user asked labctl to stop.
 #[derive(Debug, Clone, Default)]
 pub struct Interrupt {
@@ -25,9 +28,12 @@ impl Interrupt {
             }
             by_user.store(true, Ordering::SeqCst);
             stop.store(true, Ordering::SeqCst);
-            eprintln!(
-                "labctl: interrupted; finishing the commands that are running (Ctrl-C again to stop at once)"
-            );
+            // The labs of a class each listen; the user is told once.
+            if !SAID.swap(true, Ordering::SeqCst) {
+                eprintln!(
+                    "labctl: interrupted; finishing the commands that are running (Ctrl-C again to stop at once)"
+                );
+            }
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(EXIT_INTERRUPTED);
             }

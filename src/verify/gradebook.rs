@@ -139,7 +139,11 @@ impl Grade {
                     passed: routes.passed + pod_pairs.passed + host_checks.passed,
                     total: routes.total + pod_pairs.total + host_checks.total,
                 };
-                let diagnosis = (!report.passed).then(|| {
+                let interrupted = exit_code == crate::error::EXIT_INTERRUPTED;
+                let diagnosis = (!report.passed || interrupted).then(|| {
+                    if interrupted {
+                        return "interrupted (Ctrl-C): not every check ran".to_string();
+                    }
                     report
                         .diagnoses
                         .first()
@@ -160,7 +164,11 @@ impl Grade {
                 Grade {
                     name: outcome.name,
                     inventory: outcome.inventory,
-                    status: if report.passed { Status::Passed } else { Status::Failed },
+                    status: if report.passed && !interrupted {
+                        Status::Passed
+                    } else {
+                        Status::Failed
+                    },
                     exit_code,
                     started_at,
                     seconds,
