@@ -275,7 +275,12 @@ fn a_gradebook_of_six_labs_in_every_format_then_run_and_reset_hard_the_class() {
         "{}",
         text(&ask)
     );
-    assert_eq!(stderr(&ask).matches("Go on?").count(), 1, "{}", text(&ask));
+    assert_eq!(
+        stderr(&ask).matches("there is no terminal to ask on; pass `--yes` to confirm").count(),
+        1,
+        "{}",
+        text(&ask)
+    );
 }
 
 /// Compares `actual` with the golden file `tests/corpus/class/NAME`; `LABCTL_BLESS=1` writes it.

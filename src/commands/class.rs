@@ -8,7 +8,6 @@
 //! one line per environment while it works, then a table (`-v`: every environment's own
 //! output too). `verify` makes a gradebook ([`crate::verify::gradebook`]).
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -146,24 +145,9 @@ fn confirm_reset(
     } else {
         "reset (undo what labctl applied)"
     };
-    let question = format!(
-        "{what} on {} environment(s):\n{}\nGo on? [y/N] ",
-        environments.len(),
-        lines.join("\n")
-    );
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Other {
-            message: format!(
-                "{question}\nnot a terminal: nothing was changed; add `--yes` to reset the class without asking"
-            ),
-            code: EXIT_BAD_INPUT,
-        });
-    }
-    eprint!("{question}");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
+    // The list first, on stderr, so a refusal off a terminal also says what it refused.
+    eprintln!("{what} on {} environment(s):\n{}", environments.len(), lines.join("\n"));
+    if super::reset::confirm("Go on? [y/N] ")? {
         return Ok(());
     }
     Err(Error::Other {
@@ -180,10 +164,7 @@ fn recorded_actions(env: &Environment, chapter: Option<&str>) -> Result<usize, S
     let state = crate::runner::state::StateDir::for_inventory(&env.inventory)
         .load()
         .map_err(|e| e.to_string())?;
-    let name = chapter
-        .map(str::to_string)
-        .or(state.last_chapter.clone())
-        .unwrap_or_else(|| super::lab::FIRST_CHAPTER.into());
+    let name = super::lab::chapter_name(chapter, &state);
     Ok(state.chapters.get(&name).map(|c| c.applied.len()).unwrap_or(0))
 }
 
@@ -334,16 +315,7 @@ fn verify_all(
         |global| super::verify::verify_lab(global, chapter, variant, false),
         |verified, _| match verified.report.passed {
             true => format!("passed  {}", verified.report.summary_line()),
-            false => format!(
-                "failed  {}",
-                verified
-                    .report
-                    .diagnoses
-                    .first()
-                    .and_then(|d| d.diagnosis.message.lines().next())
-                    .map(str::to_string)
-                    .unwrap_or_else(|| verified.report.summary_line())
-            ),
+            false => format!("failed  {}", verified.report.first_cause()),
         },
     );
     let mut grades = Vec::new();

@@ -19,6 +19,14 @@ use crate::runner::state::{State, StateDir};
 /// The chapter 11 of the course: what `verify` checks when nothing was run yet.
 pub const FIRST_CHAPTER: &str = "11-pod-network-routes";
 
+/// The chapter a command is about: the one named, else the last one run, else chapter 11.
+pub fn chapter_name(chapter: Option<&str>, state: &crate::runner::state::State) -> String {
+    chapter
+        .map(str::to_string)
+        .or_else(|| state.last_chapter.clone())
+        .unwrap_or_else(|| FIRST_CHAPTER.to_string())
+}
+
 /// A chapter and the lab it is for.
 pub struct Lab {
     pub chapter: Chapter,
@@ -42,10 +50,7 @@ impl Lab {
         }
         let state_dir = StateDir::for_inventory(&inventory.source);
         let state = state_dir.load()?;
-        let name = chapter
-            .map(str::to_string)
-            .or_else(|| state.last_chapter.clone())
-            .unwrap_or_else(|| FIRST_CHAPTER.to_string());
+        let name = chapter_name(chapter, &state);
         let chapter = Catalog::from_env().load(&name)?;
         let style = Style::detect(global.color, global.no_progress);
         let connect_timeout = std::time::Duration::from_secs(global.connect_timeout);

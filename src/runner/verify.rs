@@ -56,17 +56,12 @@ pub fn hosts_needed(variant: &Variant, inventory: &Inventory) -> Vec<HostRef> {
     hosts
 }
 
+/// The hosts of `target`, as the chapter's steps would run there.
 fn targets(target: Target, inventory: &Inventory) -> Vec<HostRef> {
-    let node = |n: &Node| HostRef::Node(n.name.clone());
-    match target {
-        Target::Local => vec![HostRef::Local],
-        Target::Workers => inventory.workers().map(node).collect(),
-        Target::Controllers => inventory.controllers().map(node).collect(),
-        Target::FirstController => inventory.controllers().take(1).map(node).collect(),
-        Target::All => inventory.nodes.iter().map(node).collect(),
-        Target::Kubectl if inventory.kubeconfig.is_some() => vec![HostRef::Local],
-        Target::Kubectl => inventory.controllers().take(1).map(node).collect(),
-    }
+    crate::plan::targets(target, inventory)
+        .into_iter()
+        .map(|n| n.map_or(HostRef::Local, |n| HostRef::Node(n.name.clone())))
+        .collect()
 }
 
 /// Everything verify needs from the command line and the lab.
@@ -89,10 +84,7 @@ pub struct Verifier<'a> {
 impl Verifier<'_> {
     /// Runs every check of the variant and judges the results.
     pub async fn run(&self) -> Result<Report, crate::diagnostic::Diagnostic> {
-        let expectation = self.variant.verify.iter().find_map(|c| match c {
-            VerifyCheck::RouteEvidence { expect } => Some(*expect),
-            _ => None,
-        });
+        let expectation = expectation(self.variant);
         let ping_count = self.variant.verify.iter().find_map(|c| match c {
             VerifyCheck::PodMatrix { count } => Some((*count).max(1)),
             _ => None,

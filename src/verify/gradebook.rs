@@ -144,22 +144,7 @@ impl Grade {
                     if interrupted {
                         return "interrupted (Ctrl-C): not every check ran".to_string();
                     }
-                    report
-                        .diagnoses
-                        .first()
-                        .map(|d| d.diagnosis.message.clone())
-                        .or_else(|| {
-                            report
-                                .host_checks
-                                .iter()
-                                .find(|c| !c.passed)
-                                .map(|c| format!("{} on {}: {}", c.name, c.host, c.evidence))
-                        })
-                        .unwrap_or_else(|| report.summary_line())
-                        .lines()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string()
+                    report.first_cause()
                 });
                 Grade {
                     name: outcome.name,

@@ -117,11 +117,14 @@ fn pod_subnet(
     node.pod_cidr.map(|c| (c.trunc(), CidrSource::Inventory))
 }
 
+/// The first readable CNI configuration that plugs pods into a bridge (`bridge`, or flannel's).
+fn bridge_config(f: &HostFacts) -> Option<&crate::facts::CniConfig> {
+    f.cni_configs.iter().find(|c| c.problem.is_none() && c.bridge.is_some())
+}
+
 /// The pods' bridge: the first CNI configuration's, else the bridge plugin's default.
 fn bridge_name(f: &HostFacts) -> String {
-    f.cni_configs
-        .iter()
-        .find(|c| c.problem.is_none() && c.bridge.is_some())
+    bridge_config(f)
         .and_then(|c| c.bridge.clone())
         .unwrap_or_else(|| crate::facts::cni_config::DEFAULT_BRIDGE.into())
 }
@@ -155,9 +158,7 @@ impl ProbePlan {
                         gateway: a.address,
                     })
                     .unwrap_or(Attach::Direct);
-                let config = f.and_then(|f| {
-                    f.cni_configs.iter().find(|c| c.problem.is_none() && c.bridge.is_some())
-                });
+                let config = f.and_then(bridge_config);
                 let mtu = f
                     .and_then(|f| f.flannel.subnet_env.as_ref())
                     .filter(|_| flannel)

@@ -213,6 +213,19 @@ impl Report {
         self
     }
 
+    /// Why the report is not a pass, in one line: its first diagnosis, else its first failed
+    /// host check, else the summary line.
+    pub fn first_cause(&self) -> String {
+        let cause = self.diagnoses.first().map(|d| d.diagnosis.message.clone()).or_else(|| {
+            self.host_checks
+                .iter()
+                .find(|c| !c.passed)
+                .map(|c| format!("{} on {}: {}", c.name, c.host, c.evidence))
+        });
+        let cause = cause.unwrap_or_else(|| self.summary_line());
+        cause.lines().next().unwrap_or_default().to_string()
+    }
+
     /// The pair (from, to).
     pub fn pair(&self, from: &str, to: &str) -> Option<&PairResult> {
         self.pairs.iter().find(|p| p.from == from && p.to == to)
