@@ -48,6 +48,14 @@ pub enum Error {
     #[error("cannot write `{}`: {source}", .path.display())]
     Write { path: PathBuf, source: std::io::Error },
 
+    #[error(
+        "the private key `{}` is open to others (mode {mode:04o}); OpenSSH refuses such a key \
+         (\"UNPROTECTED PRIVATE KEY FILE\") and so does labctl: nothing was run\n  \
+         help: `chmod 600 {}`, then run again (the key of {})",
+        .path.display(), crate::template::shell::quote(&.path.to_string_lossy()).unwrap_or_default(), .nodes.join(", ")
+    )]
+    UnprotectedKey { path: PathBuf, mode: u32, nodes: Vec<String> },
+
     #[error("{0}")]
     Usage(String),
 

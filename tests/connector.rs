@@ -615,6 +615,12 @@ async fn a_changed_host_key_is_refused_and_nothing_runs() {
     assert!(
         warning.to_string().starts_with("host key checking is off: the host key of `worker-0`")
     );
+    assert!(
+        warning
+            .to_string()
+            .contains("help: if the machine was rebuilt, forget its old key with `ssh-keygen -R "),
+        "{warning}"
+    );
     assert!(connection.run(&touch).await.expect("run touch").success());
     assert!(marker.exists());
     assert_eq!(

@@ -473,7 +473,11 @@ fn a_changed_host_key_is_refused_and_nothing_runs_there() {
     assert!(
         stderr(&off).contains(
             "warning: host key checking is off: the host key of `worker-1` (10.232.4.21:22) is SHA256:"
-        ) && stderr(&off).contains(&format!("but `{}` line ", known_hosts.display())),
+        ) && stderr(&off).contains(&format!("but `{}` line ", known_hosts.display()))
+            && stderr(&off).contains(&format!(
+                "help: if the machine was rebuilt, forget its old key with `ssh-keygen -R 10.232.4.21 -f {}`",
+                known_hosts.display()
+            )),
         "{}",
         text(&off)
     );

@@ -232,6 +232,14 @@ impl Chapter {
                     .with_help("`leaves` names the footprint items a step's action leaves; declare the variant's `footprint` first"),
                 );
             }
+            if let Some(timeout) = &step.timeout
+                && let Err(why) = schema::parse_timeout(&timeout.value)
+            {
+                problems.push(self.error_at(
+                    timeout,
+                    format!("step `{}` has a bad `timeout`: {why}", step.name.value),
+                ));
+            }
             if let Some(stdin) = &step.stdin
                 && !renderer.has_manifest(&stdin.value)
             {

@@ -106,6 +106,32 @@ pub struct Step {
     /// their first words): how `reset --hard` tells labctl's own items from a student's.
     #[serde(default)]
     pub leaves: Vec<Spanned<String>>,
+    /// How long each of the step's commands may take (`30s`, `5m`); the default is
+    /// [`DEFAULT_TIMEOUT`], and `--command-timeout` overrides both.
+    #[serde(default)]
+    pub timeout: Option<Spanned<String>>,
+}
+
+/// How long a step's command may take when the step does not say.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl Step {
+    /// The step's own timeout, if it has a valid one (checked when the chapter is loaded).
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        self.timeout.as_ref().and_then(|t| parse_timeout(&t.value).ok())
+    }
+}
+
+/// A timeout as chapters and `--command-timeout` write it: `90s`, `5m`, `1m 30s`; more than
+/// zero and at most a day.
+pub fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let duration = humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("`{text}` is not a duration ({e}); write it as `90s`, `5m` or `1m 30s`")
+    })?;
+    if duration.is_zero() || duration > std::time::Duration::from_secs(86_400) {
+        return Err(format!("`{text}` is out of range: a timeout is more than 0s and at most 24h"));
+    }
+    Ok(duration)
 }
 
 /// A cloud a variant acts on.

@@ -35,6 +35,8 @@ pub struct Lab {
     pub state: State,
     pub style: Style,
     pub connect_timeout: std::time::Duration,
+    /// `--command-timeout`, over every step's own.
+    pub command_timeout: Option<std::time::Duration>,
     /// Where the command's words go.
     pub sink: crate::output::sink::Sink,
 }
@@ -61,6 +63,7 @@ impl Lab {
             state,
             style,
             connect_timeout,
+            command_timeout: global.command_timeout,
             sink: global.sink.clone(),
         })
     }
@@ -177,6 +180,11 @@ impl Lab {
         concurrency: usize,
         log: &RunLog,
     ) -> Result<Hosts, Error> {
+        if let Some((path, mode, nodes)) =
+            crate::runner::hosts::unprotected_keys(hosts, &self.inventory).into_iter().next()
+        {
+            return Err(Error::UnprotectedKey { path, mode, nodes });
+        }
         self.state_dir.create()?;
         Ok(crate::runner::hosts::connect(
             hosts,
@@ -187,6 +195,18 @@ impl Lab {
             log,
         )
         .await)
+    }
+
+    /// Settles the actions of the chapter an earlier labctl left recorded as started (see
+    /// [`crate::runner::settle`]) over `hosts`, and says what became of each.
+    pub async fn settle(&self, recorder: &Recorder, hosts: &Hosts, log: &RunLog) {
+        let timeout = self.command_timeout.unwrap_or(crate::chapter::schema::DEFAULT_TIMEOUT);
+        for note in crate::runner::settle::all(recorder, hosts, log, timeout).await {
+            match note.result {
+                Ok(_) => crate::say!(self.sink, "{note}"),
+                Err(_) => crate::complain!(self.sink, "warning: {note}"),
+            }
+        }
     }
 
     /// A progress reporter for `hosts`, each doing `work` actions.

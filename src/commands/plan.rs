@@ -26,12 +26,40 @@ pub fn run(
     let plan = lab.plan(variant)?;
     let iface_facts = lab.needs_iface_facts(variant)?;
     let log = RunLog::open(&lab.state_dir.logs(), "plan");
-    let hosts = lab.hosts_for(&plan, iface_facts);
+    let mut hosts = lab.hosts_for(&plan, iface_facts);
+    // Actions an earlier run left recorded as started are settled first, so that the plan
+    // shows the lab as it is. That writes the state, so it needs the lab's lock; a labctl
+    // holding it may be running those very actions, and then they are left to it.
+    let recorder = lab.recorder(&variant.name.value);
+    let pending = crate::runner::settle::pending_hosts(&recorder);
+    let lock = match pending.is_empty() {
+        true => None,
+        false => match lab.state_dir.lock() {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                crate::complain!(
+                    global.sink,
+                    "warning: actions recorded as started are not settled: {e}"
+                );
+                None
+            }
+        },
+    };
+    if lock.is_some() {
+        for h in pending {
+            if !hosts.contains(&h) {
+                hosts.push(h);
+            }
+        }
+    }
     let runtime = crate::runner::runtime()?;
     let (results, decision) = runtime.block_on(async {
         let interrupt = Interrupt::listen();
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
-        // flanneld's interface comes from the workers' facts (issue 5).
+        if lock.is_some() {
+            lab.settle(&recorder, &connections, &log).await;
+        }
+        // flanneld's interface comes from the workers' facts (docs/architecture.md).
         let (plan, decision) = match iface_facts {
             true => {
                 let (p, d) = lab.plan_from_facts(variant, &connections, &log).await?;
@@ -48,6 +76,7 @@ pub fn run(
             recorder: None,
             sudo: lab.inventory.ssh.sudo,
             concurrency: global.concurrency as usize,
+            command_timeout: lab.command_timeout,
         };
         let results =
             execute(&plan, Mode::Plan, &Selection { replace, ..Selection::default() }, &ctx).await;

@@ -37,14 +37,13 @@ pub fn run(
     if dry_run {
         for a in applied.iter().rev() {
             let item = a.item.as_ref().map(|i| format!(" ({i})")).unwrap_or_default();
-            crate::say!(
-                global.sink,
-                "{}: would undo {}{item}, applied at {}: {}",
-                a.host,
-                a.step,
-                a.at,
-                a.undo
-            );
+            let when = match a.is_applied() {
+                true => format!("applied at {}", a.at),
+                false => {
+                    format!("started at {} and interrupted (undone only if its check passes)", a.at)
+                }
+            };
+            crate::say!(global.sink, "{}: would undo {}{item}, {when}: {}", a.host, a.step, a.undo);
         }
         crate::say!(
             global.sink,
@@ -85,15 +84,20 @@ pub fn run(
     let (results, interrupted) = runtime.block_on(async {
         let interrupt = Interrupt::listen();
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
+        lab.settle(&recorder, &connections, &log).await;
+        let applied: Vec<_> = recorder.actions().into_iter().filter(|a| a.is_applied()).collect();
         let progress = lab.progress(&work);
         let results = crate::runner::reset::undo_all(
             &applied,
-            &connections,
-            &progress,
-            &log,
-            &interrupt,
-            &recorder,
-            global.concurrency as usize,
+            &crate::runner::reset::UndoContext {
+                hosts: &connections,
+                progress: &progress,
+                log: &log,
+                interrupt: &interrupt,
+                recorder: &recorder,
+                concurrency: global.concurrency as usize,
+                command_timeout: lab.command_timeout,
+            },
         )
         .await;
         progress.clear();
@@ -128,6 +132,7 @@ pub fn run(
         }
     }
     let tally = Tally::of(&results);
+    let unsettled = recorder.actions().iter().filter(|a| !a.is_applied()).count();
     crate::say!(
         global.sink,
         "reset: {} undone, {} failed, {} unreachable, {} skipped (log: {})",
@@ -137,7 +142,12 @@ pub fn run(
         tally.skipped,
         log.path().display()
     );
-    match tally.exit_code(interrupted) {
+    let code = match tally.exit_code(interrupted) {
+        // An interrupted action that could not be settled is on a host out of reach.
+        0 if unsettled > 0 => crate::error::EXIT_UNREACHABLE,
+        code => code,
+    };
+    match code {
         0 => Ok(()),
         code => Err(Error::Other {
             message:

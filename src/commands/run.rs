@@ -37,7 +37,12 @@ pub fn run(
         entry.last_run = Some(now());
         lab.state_dir.save(&state)?;
     }
-    let hosts = lab.hosts_for(&plan, iface_facts);
+    let mut hosts = lab.hosts_for(&plan, iface_facts);
+    for h in crate::runner::settle::pending_hosts(&recorder) {
+        if !hosts.contains(&h) {
+            hosts.push(h);
+        }
+    }
     let work: Vec<(String, u64)> = plan
         .hosts
         .iter()
@@ -47,7 +52,8 @@ pub fn run(
     let (results, interrupted) = runtime.block_on(async {
         let interrupt = Interrupt::listen();
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
-        // flanneld's interface comes from the workers' facts (issue 5).
+        lab.settle(&recorder, &connections, &log).await;
+        // flanneld's interface comes from the workers' facts (docs/architecture.md).
         let facts_plan;
         let plan = match iface_facts {
             true => {
@@ -67,6 +73,7 @@ pub fn run(
             recorder: Some(&recorder),
             sudo: lab.inventory.ssh.sudo,
             concurrency: global.concurrency as usize,
+            command_timeout: lab.command_timeout,
         };
         let results = execute(plan, Mode::Run, &selection, &ctx).await;
         progress.clear();

@@ -88,14 +88,23 @@ pub enum RunError {
     #[error("lost the connection to `{name}`: {source}")]
     ConnectionLost { name: String, source: LostCause },
 
-    #[error("`{}` on `{name}` did not finish within {}", abbreviate(command), seconds(*after))]
-    Timeout { name: String, command: String, after: Duration },
+    #[error(
+        "`{}` on `{name}` did not finish within {}; {stopped}",
+        abbreviate(command), seconds(*after)
+    )]
+    Timeout { name: String, command: String, after: Duration, stopped: Stopped },
+
+    #[error("`{}` on `{name}` was interrupted; {stopped}", abbreviate(command))]
+    Interrupted { name: String, command: String, stopped: Stopped },
 
     #[error("the ssh server of `{name}` refused to run a command: {reason}")]
     Refused { name: String, reason: String },
 
     #[error("cannot pass the command `{}` to a shell: {source}", abbreviate(command))]
     BadCommand { command: String, source: shlex::QuoteError },
+
+    #[error("`{tag}` is not a tag labctl makes (a damaged state file?)")]
+    BadTag { tag: String },
 
     #[error("cannot run a command on this machine: {source}")]
     Local { source: std::io::Error },
@@ -106,10 +115,34 @@ impl RunError {
     pub fn exit_code(&self) -> i32 {
         match self {
             RunError::ConnectionLost { .. } => EXIT_UNREACHABLE,
-            RunError::BadCommand { .. } => EXIT_BAD_INPUT,
+            RunError::BadCommand { .. } | RunError::BadTag { .. } => EXIT_BAD_INPUT,
+            RunError::Interrupted { .. } => crate::error::EXIT_INTERRUPTED,
             RunError::Timeout { .. } | RunError::Refused { .. } | RunError::Local { .. } => {
                 EXIT_FAILED
             }
+        }
+    }
+}
+
+/// What became of the processes of a command labctl gave up on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// This many were still running, and were killed.
+    Processes(usize),
+    /// They could not be stopped now, and why; the next run or reset stops them.
+    NotNow(String),
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stopped::Processes(0) => write!(f, "nothing of it was left running"),
+            Stopped::Processes(1) => write!(f, "its one process still running was stopped"),
+            Stopped::Processes(n) => write!(f, "its {n} processes still running were stopped"),
+            Stopped::NotNow(why) => write!(
+                f,
+                "its processes could not be stopped ({why}); the next `labctl run` or `labctl reset` stops them"
+            ),
         }
     }
 }
@@ -156,7 +189,7 @@ fn quoted(text: &str) -> String {
 }
 
 /// The command that removes a host's entries from a known_hosts file.
-fn forget_command(host: &str, port: u16, file: &Path) -> String {
+pub(crate) fn forget_command(host: &str, port: u16, file: &Path) -> String {
     let pattern = known_hosts::host_pattern(host, port);
     format!("ssh-keygen -R {} -f {}", quoted(&pattern), quoted(&file.to_string_lossy()))
 }

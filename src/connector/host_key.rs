@@ -10,7 +10,7 @@ use russh::keys::PublicKeyOrCertificate;
 
 use crate::inventory::HostKeyChecking;
 
-use super::error::{ConnectError, LostCause, address};
+use super::error::{ConnectError, LostCause, address, forget_command};
 use super::known_hosts::{self, KnownHostsError, Verdict};
 
 /// A host key that differs from the known one, accepted because checking is `off`.
@@ -29,13 +29,15 @@ impl fmt::Display for HostKeyWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "host key checking is off: the host key of `{}` ({}) is {}, but `{}` line {} has {}",
+            "host key checking is off: the host key of `{}` ({}) is {}, but `{}` line {} has {}\n  \
+             help: if the machine was rebuilt, forget its old key with `{}`; otherwise someone may be intercepting the connection",
             self.name,
             address(&self.host, self.port),
             self.got_fingerprint,
             self.file.display(),
             self.line,
-            self.expected_fingerprint
+            self.expected_fingerprint,
+            forget_command(&self.host, self.port, &self.file)
         )
     }
 }

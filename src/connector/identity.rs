@@ -51,6 +51,15 @@ impl std::error::Error for KeyProblem {
     }
 }
 
+/// The permission bits of `path` when it is a key file open to its group or others, which
+/// OpenSSH refuses to use; `None` when it is private, or cannot be looked at (reading it
+/// later says why).
+pub fn open_to_others(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
 /// Reads the private key in `path` (OpenSSH, PEM or PKCS#8; ed25519, ECDSA or RSA).
 pub async fn load(path: &Path) -> Result<PrivateKey, UnusableKey> {
     let unusable = |problem| UnusableKey { path: path.to_path_buf(), problem };
@@ -70,4 +79,29 @@ pub async fn load(path: &Path) -> Result<PrivateKey, UnusableKey> {
 /// decryption error rather than "encrypted", which would mislead the user.
 fn is_encrypted_pem(text: &str) -> bool {
     text.contains("Proc-Type: 4,ENCRYPTED") || text.contains("BEGIN ENCRYPTED PRIVATE KEY")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_key_open_to_group_or_others_is_found_as_openssh_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id");
+        std::fs::write(&key, "key").unwrap();
+        for (mode, open) in [
+            (0o600, None),
+            (0o400, None),
+            (0o644, Some(0o644)),
+            (0o666, Some(0o666)),
+            (0o640, Some(0o640)),
+            (0o602, Some(0o602)),
+        ] {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert_eq!(open_to_others(&key), open, "{mode:o}");
+        }
+        assert_eq!(open_to_others(&dir.path().join("missing")), None);
+    }
 }

@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio::time::timeout;
 
-use super::error::RunError;
+use super::error::{RunError, Stopped};
 use super::{CommandOutput, CommandSpec, Completion};
 
 /// The name local commands go by in messages.
@@ -18,15 +18,19 @@ pub const LOCAL_NAME: &str = "local";
 /// How long killing a timed-out command may take.
 const CLEANUP: Duration = Duration::from_secs(1);
 
-/// Runs `spec` on this machine.
-pub async fn run(spec: &CommandSpec) -> Result<CommandOutput, RunError> {
+/// Runs `spec` on this machine, its processes tagged `tag` (see [`super::stop`]).
+pub async fn run(spec: &CommandSpec, tag: &str) -> Result<CommandOutput, RunError> {
+    if super::stop::is_aborted() {
+        return Err(interrupted(spec, Stopped::Processes(0)));
+    }
     let mut command = if spec.sudo {
+        // sudo clears the environment: the tag goes in after it.
         let mut command = Command::new("sudo");
-        command.args(["-n", "sh", "-c"]);
+        command.args(["-n", "env", &format!("{}={tag}", super::stop::TAG_VAR), "sh", "-c"]);
         command
     } else {
         let mut command = Command::new("sh");
-        command.arg("-c");
+        command.arg("-c").env(super::stop::TAG_VAR, tag);
         command
     };
     command
@@ -61,17 +65,55 @@ pub async fn run(spec: &CommandSpec) -> Result<CommandOutput, RunError> {
             stderr: stderr?,
         })
     };
-    let finished = timeout(spec.timeout, work).await;
-    match finished {
-        Ok(result) => result.map_err(|source| RunError::Local { source }),
-        Err(_) => {
-            stop(&mut child).await;
-            Err(RunError::Timeout {
-                name: LOCAL_NAME.into(),
-                command: spec.command.clone(),
-                after: spec.timeout,
-            })
+    let aborted = tokio::select! {
+        finished = timeout(spec.timeout, work) => match finished {
+            Ok(result) => return result.map_err(|source| RunError::Local { source }),
+            Err(_) => false,
+        },
+        _ = super::stop::aborted() => true,
+    };
+    // Everything it started carries the tag, also what left its process group.
+    let stopped = stop_tagged(tag, spec.sudo).await;
+    stop(&mut child).await;
+    Err(match aborted {
+        false => RunError::Timeout {
+            name: LOCAL_NAME.into(),
+            command: spec.command.clone(),
+            after: spec.timeout,
+            stopped,
+        },
+        true => interrupted(spec, stopped),
+    })
+}
+
+fn interrupted(spec: &CommandSpec, stopped: Stopped) -> RunError {
+    RunError::Interrupted { name: LOCAL_NAME.into(), command: spec.command.clone(), stopped }
+}
+
+/// Kills what still runs tagged `tag` on this machine.
+async fn stop_tagged(tag: &str, sudo: bool) -> Stopped {
+    let mut command = if sudo {
+        let mut command = Command::new("sudo");
+        command.args(["-n", "sh", "-c"]);
+        command
+    } else {
+        let mut command = Command::new("sh");
+        command.arg("-c");
+        command
+    };
+    command
+        .arg(super::stop::script(tag))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    match timeout(super::stop::STOP_TIME, command.output()).await {
+        Ok(Ok(out)) if out.status.success() => {
+            Stopped::Processes(super::stop::stopped_pids(&out.stdout).len())
         }
+        Ok(Ok(out)) => Stopped::NotNow(format!("the stop command ended with {}", out.status)),
+        Ok(Err(e)) => Stopped::NotNow(e.to_string()),
+        Err(_) => Stopped::NotNow("the stop command did not finish".into()),
     }
 }
 

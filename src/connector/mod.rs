@@ -18,15 +18,16 @@ mod identity;
 pub mod known_hosts;
 mod local;
 pub mod ssh;
+pub mod stop;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::inventory::HostKeyChecking;
 
-pub use error::{ConnectError, LostCause, RunError};
+pub use error::{ConnectError, LostCause, RunError, Stopped};
 pub use host_key::HostKeyWarning;
-pub use identity::{KeyProblem, UnusableKey};
+pub use identity::{KeyProblem, UnusableKey, open_to_others};
 pub use local::LOCAL_NAME;
 
 /// Where and how to reach one host over ssh.
@@ -109,9 +110,37 @@ pub enum Connection {
 impl Connection {
     /// Runs one command and collects its output.
     pub async fn run(&self, spec: &CommandSpec) -> Result<CommandOutput, RunError> {
+        self.run_tagged(spec, &stop::new_tag()).await
+    }
+
+    /// Runs one command whose processes carry `tag` (see [`stop`]), so that whatever it
+    /// leaves running can be stopped later, e.g. after the connection was lost.
+    pub async fn run_tagged(
+        &self,
+        spec: &CommandSpec,
+        tag: &str,
+    ) -> Result<CommandOutput, RunError> {
         match self {
-            Connection::Ssh(session) => session.run(spec).await,
-            Connection::Local => local::run(spec).await,
+            Connection::Ssh(session) => session.run(spec, tag).await,
+            Connection::Local => local::run(spec, tag).await,
+        }
+    }
+
+    /// Stops every process still running of the command tagged `tag` (run with `sudo` or
+    /// not, as it was); returns how many there were.
+    pub async fn stop(&self, tag: &str, sudo: bool) -> Result<usize, RunError> {
+        let spec =
+            CommandSpec { command: stop::script(tag), sudo, stdin: None, timeout: stop::STOP_TIME };
+        let out = self.run(&spec).await?;
+        match out.success() {
+            true => Ok(stop::stopped_pids(&out.stdout).len()),
+            false => Err(RunError::Refused {
+                name: self.name().to_string(),
+                reason: format!(
+                    "stopping failed: {}",
+                    out.stderr_text().lines().last().unwrap_or("no reason given")
+                ),
+            }),
         }
     }
 
@@ -137,12 +166,16 @@ pub async fn connect(endpoint: &Endpoint) -> Result<Connection, ConnectError> {
     ssh::connect(endpoint).await.map(Connection::Ssh)
 }
 
-/// The line sent to the remote side: `sh -c '<command>'`, prefixed by `sudo -n` when asked.
-pub fn command_line(spec: &CommandSpec) -> Result<String, RunError> {
+/// The line sent to the remote side: `env LABCTL_TAG=<tag> sh -c '<command>'` (the tag marks
+/// its processes, see [`stop`]), prefixed by `sudo -n` when asked.
+pub fn command_line(spec: &CommandSpec, tag: &str) -> Result<String, RunError> {
     let quoted = shlex::try_quote(&spec.command)
         .map_err(|source| RunError::BadCommand { command: spec.command.clone(), source })?;
+    if !stop::is_tag(tag) {
+        return Err(RunError::BadTag { tag: tag.to_string() });
+    }
     let sudo = if spec.sudo { "sudo -n " } else { "" };
-    Ok(format!("{sudo}sh -c {quoted}"))
+    Ok(format!("{sudo}env {}={tag} sh -c {quoted}", stop::TAG_VAR))
 }
 
 #[cfg(test)]
@@ -155,21 +188,26 @@ mod tests {
 
     #[test]
     fn commands_are_quoted_for_sh() {
-        let line = |command, sudo| command_line(&spec(command, sudo)).ok();
-        assert_eq!(line("true", false).as_deref(), Some("sh -c true"));
+        let line = |command, sudo| command_line(&spec(command, sudo), "t-1").ok();
+        assert_eq!(line("true", false).as_deref(), Some("env LABCTL_TAG=t-1 sh -c true"));
         assert_eq!(
             line("ip route replace 10.200.1.0/24 via 10.240.0.21", true).as_deref(),
-            Some("sudo -n sh -c 'ip route replace 10.200.1.0/24 via 10.240.0.21'")
+            Some(
+                "sudo -n env LABCTL_TAG=t-1 sh -c 'ip route replace 10.200.1.0/24 via 10.240.0.21'"
+            )
         );
         assert_eq!(
             line("echo 'it''s'; exit 3", false).as_deref(),
-            Some(r#"sh -c "echo 'it''s'; exit 3""#)
+            Some(r#"env LABCTL_TAG=t-1 sh -c "echo 'it''s'; exit 3""#)
         );
     }
 
     #[test]
     fn a_nul_byte_cannot_reach_a_shell() {
-        assert!(matches!(command_line(&spec("echo \0", false)), Err(RunError::BadCommand { .. })));
+        let line = command_line(&spec("echo \0", false), "t-1");
+        assert!(matches!(line, Err(RunError::BadCommand { .. })));
+        let line = command_line(&spec("true", false), "t; reboot");
+        assert!(matches!(line, Err(RunError::BadTag { .. })));
     }
 
     #[test]

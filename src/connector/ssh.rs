@@ -4,7 +4,8 @@
 //! since russh has no timeout of its own). Each command gets its own session channel: no pty,
 //! stdin written and then closed, stdout and stderr collected until the server closes the
 //! channel, the whole bounded by the command's timeout. Channels opened concurrently share
-//! the connection.
+//! the connection. A command given up on (timeout, second Ctrl-C) has its processes killed on
+//! the host over a channel of their own (see `stop.rs`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout, timeout_at};
 
-use super::error::{ConnectError, LostCause, RunError};
+use super::error::{ConnectError, LostCause, RunError, Stopped};
 use super::host_key::{Findings, HandshakeError, HostKeyVerifier, HostKeyWarning};
 use super::{CommandOutput, CommandSpec, Completion, Endpoint, identity};
 
@@ -29,8 +30,14 @@ const MAX_CHANNELS: usize = 8;
 /// Unanswered keepalives before the connection counts as lost (OpenSSH's `ServerAliveCountMax`).
 const KEEPALIVE_MAX: usize = 3;
 
-/// How long the goodbye to a timed-out command may take.
+/// How long closing the channel of a command labctl gave up on may take.
 const CLEANUP: Duration = Duration::from_secs(1);
+
+/// Why labctl stopped waiting for a command.
+enum GaveUp {
+    Timeout,
+    Aborted,
+}
 
 /// An authenticated ssh connection to one host.
 pub struct SshSession {
@@ -182,37 +189,96 @@ impl SshSession {
         let _ = timeout(CLEANUP, self.handle.disconnect(Disconnect::ByApplication, "", "en")).await;
     }
 
-    /// Runs one command and collects what it printed and how it ended.
-    pub async fn run(&self, spec: &CommandSpec) -> Result<CommandOutput, RunError> {
-        let line = super::command_line(spec)?;
+    /// Runs one command and collects what it printed and how it ended. A command that times
+    /// out or is aborted (a second Ctrl-C) has its processes stopped, see [`super::stop`].
+    pub async fn run(&self, spec: &CommandSpec, tag: &str) -> Result<CommandOutput, RunError> {
+        let line = super::command_line(spec, tag)?;
+        if super::stop::is_aborted() {
+            return Err(self.interrupted(spec, Stopped::Processes(0)));
+        }
         // Waiting for a free channel is bounded by the running commands' own timeouts; this
         // command's clock starts when it actually gets to run.
         let _permit = self.channels.acquire().await.map_err(|_| self.lost(None))?;
         let deadline = Instant::now() + spec.timeout;
-        let channel = match timeout_at(deadline, self.handle.channel_open_session()).await {
-            Err(_) => return Err(self.timed_out(spec)),
-            Ok(Err(russh::Error::ChannelOpenFailure(reason))) => {
+        let mut writer = None;
+        let gave_up = tokio::select! {
+            result = timeout_at(deadline, self.exec(&line, spec.stdin.as_deref(), &mut writer)) => match result {
+                Ok(result) => return result,
+                Err(_) => GaveUp::Timeout,
+            },
+            _ = super::stop::aborted() => GaveUp::Aborted,
+        };
+        if let Some(writer) = writer {
+            let _ = timeout(CLEANUP, writer.close()).await;
+        }
+        let stopped = self.stop_tagged(tag, spec.sudo).await;
+        Err(match gave_up {
+            GaveUp::Timeout => RunError::Timeout {
+                name: self.name.clone(),
+                command: spec.command.clone(),
+                after: spec.timeout,
+                stopped,
+            },
+            GaveUp::Aborted => self.interrupted(spec, stopped),
+        })
+    }
+
+    /// Opens a channel for `line` and runs it there (its writing half kept in `writer`, for
+    /// the caller to close if it gives up on the command).
+    async fn exec(
+        &self,
+        line: &str,
+        stdin: Option<&[u8]>,
+        writer: &mut Option<ChannelWriteHalf<Msg>>,
+    ) -> Result<CommandOutput, RunError> {
+        let channel = match self.handle.channel_open_session().await {
+            Err(russh::Error::ChannelOpenFailure(reason)) => {
                 return Err(RunError::Refused {
                     name: self.name.clone(),
                     reason: format!("no new channel ({reason:?})"),
                 });
             }
-            Ok(Err(e)) => return Err(self.lost(Some(e))),
-            Ok(Ok(channel)) => channel,
+            Err(e) => return Err(self.lost(Some(e))),
+            Ok(channel) => channel,
         };
-        let (mut reader, writer) = channel.split();
-        match timeout_at(
-            deadline,
-            self.exchange(&mut reader, &writer, &line, spec.stdin.as_deref()),
-        )
-        .await
-        {
-            Ok(result) => result,
-            Err(_) => {
-                self.abandon(&writer).await;
-                Err(self.timed_out(spec))
+        let (mut reader, write_half) = channel.split();
+        let write_half = writer.insert(write_half);
+        self.exchange(&mut reader, write_half, line, stdin).await
+    }
+
+    /// Kills what still runs of the command tagged `tag`, over a channel of its own, within
+    /// [`super::stop::STOP_TIME`].
+    async fn stop_tagged(&self, tag: &str, sudo: bool) -> Stopped {
+        let spec = CommandSpec {
+            command: super::stop::script(tag),
+            sudo,
+            stdin: None,
+            timeout: super::stop::STOP_TIME,
+        };
+        let line = match super::command_line(&spec, &super::stop::new_tag()) {
+            Ok(line) => line,
+            Err(e) => return Stopped::NotNow(e.to_string()),
+        };
+        let mut writer = None;
+        match timeout(spec.timeout, self.exec(&line, None, &mut writer)).await {
+            Ok(Ok(out)) if out.success() => {
+                Stopped::Processes(super::stop::stopped_pids(&out.stdout).len())
             }
+            Ok(Ok(out)) => Stopped::NotNow(format!(
+                "the stop command failed: {}",
+                out.stderr_text().lines().last().unwrap_or("no reason given")
+            )),
+            Ok(Err(e)) => Stopped::NotNow(e.to_string()),
+            Err(_) => Stopped::NotNow(format!(
+                "`{}` did not answer within {}s",
+                self.name,
+                spec.timeout.as_secs()
+            )),
         }
+    }
+
+    fn interrupted(&self, spec: &CommandSpec, stopped: Stopped) -> RunError {
+        RunError::Interrupted { name: self.name.clone(), command: spec.command.clone(), stopped }
     }
 
     /// Starts the command, feeds its stdin and collects everything until the channel closes.
@@ -262,26 +328,6 @@ impl SshSession {
                     None => return Err(self.lost(None)),
                 },
             }
-        }
-    }
-
-    /// Best effort, bounded: ask sshd to stop the remote command, then close the channel.
-    /// sshd signals the command's whole process group, except in sessions of root: OpenSSH
-    /// refuses signals there (they need privilege separation), so such a command runs on
-    /// until it ends by itself, its output unread.
-    async fn abandon(&self, writer: &ChannelWriteHalf<Msg>) {
-        let goodbye = async {
-            let _ = writer.signal(Sig::TERM).await;
-            let _ = writer.close().await;
-        };
-        let _ = timeout(CLEANUP, goodbye).await;
-    }
-
-    fn timed_out(&self, spec: &CommandSpec) -> RunError {
-        RunError::Timeout {
-            name: self.name.clone(),
-            command: spec.command.clone(),
-            after: spec.timeout,
         }
     }
 

@@ -72,7 +72,14 @@ pub struct PlannedStep {
     pub name: String,
     pub summary: String,
     pub sudo: bool,
+    /// How long each of its commands may take (the step's `timeout`, else the default).
+    #[serde(serialize_with = "as_seconds")]
+    pub timeout: std::time::Duration,
     pub actions: Vec<Action>,
+}
+
+fn as_seconds<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
 }
 
 /// Everything one host will do, in order.
@@ -244,6 +251,7 @@ fn plan_step(
         name: step.name.value.clone(),
         summary: step.summary.clone(),
         sudo: step.sudo,
+        timeout: step.timeout().unwrap_or(crate::chapter::schema::DEFAULT_TIMEOUT),
         actions,
     })
 }

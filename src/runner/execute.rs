@@ -15,10 +15,12 @@ use crate::plan::{Action, HostPlan, HostRef, Plan, PlannedStep};
 use crate::runner::hosts::Hosts;
 use crate::runner::interrupt::Interrupt;
 use crate::runner::log::RunLog;
-use crate::runner::state::{AppliedAction, State, StateDir, now};
+use crate::runner::settle;
+use crate::runner::state::{AppliedAction, Record, State, StateDir, now};
 
-/// How long one command may take before it is abandoned.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long one command may take before it is stopped, unless its step or
+/// `--command-timeout` says otherwise.
+pub const COMMAND_TIMEOUT: Duration = crate::chapter::schema::DEFAULT_TIMEOUT;
 
 /// What `execute` should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +58,8 @@ pub struct HostResult {
     pub actions: Vec<ActionResult>,
 }
 
-/// Shared by the host tasks: the state on disk, updated after every change.
+/// Shared by the host tasks: the state on disk, updated before and after every change. The
+/// state in memory is always what the file holds: a change that cannot be saved is not kept.
 pub struct Recorder {
     pub dir: StateDir,
     pub chapter: String,
@@ -65,35 +68,61 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Records an applied action and saves the state at once.
-    fn applied(&self, action: AppliedAction) -> Result<(), String> {
+    /// Applies `change` to a copy of the state and saves it; the copy becomes the state only
+    /// once it is on disk. `change` says whether it changed anything (no save otherwise).
+    fn change(&self, change: impl FnOnce(&mut State) -> bool) -> Result<(), String> {
         let mut state = self.state.lock().map_err(|_| "state lock poisoned".to_string())?;
-        let entry = state.chapters.entry(self.chapter.clone()).or_default();
-        entry.variant = self.variant.clone();
-        entry.applied.retain(|a| !a.same_action(&action));
-        entry.applied.push(action);
-        self.dir.save(&state).map_err(|e| e.to_string())
+        let mut next = state.clone();
+        if !change(&mut next) {
+            return Ok(());
+        }
+        self.dir.save(&next).map_err(|e| e.to_string())?;
+        *state = next;
+        Ok(())
+    }
+
+    /// Records `action` as it now stands (started or applied), in place of an earlier record
+    /// of the same action, and saves the state at once.
+    pub fn record(&self, action: AppliedAction) -> Result<(), String> {
+        self.change(|state| {
+            let entry = state.chapters.entry(self.chapter.clone()).or_default();
+            entry.variant = self.variant.clone();
+            match entry.applied.iter_mut().find(|a| a.same_action(&action)) {
+                // Its place in the order stays: reset undoes in the order of first application.
+                Some(earlier) => *earlier = action,
+                None => entry.applied.push(action),
+            }
+            true
+        })
     }
 
     /// Forgets every action of the chapter on `host` (a host `reset --hard` found back at the
     /// chapter's start) and saves the state at once.
     pub fn forget_host(&self, host: &str) -> Result<(), String> {
-        let mut state = self.state.lock().map_err(|_| "state lock poisoned".to_string())?;
-        let Some(entry) = state.chapters.get_mut(&self.chapter) else { return Ok(()) };
-        if !entry.applied.iter().any(|a| a.host == host) {
-            return Ok(());
-        }
-        entry.applied.retain(|a| a.host != host);
-        self.dir.save(&state).map_err(|e| e.to_string())
+        self.change(|state| {
+            let Some(entry) = state.chapters.get_mut(&self.chapter) else { return false };
+            let before = entry.applied.len();
+            entry.applied.retain(|a| a.host != host);
+            entry.applied.len() != before
+        })
     }
 
-    /// Removes an undone action from the state and saves it at once.
+    /// Removes an action (undone, or found not applied) from the state and saves it at once.
     pub fn forget(&self, action: &AppliedAction) -> Result<(), String> {
-        let mut state = self.state.lock().map_err(|_| "state lock poisoned".to_string())?;
-        if let Some(entry) = state.chapters.get_mut(&self.chapter) {
+        self.change(|state| {
+            let Some(entry) = state.chapters.get_mut(&self.chapter) else { return false };
+            let before = entry.applied.len();
             entry.applied.retain(|a| !a.same_action(action));
-        }
-        self.dir.save(&state).map_err(|e| e.to_string())
+            entry.applied.len() != before
+        })
+    }
+
+    /// The chapter's actions as recorded now.
+    pub fn actions(&self) -> Vec<AppliedAction> {
+        self.state
+            .lock()
+            .map(|s| s.chapters.get(&self.chapter).map(|c| c.applied.clone()).unwrap_or_default())
+            .unwrap_or_default()
     }
 }
 
@@ -107,6 +136,8 @@ pub struct Context<'a> {
     /// `false` when the inventory logs in as root and needs no sudo.
     pub sudo: bool,
     pub concurrency: usize,
+    /// `--command-timeout`: over every step's own.
+    pub command_timeout: Option<Duration>,
 }
 
 /// Runs (or, in plan mode, checks) `plan` on every host.
@@ -228,11 +259,12 @@ async fn run_action(
 ) -> ActionResult {
     let stdin = action.stdin.as_ref().map(|s| s.text.as_bytes().to_vec());
     let sudo = step.sudo && (ctx.sudo || matches!(host, HostRef::Local));
+    let timeout = ctx.command_timeout.unwrap_or(step.timeout);
     let spec = |command: &str| CommandSpec {
         command: command.to_string(),
         sudo,
         stdin: stdin.clone(),
-        timeout: COMMAND_TIMEOUT,
+        timeout,
     };
     let check = run_logged(connection, host, &spec(&action.check), ctx.log).await;
     match check {
@@ -259,35 +291,99 @@ async fn run_action(
             Ok(_) => {}
         }
     }
-    if mode == Mode::Plan {
+    let Some(recorder) = ctx.recorder.filter(|_| mode == Mode::Run) else {
         return result(step, action, Status::Changed, command.clone());
+    };
+    // Written ahead: recorded as started before the command is sent, so that whatever
+    // happens to it (a lost connection, a second Ctrl-C, a full disk later), the next run or
+    // reset knows to look (docs/architecture.md, "Write-ahead state").
+    let tag = crate::connector::stop::new_tag();
+    let mut record = AppliedAction {
+        host: host.name().to_string(),
+        step: step.name.clone(),
+        item: action.item.clone(),
+        undo: action.undo.clone(),
+        sudo,
+        stdin: action.stdin.as_ref().map(|s| s.text.clone()),
+        at: now(),
+        leaves: action.leaves.clone(),
+        status: Record::Started,
+        check: action.check.clone(),
+        tag: tag.clone(),
+    };
+    if let Err(e) = recorder.record(record.clone()) {
+        return result(
+            step,
+            action,
+            Status::Failed,
+            format!(
+                "not run: labctl could not record that it starts it ({e}); free space there or make it writable, then run again"
+            ),
+        );
     }
-    match run_logged(connection, host, &spec(command), ctx.log).await {
-        Err(e) => lost_or_failed(step, action, e),
+    let ran = run_logged_tagged(connection, host, &spec(command), &tag, ctx.log).await;
+    match ran {
         Ok(out) if out.success() => {
-            if let Some(recorder) = ctx.recorder {
-                let applied = AppliedAction {
-                    host: host.name().to_string(),
-                    step: step.name.clone(),
-                    item: action.item.clone(),
-                    undo: action.undo.clone(),
-                    sudo,
-                    stdin: action.stdin.as_ref().map(|s| s.text.clone()),
-                    at: now(),
-                    leaves: action.leaves.clone(),
-                };
-                if let Err(e) = recorder.applied(applied) {
-                    return result(
-                        step,
-                        action,
-                        Status::Failed,
-                        format!("changed, but the state could not be saved: {e}"),
-                    );
-                }
+            record.status = Record::Applied;
+            record.at = now();
+            match recorder.record(record) {
+                Ok(()) => result(step, action, Status::Changed, command.clone()),
+                Err(e) => result(
+                    step,
+                    action,
+                    Status::Failed,
+                    format!(
+                        "changed, but labctl could not record that it finished ({e}); it stays recorded as started, and the next `labctl run` or `labctl reset` settles it"
+                    ),
+                ),
             }
-            result(step, action, Status::Changed, command.clone())
         }
-        Ok(out) => result(step, action, Status::Failed, describe_failure(command, &out)),
+        // It ended, or was stopped, while the connection lives: whether it changed anything
+        // is for its check to say, now.
+        Ok(out) => {
+            let failure = describe_failure(command, &out);
+            let settled =
+                settle::one(connection, host, &record, recorder, ctx.log, false, timeout).await;
+            result(
+                step,
+                action,
+                Status::Failed,
+                format!("{failure}{}", settle::after_failure(&settled)),
+            )
+        }
+        Err(e @ RunError::Timeout { .. }) => {
+            let settled =
+                settle::one(connection, host, &record, recorder, ctx.log, false, timeout).await;
+            result(step, action, Status::Failed, format!("{e}{}", settle::after_failure(&settled)))
+        }
+        // Nothing reached a shell.
+        Err(
+            e @ (RunError::BadCommand { .. } | RunError::BadTag { .. } | RunError::Refused { .. }),
+        ) => {
+            let _ = recorder.forget(&record);
+            result(step, action, Status::Failed, e.to_string())
+        }
+        // Its end is unknown: it stays recorded as started.
+        Err(e @ RunError::Interrupted { .. }) => result(
+            step,
+            action,
+            Status::Skipped,
+            format!("{e}; the next `labctl run` or `labctl reset` settles it"),
+        ),
+        Err(e) => {
+            let status = match e {
+                RunError::ConnectionLost { .. } => Status::Unreachable,
+                _ => Status::Failed,
+            };
+            result(
+                step,
+                action,
+                status,
+                format!(
+                    "{e}; whether it ran is not known: the next `labctl run` or `labctl reset` settles it"
+                ),
+            )
+        }
     }
 }
 
@@ -309,8 +405,19 @@ pub async fn run_logged(
     spec: &CommandSpec,
     log: &RunLog,
 ) -> Result<CommandOutput, RunError> {
+    run_logged_tagged(connection, host, spec, &crate::connector::stop::new_tag(), log).await
+}
+
+/// [`run_logged`] with the tag its processes carry on the host.
+pub async fn run_logged_tagged(
+    connection: &Connection,
+    host: &HostRef,
+    spec: &CommandSpec,
+    tag: &str,
+    log: &RunLog,
+) -> Result<CommandOutput, RunError> {
     log.started(host.name(), &spec.command);
-    let result = connection.run(spec).await;
+    let result = connection.run_tagged(spec, tag).await;
     let logged = result.as_ref().map(Clone::clone).map_err(|e| e.to_string());
     log.command(host.name(), &spec.command, &logged);
     result

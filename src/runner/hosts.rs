@@ -71,6 +71,27 @@ pub fn endpoint(
     }
 }
 
+/// Key files open to others among those the nodes of `wanted` would offer, with the nodes
+/// each is for: OpenSSH refuses such a key, and labctl refuses to go on (before connecting
+/// anywhere) rather than fail on some hosts only.
+pub fn unprotected_keys(
+    wanted: &[HostRef],
+    inventory: &Inventory,
+) -> Vec<(PathBuf, u32, Vec<String>)> {
+    let mut found: Vec<(PathBuf, u32, Vec<String>)> = Vec::new();
+    for node in inventory.nodes.iter().filter(|n| wanted.contains(&HostRef::Node(n.name.clone()))) {
+        let endpoint = endpoint(node, inventory, Path::new(""), Duration::ZERO);
+        for path in endpoint.identity_files {
+            let Some(mode) = crate::connector::open_to_others(&path) else { continue };
+            match found.iter_mut().find(|(p, _, _)| p == &path) {
+                Some((_, _, nodes)) => nodes.push(node.name.clone()),
+                None => found.push((path, mode, vec![node.name.clone()])),
+            }
+        }
+    }
+    found
+}
+
 /// OpenSSH's default keys, those that exist.
 fn default_identity_files() -> Vec<PathBuf> {
     let Some(home) = std::env::var_os("HOME") else { return Vec::new() };

@@ -1,10 +1,14 @@
 //! Ctrl-C: the first lets running commands finish, records state, cleans up and exits 130;
-//! the second exits at once.
+//! the second stops the commands still running (their processes on the hosts are killed, see
+//! `connector/stop.rs`) and exits at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::EXIT_INTERRUPTED;
+
+/// How long after the stop of the running commands labctl exits, whatever else it was doing.
+const ABORT_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Whether this process has said it was interrupted.
 static SAID: AtomicBool = AtomicBool::new(false);
@@ -35,6 +39,12 @@ impl Interrupt {
                 );
             }
             if tokio::signal::ctrl_c().await.is_ok() {
+                if crate::connector::stop::abort_running() {
+                    eprintln!("labctl: stopping the commands still running on the hosts");
+                }
+                // Each running command kills its processes within STOP_TIME and returns,
+                // and labctl exits 130 through its usual path; this is the backstop.
+                tokio::time::sleep(crate::connector::stop::STOP_TIME + ABORT_MARGIN).await;
                 std::process::exit(EXIT_INTERRUPTED);
             }
         });

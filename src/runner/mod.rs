@@ -7,6 +7,7 @@ pub mod hosts;
 pub mod interrupt;
 pub mod log;
 pub mod reset;
+pub mod settle;
 pub mod state;
 pub mod verify;
 

@@ -1,6 +1,8 @@
 //! `reset`: the undo of every action labctl applied, in reverse order, on the hosts where it
 //! was applied. Only what the state records is undone, so a route a user added by hand stays.
 
+use std::time::Duration;
+
 use crate::connector::CommandSpec;
 use crate::output::progress::Progress;
 use crate::output::summary::Status;
@@ -17,15 +19,7 @@ use crate::runner::state::AppliedAction;
 /// parallel (newest first on each host) before the step applied before it, so that e.g.
 /// flannel's objects are deleted from the cluster before the nodes are cleaned. Each undone
 /// action leaves the state at once; a host whose undo fails is left alone from then on.
-pub async fn undo_all(
-    applied: &[AppliedAction],
-    hosts: &Hosts,
-    progress: &Progress,
-    log: &RunLog,
-    interrupt: &Interrupt,
-    recorder: &Recorder,
-    concurrency: usize,
-) -> Vec<HostResult> {
+pub async fn undo_all(applied: &[AppliedAction], ctx: &UndoContext<'_>) -> Vec<HostResult> {
     let mut order: Vec<String> = Vec::new();
     let mut steps: Vec<String> = Vec::new();
     for a in applied {
@@ -43,9 +37,9 @@ pub async fn undo_all(
         let futures = order.iter().zip(&stopped).map(|(host, stop)| {
             let mine: Vec<&AppliedAction> =
                 applied.iter().rev().filter(|a| &a.host == host && &a.step == step).collect();
-            undo_on_host(host, mine, stop.clone(), hosts, progress, log, interrupt, recorder)
+            undo_on_host(host, mine, stop.clone(), ctx)
         });
-        let done = super::join_bounded(futures, concurrency).await;
+        let done = super::join_bounded(futures, ctx.concurrency).await;
         for ((result, stop), (actions, now_stopped)) in
             results.iter_mut().zip(stopped.iter_mut()).zip(done)
         {
@@ -54,23 +48,33 @@ pub async fn undo_all(
         }
     }
     for host in &order {
-        progress.finish(host, "done");
+        ctx.progress.finish(host, "done");
     }
     results
 }
 
+/// What every host's undo shares.
+pub struct UndoContext<'a> {
+    pub hosts: &'a Hosts,
+    pub progress: &'a Progress,
+    pub log: &'a RunLog,
+    pub interrupt: &'a Interrupt,
+    pub recorder: &'a Recorder,
+    /// Hosts at once (`-j`).
+    pub concurrency: usize,
+    /// `--command-timeout`, else [`COMMAND_TIMEOUT`].
+    pub command_timeout: Option<Duration>,
+}
+
 /// Undoes `mine` on `host` in order; the results, and why the host stopped, if it did.
-#[allow(clippy::too_many_arguments)]
 async fn undo_on_host(
     host: &str,
     mine: Vec<&AppliedAction>,
     mut stopped: Option<String>,
-    hosts: &Hosts,
-    progress: &Progress,
-    log: &RunLog,
-    interrupt: &Interrupt,
-    recorder: &Recorder,
+    ctx: &UndoContext<'_>,
 ) -> (Vec<ActionResult>, Option<String>) {
+    let UndoContext { hosts, progress, log, interrupt, recorder, .. } = *ctx;
+    let timeout = ctx.command_timeout.unwrap_or(COMMAND_TIMEOUT);
     let mut actions = Vec::new();
     if mine.is_empty() {
         return (actions, stopped);
@@ -98,7 +102,7 @@ async fn undo_on_host(
             command: a.undo.clone(),
             sudo: a.sudo,
             stdin: a.stdin.as_ref().map(|s| s.as_bytes().to_vec()),
-            timeout: COMMAND_TIMEOUT,
+            timeout,
         };
         let outcome = match run_logged(&connection, &host_ref, &spec, log).await {
             Ok(out) if out.success() => match recorder.forget(a) {

@@ -2,7 +2,10 @@
 //!
 //! `reset` undoes exactly what is recorded here, so the file is written atomically after every
 //! change (temp file + rename: a crash leaves the old or the new state, never half) and a lock
-//! keeps a second labctl off the same lab.
+//! keeps a second labctl off the same lab. An action is written ahead: recorded as `started`
+//! before its command is sent, as `applied` once it is known to be done; one whose end was
+//! never known is settled by the next run, plan or reset (docs/architecture.md, "Write-ahead
+//! state").
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -29,9 +32,35 @@ pub struct AppliedAction {
     /// The footprint items the action left (the step's `leaves`, rendered).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub leaves: Vec<String>,
+    /// Whether it is known to be done. Files from before write-ahead records hold only
+    /// applied actions, hence the default.
+    #[serde(default)]
+    pub status: Record,
+    /// The step's check: what settles a `started` action.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub check: String,
+    /// The tag its command's processes carry on the host (`connector/stop.rs`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tag: String,
+}
+
+/// How far an action is known to have gone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Record {
+    /// Its command was about to be sent; whether it ran, and how it ended, is not known.
+    Started,
+    /// Its command succeeded (or its check passed when it was settled): `reset` undoes it.
+    #[default]
+    Applied,
 }
 
 impl AppliedAction {
+    /// Whether its end is known (`reset` undoes only those).
+    pub fn is_applied(&self) -> bool {
+        self.status == Record::Applied
+    }
+
     /// True if `other` is the same action on the same host.
     pub fn same_action(&self, other: &AppliedAction) -> bool {
         self.host == other.host && self.step == other.step && self.item == other.item
@@ -192,12 +221,26 @@ mod tests {
                     stdin: None,
                     at: now(),
                     leaves: vec!["10.200.1.0/24 via 10.240.0.21".into()],
+                    status: Record::Started,
+                    check: "false".into(),
+                    tag: "t-1".into(),
                 }],
                 last_run: None,
             },
         );
         sd.save(&state).unwrap();
         assert_eq!(sd.load().unwrap(), state);
+    }
+
+    #[test]
+    fn a_record_from_before_write_ahead_is_applied() {
+        let old = r#"{"version":1,"last_chapter":"c","chapters":{"c":{"variant":"static",
+            "applied":[{"host":"worker-0","step":"s","item":null,"undo":"true","sudo":true,
+            "stdin":null,"at":"2026-01-01T00:00:00Z"}],"last_run":null}}}"#;
+        let state: State = serde_json::from_str(old).unwrap();
+        let action = &state.chapters["c"].applied[0];
+        assert!(action.is_applied());
+        assert_eq!((action.check.as_str(), action.tag.as_str()), ("", ""));
     }
 
     #[test]
