@@ -107,6 +107,14 @@ pub fn run(
                         action.detail
                     )
                 }
+                _ if action.unsettled => {
+                    crate::complain!(
+                        global.sink,
+                        "warning: {}: {label}: {}",
+                        host.host,
+                        action.detail
+                    )
+                }
                 summary::Status::Conflict => {
                     crate::complain!(
                         global.sink,

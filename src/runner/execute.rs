@@ -49,6 +49,10 @@ pub struct ActionResult {
     pub status: Status,
     /// Why it was skipped, what it would run, or why it failed.
     pub detail: String,
+    /// Its command was sent but its end is not known: it stays recorded as started until
+    /// the next run or reset settles it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unsettled: bool,
 }
 
 /// Everything one host did.
@@ -364,27 +368,22 @@ async fn run_action(
             result(step, action, Status::Failed, e.to_string())
         }
         // Its end is unknown: it stays recorded as started.
-        Err(e @ RunError::Interrupted { .. }) => result(
-            step,
-            action,
-            Status::Skipped,
-            format!("{e}; the next `labctl run` or `labctl reset` settles it"),
-        ),
         Err(e) => {
-            let status = match e {
-                RunError::ConnectionLost { .. } => Status::Unreachable,
-                _ => Status::Failed,
-            };
-            result(
-                step,
-                action,
-                status,
-                format!(
-                    "{e}; whether it ran is not known: the next `labctl run` or `labctl reset` settles it"
+            let (status, detail) = match e {
+                RunError::Interrupted { .. } => (
+                    Status::Skipped,
+                    format!("{e}; the next `labctl run` or `labctl reset` settles it"),
                 ),
-            )
+                RunError::ConnectionLost { .. } => (Status::Unreachable, unknown_end(&e)),
+                _ => (Status::Failed, unknown_end(&e)),
+            };
+            ActionResult { unsettled: true, ..result(step, action, status, detail) }
         }
     }
+}
+
+fn unknown_end(e: &RunError) -> String {
+    format!("{e}; whether it ran is not known: the next `labctl run` or `labctl reset` settles it")
 }
 
 /// What a step's `conflict` command found in the way, and what to do about it.
@@ -450,7 +449,13 @@ pub fn describe_failure(command: &str, out: &CommandOutput) -> String {
 }
 
 fn result(step: &PlannedStep, action: &Action, status: Status, detail: String) -> ActionResult {
-    ActionResult { step: step.name.clone(), item: action.item.clone(), status, detail }
+    ActionResult {
+        step: step.name.clone(),
+        item: action.item.clone(),
+        status,
+        detail,
+        unsettled: false,
+    }
 }
 
 fn label(step: &PlannedStep, action: &Action) -> String {

@@ -134,5 +134,5 @@ async fn undo_on_host(
 }
 
 fn result(a: &AppliedAction, status: Status, detail: String) -> ActionResult {
-    ActionResult { step: a.step.clone(), item: a.item.clone(), status, detail }
+    ActionResult { step: a.step.clone(), item: a.item.clone(), status, detail, unsettled: false }
 }
