@@ -103,6 +103,14 @@ pub enum RunError {
     #[error("cannot pass the command `{}` to a shell: {source}", abbreviate(command))]
     BadCommand { command: String, source: shlex::QuoteError },
 
+    #[error(
+        "`{}` is {bytes} bytes once quoted, longer than a shell takes in one argument \
+         ({} bytes); nothing was sent\n  help: feed large data on stdin (a step's `stdin:` template)",
+        abbreviate(command),
+        super::MAX_LINE
+    )]
+    TooLong { command: String, bytes: usize },
+
     #[error("`{tag}` is not a tag labctl makes (a damaged state file?)")]
     BadTag { tag: String },
 
@@ -115,7 +123,9 @@ impl RunError {
     pub fn exit_code(&self) -> i32 {
         match self {
             RunError::ConnectionLost { .. } => EXIT_UNREACHABLE,
-            RunError::BadCommand { .. } | RunError::BadTag { .. } => EXIT_BAD_INPUT,
+            RunError::BadCommand { .. } | RunError::BadTag { .. } | RunError::TooLong { .. } => {
+                EXIT_BAD_INPUT
+            }
             RunError::Interrupted { .. } => crate::error::EXIT_INTERRUPTED,
             RunError::Timeout { .. } | RunError::Refused { .. } | RunError::Local { .. } => {
                 EXIT_FAILED

@@ -175,8 +175,17 @@ pub fn command_line(spec: &CommandSpec, tag: &str) -> Result<String, RunError> {
         return Err(RunError::BadTag { tag: tag.to_string() });
     }
     let sudo = if spec.sudo { "sudo -n " } else { "" };
-    Ok(format!("{sudo}env {}={tag} sh -c {quoted}", stop::TAG_VAR))
+    let line = format!("{sudo}env {}={tag} sh -c {quoted}", stop::TAG_VAR);
+    if line.len() > MAX_LINE {
+        return Err(RunError::TooLong { command: spec.command.clone(), bytes: line.len() });
+    }
+    Ok(line)
 }
+
+/// The longest command line labctl sends. The remote login shell gets it as one argument,
+/// and Linux takes at most 128 KiB in one (`MAX_ARG_STRLEN`); a longer line fails there, or,
+/// longer still, makes sshd drop the whole connection. Large data goes on stdin instead.
+pub const MAX_LINE: usize = 120 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -208,6 +217,18 @@ mod tests {
         assert!(matches!(line, Err(RunError::BadCommand { .. })));
         let line = command_line(&spec("true", false), "t; reboot");
         assert!(matches!(line, Err(RunError::BadTag { .. })));
+    }
+
+    #[test]
+    fn a_line_too_long_for_one_argument_is_refused_before_it_is_sent() {
+        let fits = "x".repeat(MAX_LINE - 100);
+        assert!(command_line(&spec(&fits, true), "t-1").is_ok());
+        // Quoting can make a value several times longer: `!` and `\` are each escaped.
+        let grows = "!\\'".repeat(MAX_LINE / 6);
+        let error = command_line(&spec(&grows, false), "t-1").unwrap_err();
+        assert!(matches!(error, RunError::TooLong { .. }), "{error:?}");
+        assert_eq!(error.exit_code(), crate::error::EXIT_BAD_INPUT);
+        assert!(error.to_string().contains("feed large data on stdin"), "{error}");
     }
 
     #[test]

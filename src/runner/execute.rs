@@ -362,7 +362,10 @@ async fn run_action(
         }
         // Nothing reached a shell.
         Err(
-            e @ (RunError::BadCommand { .. } | RunError::BadTag { .. } | RunError::Refused { .. }),
+            e @ (RunError::BadCommand { .. }
+            | RunError::BadTag { .. }
+            | RunError::TooLong { .. }
+            | RunError::Refused { .. }),
         ) => {
             let _ = recorder.forget(&record);
             result(step, action, Status::Failed, e.to_string())
