@@ -43,8 +43,8 @@ pub struct GlobalArgs {
           value_parser = clap::value_parser!(u64).range(1..=600))]
     pub connect_timeout: u64,
 
-    /// How long any one command on a host may take (`90s`, `5m`), over every step's own
-    /// `timeout` (default: the step's, else 5m). Its processes are then stopped on the host.
+    /// How long each command of a step (`check`, `run`, `undo`) may take (`90s`, `5m`), over
+    /// every step's own `timeout` (default: the step's, else 5m). It is then stopped on the host.
     #[arg(long, global = true, value_name = "DURATION",
           value_parser = crate::chapter::schema::parse_timeout)]
     pub command_timeout: Option<std::time::Duration>,

@@ -1,6 +1,6 @@
 //! Ctrl-C during `labctl run` on the sandbox: the first lets running commands finish, records
 //! what was applied, starts nothing new and exits 130; a second run goes on from there. A second
-//! Ctrl-C exits at once. Needs root (as CI); traffic only to the test's own sandbox.
+//! Ctrl-C stops the running commands on the nodes and exits 130 at once. Needs root (as CI); traffic only to the test's own sandbox.
 
 #[path = "common/sandbox_lab.rs"]
 mod sandbox_lab;
@@ -162,4 +162,10 @@ fn second_ctrl_c_stops_the_running_commands_and_exits_130() {
         text(&out)
     );
     assert!(live_processes_mentioning("sleep 1.5 && touch /tmp/labctl-slow-first").is_empty());
+    // Well past the step's sleep, nothing of it ran on: its `touch` never happened.
+    std::thread::sleep(Duration::from_secs(2));
+    for (name, address) in lab.nodes().iter().filter(|(n, _)| n.starts_with("worker")) {
+        let out = lab.ssh(address, "test -e /tmp/labctl-slow-first");
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out));
+    }
 }

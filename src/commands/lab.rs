@@ -163,14 +163,15 @@ impl Lab {
         })
     }
 
-    /// A recorder for changes to this lab's state.
-    pub fn recorder(&self, variant: &str) -> Recorder {
-        Recorder {
+    /// A recorder for changes to this lab's state, starting from the state on disk now (read
+    /// again: under the lab's lock, what its last holder recorded counts).
+    pub fn recorder(&self, variant: &str) -> Result<Recorder, Error> {
+        Ok(Recorder {
             dir: self.state_dir.clone(),
             chapter: self.chapter.name().to_string(),
             variant: variant.to_string(),
-            state: Mutex::new(self.state.clone()),
-        }
+            state: Mutex::new(self.state_dir.load()?),
+        })
     }
 
     /// Connects to `hosts`.

@@ -1,5 +1,6 @@
 //! `labctl plan CHAPTER`: what `run` would do per host, and why the rest is skipped.
-//! Read-only: it connects and runs only the steps' checks.
+//! It connects and runs only the steps' checks; the one thing it may write is the settling of
+//! actions an interrupted run left recorded as started (docs/architecture.md).
 
 use std::fmt::Write as _;
 
@@ -30,8 +31,7 @@ pub fn run(
     // Actions an earlier run left recorded as started are settled first, so that the plan
     // shows the lab as it is. That writes the state, so it needs the lab's lock; a labctl
     // holding it may be running those very actions, and then they are left to it.
-    let recorder = lab.recorder(&variant.name.value);
-    let pending = crate::runner::settle::pending_hosts(&recorder);
+    let pending = crate::runner::settle::pending_hosts(&lab.recorder(&variant.name.value)?);
     let lock = match pending.is_empty() {
         true => None,
         false => match lab.state_dir.lock() {
@@ -39,14 +39,15 @@ pub fn run(
             Err(e) => {
                 crate::complain!(
                     global.sink,
-                    "warning: actions recorded as started are not settled: {e}"
+                    "note: actions recorded as started are left to the labctl that holds the lab ({e})"
                 );
                 None
             }
         },
     };
+    let recorder = lab.recorder(&variant.name.value)?;
     if lock.is_some() {
-        for h in pending {
+        for h in crate::runner::settle::pending_hosts(&recorder) {
             if !hosts.contains(&h) {
                 hosts.push(h);
             }
@@ -59,7 +60,7 @@ pub fn run(
         if lock.is_some() {
             lab.settle(&recorder, &connections, &log).await;
         }
-        // flanneld's interface comes from the workers' facts (docs/architecture.md).
+        // flanneld's interface comes from the workers' facts (docs/chapters.md, `flannel.iface_args`).
         let (plan, decision) = match iface_facts {
             true => {
                 let (p, d) = lab.plan_from_facts(variant, &connections, &log).await?;

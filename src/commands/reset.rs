@@ -72,7 +72,7 @@ pub fn run(
         });
     }
     let log = RunLog::open(&lab.state_dir.logs(), "reset");
-    let recorder = lab.recorder(&variant);
+    let recorder = lab.recorder(&variant)?;
     *recorder.state.lock().map_err(|_| Error::Usage("state lock poisoned".into()))? = state;
     let work: Vec<(String, u64)> = hosts
         .iter()
@@ -81,7 +81,7 @@ pub fn run(
         })
         .collect();
     let runtime = crate::runner::runtime()?;
-    let (results, interrupted) = runtime.block_on(async {
+    let (results, interrupted, out_of_reach) = runtime.block_on(async {
         let interrupt = Interrupt::listen();
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
         lab.settle(&recorder, &connections, &log).await;
@@ -102,7 +102,8 @@ pub fn run(
         .await;
         progress.clear();
         print_unreachable(&connections, &global.sink);
-        Ok::<_, Error>((results, interrupt.by_user()))
+        let out_of_reach: Vec<String> = connections.unreachable.keys().cloned().collect();
+        Ok::<_, Error>((results, interrupt.by_user(), out_of_reach))
     })?;
     let mut steps: Vec<String> = Vec::new();
     for a in applied.iter().rev() {
@@ -110,16 +111,19 @@ pub fn run(
             steps.push(a.step.clone());
         }
     }
-    crate::say!(
-        global.sink,
-        "{}",
-        summary::table(
-            &lab.style,
-            &steps,
-            &crate::runner::summary_rows(&steps, &results),
-            "undone",
-        )
-    );
+    // Settling may leave nothing to undo: then there is no table to show.
+    if results.iter().any(|h| !h.actions.is_empty()) {
+        crate::say!(
+            global.sink,
+            "{}",
+            summary::table(
+                &lab.style,
+                &steps,
+                &crate::runner::summary_rows(&steps, &results),
+                "undone",
+            )
+        );
+    }
     for host in &results {
         for action in host.actions.iter().filter(|a| a.status == summary::Status::Failed) {
             crate::complain!(
@@ -132,10 +136,14 @@ pub fn run(
         }
     }
     let tally = Tally::of(&results);
-    let unsettled = recorder.actions().iter().filter(|a| !a.is_applied()).count();
+    let unsettled: Vec<_> = recorder.actions().into_iter().filter(|a| !a.is_applied()).collect();
+    let not_settled = match unsettled.len() {
+        0 => String::new(),
+        n => format!(", {n} not settled"),
+    };
     crate::say!(
         global.sink,
-        "reset: {} undone, {} failed, {} unreachable, {} skipped (log: {})",
+        "reset: {} undone, {} failed, {} unreachable, {} skipped{not_settled} (log: {})",
         tally.changed,
         tally.failed,
         tally.unreachable,
@@ -143,8 +151,12 @@ pub fn run(
         log.path().display()
     );
     let code = match tally.exit_code(interrupted) {
-        // An interrupted action that could not be settled is on a host out of reach.
-        0 if unsettled > 0 => crate::error::EXIT_UNREACHABLE,
+        // An interrupted action could not be settled: its host is out of reach, or its check
+        // could not be run there.
+        0 if unsettled.iter().any(|a| out_of_reach.contains(&a.host)) => {
+            crate::error::EXIT_UNREACHABLE
+        }
+        0 if !unsettled.is_empty() => crate::error::EXIT_FAILED,
         code => code,
     };
     match code {

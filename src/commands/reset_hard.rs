@@ -59,17 +59,6 @@ pub fn run(
     let concurrency = global.concurrency as usize;
     let runtime = crate::runner::runtime()?;
     let connections = runtime.block_on(lab.connect(&hosts, concurrency, &log))?;
-    // What an interrupted run left recorded as started is settled first (it needs the lock,
-    // which a dry run does not take), so that the listing says who made each item.
-    let recorder = lab.recorder(&name);
-    *recorder.state.lock().map_err(|_| Error::Usage("state lock poisoned".into()))? = state;
-    let applied = match dry_run {
-        true => applied,
-        false => {
-            runtime.block_on(lab.settle(&recorder, &connections, &log));
-            recorder.actions()
-        }
-    };
     let runner = Runner {
         footprint: &footprint,
         hosts: &connections,
@@ -119,13 +108,17 @@ pub fn run(
         });
     }
 
+    let recorder = lab.recorder(&name)?;
     let work: Vec<(String, u64)> =
         hosts.iter().map(|h| (h.name().to_string(), items_on(&before, h) as u64)).collect();
     let (undone, middle, removals, after, interrupted) = runtime.block_on(async {
         let interrupt = Interrupt::listen();
+        // What an interrupted run left recorded as started is settled first: stopped if it
+        // still runs, then undone with the rest if its check passes.
+        lab.settle(&recorder, &connections, &log).await;
         let progress = lab.progress(&work);
         let settled: Vec<AppliedAction> =
-            applied.iter().filter(|a| a.is_applied()).cloned().collect();
+            recorder.actions().into_iter().filter(|a| a.is_applied()).collect();
         let undone = crate::runner::reset::undo_all(
             &settled,
             &crate::runner::reset::UndoContext {

@@ -27,7 +27,7 @@ pub fn run(
     }
     let _lock = lab.state_dir.lock()?;
     let log = RunLog::open(&lab.state_dir.logs(), "run");
-    let recorder = lab.recorder(&variant.name.value);
+    let recorder = lab.recorder(&variant.name.value)?;
     {
         let mut state =
             recorder.state.lock().map_err(|_| Error::Usage("state lock poisoned".into()))?;
@@ -53,7 +53,7 @@ pub fn run(
         let interrupt = Interrupt::listen();
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
         lab.settle(&recorder, &connections, &log).await;
-        // flanneld's interface comes from the workers' facts (docs/architecture.md).
+        // flanneld's interface comes from the workers' facts (docs/chapters.md, `flannel.iface_args`).
         let facts_plan;
         let plan = match iface_facts {
             true => {

@@ -139,7 +139,8 @@ impl RunError {
 pub enum Stopped {
     /// This many were still running, and were killed.
     Processes(usize),
-    /// They could not be stopped now, and why; the next run or reset stops them.
+    /// They could not be stopped now, and why (for a recorded action, the next run or reset
+    /// stops them; see `runner/settle.rs`).
     NotNow(String),
 }
 
@@ -149,10 +150,9 @@ impl std::fmt::Display for Stopped {
             Stopped::Processes(0) => write!(f, "nothing of it was left running"),
             Stopped::Processes(1) => write!(f, "its one process still running was stopped"),
             Stopped::Processes(n) => write!(f, "its {n} processes still running were stopped"),
-            Stopped::NotNow(why) => write!(
-                f,
-                "its processes could not be stopped ({why}); the next `labctl run` or `labctl reset` stops them"
-            ),
+            Stopped::NotNow(why) => {
+                write!(f, "its processes could not be stopped ({why}); they may still be running")
+            }
         }
     }
 }

@@ -51,13 +51,23 @@ impl std::error::Error for KeyProblem {
     }
 }
 
-/// The permission bits of `path` when it is a key file open to its group or others, which
-/// OpenSSH refuses to use; `None` when it is private, or cannot be looked at (reading it
-/// later says why).
+/// The permission bits of `path` when it is a key file of this user open to its group or
+/// others, which OpenSSH refuses to use; `None` when it is private, someone else's (OpenSSH
+/// checks only the user's own), or cannot be looked at (reading it later says why).
 pub fn open_to_others(path: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(path).ok()?;
+    if real_uid().is_some_and(|uid| uid != meta.uid()) {
+        return None;
+    }
+    let mode = meta.permissions().mode() & 0o7777;
     (mode & 0o077 != 0).then_some(mode)
+}
+
+/// This process's real user id (what OpenSSH compares a key's owner with).
+fn real_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.parse().ok()
 }
 
 /// Reads the private key in `path` (OpenSSH, PEM or PKCS#8; ed25519, ECDSA or RSA).

@@ -19,8 +19,13 @@ pub const LOCAL_NAME: &str = "local";
 const CLEANUP: Duration = Duration::from_secs(1);
 
 /// Runs `spec` on this machine, its processes tagged `tag` (see [`super::stop`]).
-pub async fn run(spec: &CommandSpec, tag: &str) -> Result<CommandOutput, RunError> {
-    if super::stop::is_aborted() {
+/// With `abortable`, a second Ctrl-C stops it too.
+pub async fn run(
+    spec: &CommandSpec,
+    tag: &str,
+    abortable: bool,
+) -> Result<CommandOutput, RunError> {
+    if abortable && super::stop::is_aborted() {
         return Err(interrupted(spec, Stopped::Processes(0)));
     }
     let mut command = if spec.sudo {
@@ -66,11 +71,12 @@ pub async fn run(spec: &CommandSpec, tag: &str) -> Result<CommandOutput, RunErro
         })
     };
     let aborted = tokio::select! {
+        biased;
         finished = timeout(spec.timeout, work) => match finished {
             Ok(result) => return result.map_err(|source| RunError::Local { source }),
             Err(_) => false,
         },
-        _ = super::stop::aborted() => true,
+        _ = super::stop::aborted(), if abortable => true,
     };
     // Everything it started carries the tag, also what left its process group.
     let stopped = stop_tagged(tag, spec.sudo).await;

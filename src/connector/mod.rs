@@ -102,7 +102,7 @@ impl CommandOutput {
 #[derive(Debug)]
 pub enum Connection {
     /// An authenticated ssh connection.
-    Ssh(ssh::SshSession),
+    Ssh(Box<ssh::SshSession>),
     /// This machine.
     Local,
 }
@@ -121,8 +121,18 @@ impl Connection {
         tag: &str,
     ) -> Result<CommandOutput, RunError> {
         match self {
-            Connection::Ssh(session) => session.run(spec, tag).await,
-            Connection::Local => local::run(spec, tag).await,
+            Connection::Ssh(session) => session.run(spec, tag, true).await,
+            Connection::Local => local::run(spec, tag, true).await,
+        }
+    }
+
+    /// Runs a command that cleans up after labctl (a verify probe's teardown): a second
+    /// Ctrl-C does not stop it, only its own timeout does, and labctl's exit after the stop.
+    pub async fn run_cleanup(&self, spec: &CommandSpec) -> Result<CommandOutput, RunError> {
+        let tag = stop::new_tag();
+        match self {
+            Connection::Ssh(session) => session.run(spec, &tag, false).await,
+            Connection::Local => local::run(spec, &tag, false).await,
         }
     }
 
@@ -163,7 +173,7 @@ impl Connection {
 
 /// Connects to `endpoint` over ssh: host key checked, then authenticated, within its timeout.
 pub async fn connect(endpoint: &Endpoint) -> Result<Connection, ConnectError> {
-    ssh::connect(endpoint).await.map(Connection::Ssh)
+    ssh::connect(endpoint).await.map(|session| Connection::Ssh(Box::new(session)))
 }
 
 /// The line sent to the remote side: `env LABCTL_TAG=<tag> sh -c '<command>'` (the tag marks

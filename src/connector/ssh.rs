@@ -24,8 +24,12 @@ use super::{CommandOutput, CommandSpec, Completion, Endpoint, identity};
 
 /// At most this many commands run at once over one connection: OpenSSH refuses channels
 /// beyond `MaxSessions` (10 by default), and a channel's slot is freed only after its close
-/// has gone both ways, so labctl stays below it.
+/// has gone both ways (and, for a command given up on, only once its processes are gone),
+/// so labctl stays below it, with [`MAX_STOPS`] left for stopping commands.
 const MAX_CHANNELS: usize = 8;
+
+/// Channels for stopping commands given up on, beyond [`MAX_CHANNELS`].
+const MAX_STOPS: usize = 2;
 
 /// Unanswered keepalives before the connection counts as lost (OpenSSH's `ServerAliveCountMax`).
 const KEEPALIVE_MAX: usize = 3;
@@ -45,6 +49,7 @@ pub struct SshSession {
     handle: Handle<HostKeyVerifier>,
     findings: Findings,
     channels: Semaphore,
+    stops: Semaphore,
 }
 
 impl fmt::Debug for SshSession {
@@ -117,6 +122,7 @@ pub async fn connect(endpoint: &Endpoint) -> Result<SshSession, ConnectError> {
         handle,
         findings,
         channels: Semaphore::new(MAX_CHANNELS),
+        stops: Semaphore::new(MAX_STOPS),
     })
 }
 
@@ -191,27 +197,40 @@ impl SshSession {
 
     /// Runs one command and collects what it printed and how it ended. A command that times
     /// out or is aborted (a second Ctrl-C) has its processes stopped, see [`super::stop`].
-    pub async fn run(&self, spec: &CommandSpec, tag: &str) -> Result<CommandOutput, RunError> {
+    /// With `abortable`, a second Ctrl-C stops it too.
+    pub async fn run(
+        &self,
+        spec: &CommandSpec,
+        tag: &str,
+        abortable: bool,
+    ) -> Result<CommandOutput, RunError> {
         let line = super::command_line(spec, tag)?;
-        if super::stop::is_aborted() {
+        let aborted = || abortable && super::stop::is_aborted();
+        if aborted() {
             return Err(self.interrupted(spec, Stopped::Processes(0)));
         }
         // Waiting for a free channel is bounded by the running commands' own timeouts; this
         // command's clock starts when it actually gets to run.
         let _permit = self.channels.acquire().await.map_err(|_| self.lost(None))?;
+        if aborted() {
+            return Err(self.interrupted(spec, Stopped::Processes(0)));
+        }
         let deadline = Instant::now() + spec.timeout;
         let mut writer = None;
         let gave_up = tokio::select! {
+            // A command that ends as the abort comes is reported as it ended.
+            biased;
             result = timeout_at(deadline, self.exec(&line, spec.stdin.as_deref(), &mut writer)) => match result {
                 Ok(result) => return result,
                 Err(_) => GaveUp::Timeout,
             },
-            _ = super::stop::aborted() => GaveUp::Aborted,
+            _ = super::stop::aborted(), if abortable => GaveUp::Aborted,
         };
+        // Stopped first, then the channel closed: the stop is what matters if time runs out.
+        let stopped = self.stop_tagged(tag, spec.sudo).await;
         if let Some(writer) = writer {
             let _ = timeout(CLEANUP, writer.close()).await;
         }
-        let stopped = self.stop_tagged(tag, spec.sudo).await;
         Err(match gave_up {
             GaveUp::Timeout => RunError::Timeout {
                 name: self.name.clone(),
@@ -249,6 +268,10 @@ impl SshSession {
     /// Kills what still runs of the command tagged `tag`, over a channel of its own, within
     /// [`super::stop::STOP_TIME`].
     async fn stop_tagged(&self, tag: &str, sudo: bool) -> Stopped {
+        // Stops have two channels of their own beyond the commands' (see MAX_CHANNELS).
+        let Ok(_permit) = self.stops.acquire().await else {
+            return Stopped::NotNow("the connection is closing".into());
+        };
         let spec = CommandSpec {
             command: super::stop::script(tag),
             sudo,

@@ -50,13 +50,15 @@ pub fn is_tag(tag: &str) -> bool {
 }
 
 /// The shell script that kills every process carrying `tag` and prints their pids, one per
-/// line. It goes round a few times: a process may fork while the first kills land. Needs
-/// GNU grep's `-z` (NUL-separated `environ`); Debian's and Ubuntu's grep have it.
+/// line. It goes round a few times: a process may fork while the first kills land; it fails
+/// if any is left. Needs GNU grep's `-z` (NUL-separated `environ`); Debian's and Ubuntu's
+/// grep have it. Its own processes do not carry the tag (it runs under a tag of its own).
 pub fn script(tag: &str) -> String {
     format!(
-        "t={TAG_VAR}={tag}; i=0; while [ $i -lt 5 ]; do \
-         p=$(grep -lzxF \"$t\" /proc/[0-9]*/environ 2>/dev/null | sed -n 's#^/proc/\\([0-9]*\\)/environ$#\\1#p'); \
-         [ -n \"$p\" ] || break; echo $p; kill -KILL $p 2>/dev/null; sleep 0.1; i=$((i+1)); done"
+        "t={TAG_VAR}={tag}; found() {{ grep -lzxF \"$t\" /proc/[0-9]*/environ 2>/dev/null | \
+         sed -n 's#^/proc/\\([0-9]*\\)/environ$#\\1#p'; }}; i=0; while [ $i -lt 5 ]; do \
+         p=$(found); [ -n \"$p\" ] || exit 0; echo $p; kill -KILL $p 2>/dev/null; sleep 0.1; \
+         i=$((i+1)); done; p=$(found); [ -z \"$p\" ] || {{ echo \"still running: $p\" >&2; exit 1; }}"
     )
 }
 

@@ -1,4 +1,4 @@
-//! Which network interface flanneld must use, decided from each worker's facts (issue 5).
+//! Which network interface flanneld must use, decided from each worker's facts (docs/chapters.md, "Templates and quoting").
 //!
 //! flanneld left to itself binds to the NIC of the default route. On Vagrant that is the NAT
 //! NIC (`enp0s3`), whose address `10.0.2.15` every VM has: VXLAN packets then go nowhere.

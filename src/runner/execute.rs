@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::connector::{CommandOutput, CommandSpec, Completion, Connection, RunError};
+use crate::connector::{CommandOutput, CommandSpec, Completion, Connection, RunError, Stopped};
 use crate::output::progress::Progress;
 use crate::output::summary::Status;
 use crate::plan::{Action, HostPlan, HostRef, Plan, PlannedStep};
@@ -85,16 +85,59 @@ impl Recorder {
         Ok(())
     }
 
-    /// Records `action` as it now stands (started or applied), in place of an earlier record
-    /// of the same action, and saves the state at once.
-    pub fn record(&self, action: AppliedAction) -> Result<(), String> {
+    /// Records that `action` is about to be sent (`started`), in place of an earlier record of
+    /// the same action, which it keeps as its `previous` when that one was applied; saves the
+    /// state at once.
+    pub fn started(&self, mut action: AppliedAction) -> Result<(), String> {
+        action.status = Record::Started;
         self.change(|state| {
             let entry = state.chapters.entry(self.chapter.clone()).or_default();
             entry.variant = self.variant.clone();
             match entry.applied.iter_mut().find(|a| a.same_action(&action)) {
                 // Its place in the order stays: reset undoes in the order of first application.
-                Some(earlier) => *earlier = action,
+                Some(earlier) => {
+                    action.previous = match earlier.status {
+                        Record::Applied => Some(Box::new(earlier.clone())),
+                        Record::Started => earlier.previous.take(),
+                    };
+                    *earlier = action;
+                }
                 None => entry.applied.push(action),
+            }
+            true
+        })
+    }
+
+    /// Records that `action` (recorded as started) is applied, and saves the state at once.
+    /// The chapter's recorded variant stays as it is: settling also happens under `plan` or
+    /// `reset` with another `--variant`.
+    pub fn applied(&self, action: &AppliedAction) -> Result<(), String> {
+        self.change(|state| {
+            let entry = state.chapters.entry(self.chapter.clone()).or_default();
+            let mut done = action.clone();
+            done.status = Record::Applied;
+            done.previous = None;
+            match entry.applied.iter_mut().find(|a| a.same_action(action)) {
+                Some(earlier) => *earlier = done,
+                None => entry.applied.push(done),
+            }
+            true
+        })
+    }
+
+    /// Records that `action` (recorded as started) was not applied: its earlier record comes
+    /// back if it had one, else its record goes. Saves the state at once.
+    pub fn not_applied(&self, action: &AppliedAction) -> Result<(), String> {
+        self.change(|state| {
+            let Some(entry) = state.chapters.get_mut(&self.chapter) else { return false };
+            let Some(at) = entry.applied.iter().position(|a| a.same_action(action)) else {
+                return false;
+            };
+            match entry.applied[at].previous.take() {
+                Some(previous) => entry.applied[at] = *previous,
+                None => {
+                    entry.applied.remove(at);
+                }
             }
             true
         })
@@ -314,8 +357,9 @@ async fn run_action(
         status: Record::Started,
         check: action.check.clone(),
         tag: tag.clone(),
+        previous: None,
     };
-    if let Err(e) = recorder.record(record.clone()) {
+    if let Err(e) = recorder.started(record.clone()) {
         return result(
             step,
             action,
@@ -326,39 +370,45 @@ async fn run_action(
         );
     }
     let ran = run_logged_tagged(connection, host, &spec(command), &tag, ctx.log).await;
+    let failed = |detail: String, settled: &Result<settle::Settled, String>| ActionResult {
+        unsettled: settled.is_err(),
+        ..result(
+            step,
+            action,
+            Status::Failed,
+            format!("{detail}{}", settle::after_failure(settled)),
+        )
+    };
     match ran {
         Ok(out) if out.success() => {
-            record.status = Record::Applied;
             record.at = now();
-            match recorder.record(record) {
+            match recorder.applied(&record) {
                 Ok(()) => result(step, action, Status::Changed, command.clone()),
-                Err(e) => result(
-                    step,
-                    action,
-                    Status::Failed,
-                    format!(
-                        "changed, but labctl could not record that it finished ({e}); it stays recorded as started, and the next `labctl run` or `labctl reset` settles it"
-                    ),
-                ),
+                Err(e) => ActionResult {
+                    unsettled: true,
+                    ..result(
+                        step,
+                        action,
+                        Status::Failed,
+                        format!(
+                            "changed, but labctl could not record that it finished ({e}); it stays recorded as started, and the next `labctl run` or `labctl reset` settles it"
+                        ),
+                    )
+                },
             }
         }
-        // It ended, or was stopped, while the connection lives: whether it changed anything
-        // is for its check to say, now.
+        // It ended while the connection lives: whether it changed anything is for its check
+        // to say, now.
         Ok(out) => {
-            let failure = describe_failure(command, &out);
             let settled =
                 settle::one(connection, host, &record, recorder, ctx.log, false, timeout).await;
-            result(
-                step,
-                action,
-                Status::Failed,
-                format!("{failure}{}", settle::after_failure(&settled)),
-            )
+            failed(describe_failure(command, &out), &settled)
         }
-        Err(e @ RunError::Timeout { .. }) => {
+        // Stopped on the host after its timeout: the same.
+        Err(e @ RunError::Timeout { stopped: Stopped::Processes(_), .. }) => {
             let settled =
                 settle::one(connection, host, &record, recorder, ctx.log, false, timeout).await;
-            result(step, action, Status::Failed, format!("{e}{}", settle::after_failure(&settled)))
+            failed(e.to_string(), &settled)
         }
         // Nothing reached a shell.
         Err(
@@ -367,10 +417,10 @@ async fn run_action(
             | RunError::TooLong { .. }
             | RunError::Refused { .. }),
         ) => {
-            let _ = recorder.forget(&record);
+            let _ = recorder.not_applied(&record);
             result(step, action, Status::Failed, e.to_string())
         }
-        // Its end is unknown: it stays recorded as started.
+        // Its end is unknown (it may even still be running): it stays recorded as started.
         Err(e) => {
             let (status, detail) = match e {
                 RunError::Interrupted { .. } => (
@@ -465,5 +515,101 @@ fn label(step: &PlannedStep, action: &Action) -> String {
     match &action.item {
         Some(item) => format!("{} ({item})", step.name),
         None => step.name.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorder(dir: &std::path::Path, variant: &str) -> Recorder {
+        let dir = StateDir { dir: dir.join(".labctl") };
+        Recorder {
+            state: Mutex::new(dir.load().unwrap()),
+            dir,
+            chapter: "c".into(),
+            variant: variant.into(),
+        }
+    }
+
+    fn action(undo: &str) -> AppliedAction {
+        AppliedAction {
+            host: "worker-0".into(),
+            step: "routes".into(),
+            item: Some("peer worker-1".into()),
+            undo: undo.into(),
+            sudo: true,
+            stdin: None,
+            at: now(),
+            leaves: Vec::new(),
+            status: Record::Started,
+            check: "true".into(),
+            tag: "t-1".into(),
+            previous: None,
+        }
+    }
+
+    /// The chapter's records as the file on disk holds them: (undo, status).
+    fn on_disk(r: &Recorder) -> Vec<(String, Record)> {
+        let state = r.dir.load().unwrap();
+        state.chapters["c"].applied.iter().map(|a| (a.undo.clone(), a.status)).collect()
+    }
+
+    #[test]
+    fn an_action_is_on_disk_as_started_before_and_applied_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = recorder(dir.path(), "static");
+        r.started(action("undo-1")).unwrap();
+        assert_eq!(on_disk(&r), [("undo-1".to_string(), Record::Started)]);
+        r.applied(&action("undo-1")).unwrap();
+        assert_eq!(on_disk(&r), [("undo-1".to_string(), Record::Applied)]);
+        let other = AppliedAction { item: Some("peer worker-2".into()), ..action("undo-2") };
+        r.started(other.clone()).unwrap();
+        r.not_applied(&other).unwrap();
+        // Not applied, and nothing before it: no record.
+        assert_eq!(on_disk(&r), [("undo-1".to_string(), Record::Applied)]);
+    }
+
+    #[test]
+    fn a_failed_second_attempt_puts_the_first_record_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = recorder(dir.path(), "static");
+        r.started(action("undo-first")).unwrap();
+        r.applied(&action("undo-first")).unwrap();
+        // Run again (drift, or --replace): the new attempt keeps the first inside it...
+        r.started(action("undo-second")).unwrap();
+        assert_eq!(on_disk(&r), [("undo-second".to_string(), Record::Started)]);
+        // ...and when it turns out not applied, the first is what reset will undo.
+        r.not_applied(&action("undo-second")).unwrap();
+        assert_eq!(on_disk(&r), [("undo-first".to_string(), Record::Applied)]);
+        // A second attempt that succeeds replaces the first.
+        r.started(action("undo-third")).unwrap();
+        r.applied(&action("undo-third")).unwrap();
+        let state = r.dir.load().unwrap();
+        assert_eq!(state.chapters["c"].applied.len(), 1);
+        assert!(state.chapters["c"].applied[0].previous.is_none());
+        assert_eq!(state.chapters["c"].applied[0].undo, "undo-third");
+    }
+
+    #[test]
+    fn settling_keeps_the_recorded_variant() {
+        let dir = tempfile::tempdir().unwrap();
+        recorder(dir.path(), "static").started(action("undo-1")).unwrap();
+        // `plan --variant other` settles it.
+        let other = recorder(dir.path(), "other");
+        other.applied(&action("undo-1")).unwrap();
+        assert_eq!(other.dir.load().unwrap().chapters["c"].variant, "static");
+    }
+
+    #[test]
+    fn a_change_that_cannot_be_saved_is_not_kept_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = recorder(dir.path(), "static");
+        r.started(action("undo-1")).unwrap();
+        // The state's directory becomes a file: every save fails from now on.
+        std::fs::remove_dir_all(&r.dir.dir).unwrap();
+        std::fs::write(&r.dir.dir, "not a directory").unwrap();
+        assert!(r.applied(&action("undo-1")).is_err());
+        assert_eq!(r.actions()[0].status, Record::Started, "memory is what the disk had");
     }
 }

@@ -71,21 +71,25 @@ pub fn endpoint(
     }
 }
 
-/// Key files open to others among those the nodes of `wanted` would offer, with the nodes
-/// each is for: OpenSSH refuses such a key, and labctl refuses to go on (before connecting
-/// anywhere) rather than fail on some hosts only.
+/// Key files open to others among those the inventory names for the nodes of `wanted`, with
+/// the nodes each is for: OpenSSH refuses such a key, and labctl refuses to go on (before
+/// connecting anywhere) rather than fail on some hosts only. OpenSSH's default keys are not
+/// named by anyone: one open to others is skipped, as OpenSSH skips it.
 pub fn unprotected_keys(
     wanted: &[HostRef],
     inventory: &Inventory,
 ) -> Vec<(PathBuf, u32, Vec<String>)> {
     let mut found: Vec<(PathBuf, u32, Vec<String>)> = Vec::new();
     for node in inventory.nodes.iter().filter(|n| wanted.contains(&HostRef::Node(n.name.clone()))) {
-        let endpoint = endpoint(node, inventory, Path::new(""), Duration::ZERO);
-        for path in endpoint.identity_files {
-            let Some(mode) = crate::connector::open_to_others(&path) else { continue };
-            match found.iter_mut().find(|(p, _, _)| p == &path) {
+        let named = match node.ssh.as_ref().map(|o| &o.identity_files).filter(|f| !f.is_empty()) {
+            Some(files) => files,
+            None => &inventory.ssh.identity_files,
+        };
+        for path in named {
+            let Some(mode) = crate::connector::open_to_others(path) else { continue };
+            match found.iter_mut().find(|(p, _, _)| p == path) {
                 Some((_, _, nodes)) => nodes.push(node.name.clone()),
-                None => found.push((path, mode, vec![node.name.clone()])),
+                None => found.push((path.clone(), mode, vec![node.name.clone()])),
             }
         }
     }
@@ -98,7 +102,7 @@ fn default_identity_files() -> Vec<PathBuf> {
     ["id_ed25519", "id_ecdsa", "id_rsa"]
         .iter()
         .map(|k| Path::new(&home).join(".ssh").join(k))
-        .filter(|p| p.exists())
+        .filter(|p| p.exists() && crate::connector::open_to_others(p).is_none())
         .collect()
 }
 

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::EXIT_INTERRUPTED;
 
-/// How long after the stop of the running commands labctl exits, whatever else it was doing.
-const ABORT_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long after the stop of the running commands labctl exits, whatever else it was doing:
+/// time for a stop that had to wait for a channel, and for closing the channels after.
+const ABORT_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Whether this process has said it was interrupted.
 static SAID: AtomicBool = AtomicBool::new(false);

@@ -15,7 +15,7 @@ use crate::plan::HostRef;
 use crate::runner::execute::{Recorder, run_logged};
 use crate::runner::hosts::Hosts;
 use crate::runner::log::RunLog;
-use crate::runner::state::{AppliedAction, Record, now};
+use crate::runner::state::AppliedAction;
 
 /// What the check said of an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,13 +109,10 @@ pub async fn one(
     };
     let out = run_logged(connection, host, &spec, log).await.map_err(|e| e.to_string())?;
     let outcome = if out.success() {
-        let mut applied = record.clone();
-        applied.status = Record::Applied;
-        applied.at = now();
-        recorder.record(applied).map_err(|e| format!("the state could not be saved: {e}"))?;
+        recorder.applied(record).map_err(|e| format!("the state could not be saved: {e}"))?;
         Outcome::Applied
     } else {
-        recorder.forget(record).map_err(|e| format!("the state could not be saved: {e}"))?;
+        recorder.not_applied(record).map_err(|e| format!("the state could not be saved: {e}"))?;
         Outcome::NotApplied
     };
     log.note(host.name(), &format!("settled `{}`: {outcome:?}", record.step));
@@ -129,6 +126,7 @@ pub fn after_failure(settled: &Result<Settled, String>) -> String {
             "; its check passes all the same, so it is recorded as labctl's (`labctl reset` undoes it)".into()
         }
         Ok(Settled { outcome: Outcome::NotApplied, .. }) => String::new(),
+        // Its record stays `started`: the caller says so.
         Err(why) => format!(
             "; whether it changed anything is not known ({why}): the next `labctl run` or `labctl reset` settles it"
         ),

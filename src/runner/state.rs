@@ -42,6 +42,11 @@ pub struct AppliedAction {
     /// The tag its command's processes carry on the host (`connector/stop.rs`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub tag: String,
+    /// A `started` action that labctl had applied before (its check failed again, or
+    /// `--replace`): that earlier record, put back if this attempt turns out not applied, so
+    /// that `reset` still undoes what the first one left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Box<AppliedAction>>,
 }
 
 /// How far an action is known to have gone.
@@ -224,6 +229,7 @@ mod tests {
                     status: Record::Started,
                     check: "false".into(),
                     tag: "t-1".into(),
+                    previous: None,
                 }],
                 last_run: None,
             },

@@ -264,8 +264,19 @@ impl Verifier<'_> {
         setup: &Option<Result<SetupOutput, String>>,
     ) -> Option<String> {
         setup.as_ref()?;
-        self.connection(node).ok()?;
-        match self.exec(node, plan.teardown_script(), true).await {
+        let connection = self.connection(node).ok()?;
+        let spec = CommandSpec {
+            command: plan.teardown_script(),
+            sudo: self.sudo,
+            stdin: None,
+            timeout: SCRIPT_TIMEOUT,
+        };
+        // Not stopped by a second Ctrl-C: a probe must not be left behind.
+        self.log.started(&node.name, &spec.command);
+        let result = connection.run_cleanup(&spec).await;
+        let logged = result.as_ref().map(Clone::clone).map_err(|e| e.to_string());
+        self.log.command(&node.name, &spec.command, &logged);
+        match result.map_err(|e| e.to_string()) {
             Ok(out) if out.success() => None,
             Ok(out) => Some(out.stderr_text().trim().to_string()),
             Err(e) => Some(format!("the probe could not be removed: {e}")),

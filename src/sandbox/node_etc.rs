@@ -4,7 +4,7 @@
 //! sudoers are not changed.
 //!
 //! Name resolution must never wait: `sudo` looks up the node's own hostname, and a nameserver
-//! that cannot be reached makes every `sudo` hang for about 20 s (issue 3). So every node name is
+//! that cannot be reached makes every `sudo` hang for about 20 s. So every node name is
 //! in `hosts`, and `resolv.conf` names no server (glibc then asks 127.0.0.1, which refuses at once).
 
 use std::fs;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A double of the Kubernetes API server, for labctl's tests (DESIGN.md §8, issue 5).
+"""A double of the Kubernetes API server, for labctl's tests .
 
 No Kubernetes API server can run on the test machines, so the flannel variant's steps drive the
 real `kubectl` against this small, in-memory stand-in. It serves just what kubectl needs to
