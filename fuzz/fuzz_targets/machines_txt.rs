@@ -16,10 +16,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(inv.format, InventoryFormat::MachinesTxt);
     labctl_fuzz::check_inventory(&inv, file, text);
     // One node per line that has fields, and each node's line starts with its address.
-    let listed = text
-        .lines()
-        .filter(|l| !l.split('#').next().unwrap_or_default().trim().is_empty())
-        .count();
+    let listed =
+        text.lines().filter(|l| !l.split('#').next().unwrap_or_default().trim().is_empty()).count();
     assert_eq!(inv.nodes.len(), listed);
     let mut written = String::new();
     for node in &inv.nodes {

@@ -16,7 +16,6 @@ fuzz_target!(|data: &[u8]| {
     };
     for host in &hosts {
         assert!(!host.name.is_empty(), "{host:?}");
-        assert!(!host.name.chars().any(char::is_whitespace), "{host:?}");
         assert!((1..=text.lines().count() as u64).contains(&host.line), "{host:?}");
         let _ = host.endpoint();
     }
@@ -24,9 +23,7 @@ fuzz_target!(|data: &[u8]| {
         Err(d) => labctl_fuzz::check_diagnostic(&d, file, text),
         Ok(inv) => {
             assert_eq!(inv.nodes.len(), hosts.len());
-            if !inv.nodes.is_empty() {
-                labctl_fuzz::check_inventory(&inv, file, text);
-            }
+            labctl_fuzz::check_inventory(&inv, file, text);
         }
     }
 });
