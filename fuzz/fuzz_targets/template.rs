@@ -54,7 +54,8 @@ fuzz_target!(|data: &[u8]| {
     let syntax = renderer.check_command_syntax(file, located);
     assert_eq!(syntax.is_ok(), env.template_from_str(text).is_ok(), "{syntax:?}");
     if let Err(d) = &syntax {
-        assert!(d.line.is_some_and(|l| l >= 3) && d.message.contains("syntax"), "{d:?}");
+        // Not always a SyntaxError: a bad string escape is found while parsing too.
+        assert!(d.line.is_some_and(|l| l >= 3) && d.message.starts_with("template "), "{d:?}");
     }
 
     let expected = env.render_named_str("command", text, &context);
