@@ -40,7 +40,14 @@ pub struct Environment {
 
 /// Reads and checks a class file: names unique and valid, at least one environment.
 pub fn load(path: &Path) -> Result<Vec<Environment>, Error> {
-    let file: ClassFile = crate::yaml::parse_file(path)?;
+    let text = crate::yaml::read_input(path)?;
+    parse_str(path, &text)
+}
+
+/// Parses and checks class file text read from `path` (used for messages and to resolve
+/// relative inventory paths).
+pub fn parse_str(path: &Path, text: &str) -> Result<Vec<Environment>, Error> {
+    let file: ClassFile = crate::yaml::parse_str(path, text)?;
     if file.environments.is_empty() {
         return Err(Diagnostic::error(path, None, None, "the class has no environments")
             .with_help(

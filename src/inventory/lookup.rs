@@ -72,8 +72,13 @@ impl From<LookupError> for Error {
 /// Reads an inventory file in whichever format it is written (sniffed from its content).
 pub fn load(path: &Path) -> Result<Inventory, Diagnostic> {
     let text = crate::yaml::read_input(path)?;
+    load_str(path, &text)
+}
+
+/// Parses inventory text read from `path` in whichever format it is written.
+pub fn load_str(path: &Path, text: &str) -> Result<Inventory, Diagnostic> {
     // Editors on Windows may start a text file with a byte-order mark.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     match sniff(text) {
         Some(InventoryFormat::Yaml) => yaml_format::parse_str(path, text),
         Some(InventoryFormat::MachinesTxt) => machines_txt::parse_str(path, text),

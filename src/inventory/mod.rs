@@ -26,7 +26,7 @@ use std::path::Path;
 pub use gce::gce_route_name;
 pub use hostname::is_dns_label;
 pub use lint::lint;
-pub use lookup::{Located, LookupError, Origin, load, locate, resolve_vagrant_endpoints};
+pub use lookup::{Located, LookupError, Origin, load, load_str, locate, resolve_vagrant_endpoints};
 pub use model::*;
 
 use crate::diagnostic::Diagnostic;

@@ -123,6 +123,12 @@ fn parse_with_home(
             if args.is_empty() {
                 return Err(err(column, "`Host` needs a machine name".into()));
             }
+            // `Host ""` quotes an empty name: no machine is called that, and a node without a
+            // name could not be told apart in any message.
+            if args.iter().any(String::is_empty) {
+                return Err(err(column, "`Host` names a machine with an empty name".into())
+                    .with_help("give labctl the output of `vagrant ssh-config` as it is"));
+            }
             if let Some(p) = args.iter().find(|a| a.contains(['*', '?', '!'])) {
                 return Err(err(column, format!("`Host {p}` is a pattern, not a machine name"))
                     .with_help("give labctl the output of `vagrant ssh-config` as it is"));
@@ -626,6 +632,11 @@ mod tests {
                 "Host a\nHost b\nHost a\n",
                 "ssh-config.txt:3:1: host `a` appears twice\n  help: it is already at line 1; keep \
                  one block per machine",
+            ),
+            (
+                "Host a \"\" b\n  HostName 10.240.0.20\n",
+                "ssh-config.txt:1:1: `Host` names a machine with an empty name\n  help: give labctl \
+                 the output of `vagrant ssh-config` as it is",
             ),
             (
                 "# nothing\n",
