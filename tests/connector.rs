@@ -5,6 +5,9 @@
 //! and `sudo`. Times are only asserted as generous bounds against hangs; the latency numbers
 //! come from the benchmark, `bench/run` (bench/README.md).
 
+#[path = "common/sandbox_lab.rs"]
+mod sandbox_lab;
+
 use std::collections::HashMap;
 use std::fs;
 use std::net::TcpListener;
@@ -374,25 +377,9 @@ async fn a_command_that_outlives_its_timeout_is_stopped() {
     // The connection survives the abandoned channel, and nothing of the command runs on,
     // although sshd refuses channel signals in root's sessions: labctl kills it by its tag.
     assert_eq!(run(&connection, "echo still here").await.stdout, b"still here\n");
-    assert!(live_processes_mentioning("sleep 31.5").is_empty());
+    assert!(sandbox_lab::live_processes_mentioning("sleep 31.5").is_empty());
     assert!(!marker.exists());
     lab.sshd.kill();
-}
-
-/// Live (not zombie) processes of this machine whose command line contains `needle`.
-fn live_processes_mentioning(needle: &str) -> Vec<u32> {
-    let entries = std::fs::read_dir("/proc").unwrap();
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next());
-            String::from_utf8_lossy(&cmdline).replace('\0', " ").contains(needle)
-                && !matches!(state, Some("Z") | None)
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -744,6 +731,6 @@ async fn local_commands_run_read_stdin_and_time_out() {
         }
         other => panic!("expected a timeout, got {other:?}"),
     }
-    assert!(live_processes_mentioning("sleep 32.5").is_empty());
-    assert!(live_processes_mentioning("sleep 30.5").is_empty());
+    assert!(sandbox_lab::live_processes_mentioning("sleep 32.5").is_empty());
+    assert!(sandbox_lab::live_processes_mentioning("sleep 30.5").is_empty());
 }

@@ -7,7 +7,7 @@
 #[path = "common/sandbox_lab.rs"]
 mod sandbox_lab;
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -130,14 +130,9 @@ impl<'r> Faults<'r> {
 
     /// Waits until a process of `needle` runs in `node`'s namespace; its pid.
     fn wait_for_process(&self, node: &str, needle: &str) -> u32 {
-        let netns = std::fs::metadata(format!("/run/netns/{}", self.netns(node))).unwrap().ino();
         for _ in 0..500 {
-            let found = live_processes_mentioning(needle).into_iter().find(|pid| {
-                std::fs::read_link(format!("/proc/{pid}/ns/net"))
-                    .is_ok_and(|l| l.to_string_lossy() == format!("net:[{netns}]"))
-            });
-            if let Some(pid) = found {
-                return pid;
+            if let Some(pid) = processes_in_netns(needle, &self.netns(node)).first() {
+                return *pid;
             }
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -162,19 +162,11 @@ fn second_ctrl_c_stops_the_running_commands_and_exits_130() {
         text(&out)
     );
     // Nothing of it runs on in this lab's nodes (the other test's lab runs the same step).
-    let netns: Vec<String> = ["worker-0", "worker-1"]
+    let left: Vec<u32> = ["worker-0", "worker-1"]
         .iter()
-        .map(|n| {
-            use std::os::unix::fs::MetadataExt;
-            let path = format!("/run/netns/labctl-{}-{n}", lab.name);
-            format!("net:[{}]", std::fs::metadata(path).unwrap().ino())
-        })
-        .collect();
-    let left: Vec<u32> = live_processes_mentioning("sleep 1.5 && touch /tmp/labctl-slow-first")
-        .into_iter()
-        .filter(|pid| {
-            std::fs::read_link(format!("/proc/{pid}/ns/net"))
-                .is_ok_and(|l| netns.contains(&l.to_string_lossy().into_owned()))
+        .flat_map(|n| {
+            let netns = format!("labctl-{}-{n}", lab.name);
+            processes_in_netns("sleep 1.5 && touch /tmp/labctl-slow-first", &netns)
         })
         .collect();
     assert!(left.is_empty(), "still running in this lab: {left:?}");

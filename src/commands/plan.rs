@@ -31,10 +31,14 @@ pub fn run(
     // Actions an earlier run left recorded as started are settled first, so that the plan
     // shows the lab as it is. That writes the state, so it needs the lab's lock; a labctl
     // holding it may be running those very actions, and then they are left to it.
-    let pending = crate::runner::settle::pending_hosts(&lab.recorder(&variant.name.value)?);
-    let lock = match pending.is_empty() {
-        true => None,
-        false => match lab.state_dir.lock() {
+    let any_pending = lab
+        .state
+        .chapters
+        .get(lab.chapter.name())
+        .is_some_and(|c| c.applied.iter().any(|a| !a.is_applied()));
+    let lock = match any_pending {
+        false => None,
+        true => match lab.state_dir.lock() {
             Ok(lock) => Some(lock),
             Err(e) => {
                 crate::complain!(
@@ -47,11 +51,7 @@ pub fn run(
     };
     let recorder = lab.recorder(&variant.name.value)?;
     if lock.is_some() {
-        for h in crate::runner::settle::pending_hosts(&recorder) {
-            if !hosts.contains(&h) {
-                hosts.push(h);
-            }
-        }
+        super::reset::add_hosts_of(&recorder.pending(), &mut hosts);
     }
     let runtime = crate::runner::runtime()?;
     let (results, decision) = runtime.block_on(async {

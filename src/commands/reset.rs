@@ -136,7 +136,7 @@ pub fn run(
         }
     }
     let tally = Tally::of(&results);
-    let unsettled: Vec<_> = recorder.actions().into_iter().filter(|a| !a.is_applied()).collect();
+    let unsettled = recorder.pending();
     let not_settled = match unsettled.len() {
         0 => String::new(),
         n => format!(", {n} not settled"),
@@ -176,7 +176,7 @@ pub(super) fn add_hosts_of(
     hosts: &mut Vec<HostRef>,
 ) {
     for a in applied {
-        let h = if a.host == "local" { HostRef::Local } else { HostRef::Node(a.host.clone()) };
+        let h = HostRef::named(&a.host);
         if !hosts.contains(&h) {
             hosts.push(h);
         }

@@ -38,11 +38,7 @@ pub fn run(
         lab.state_dir.save(&state)?;
     }
     let mut hosts = lab.hosts_for(&plan, iface_facts);
-    for h in crate::runner::settle::pending_hosts(&recorder) {
-        if !hosts.contains(&h) {
-            hosts.push(h);
-        }
-    }
+    super::reset::add_hosts_of(&recorder.pending(), &mut hosts);
     let work: Vec<(String, u64)> = plan
         .hosts
         .iter()

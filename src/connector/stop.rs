@@ -23,22 +23,24 @@ static NEXT: AtomicU64 = AtomicU64::new(0);
 static ABORTED: AtomicBool = AtomicBool::new(false);
 static ABORT: Notify = Notify::const_new();
 
-/// A tag no other command of any labctl uses: a token of this process (random keys of
-/// std's hasher, the pid and the time) and a counter.
+/// A number no other labctl run draws: random keys of std's hasher, the pid and the time.
+pub fn unique_number() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.finish()
+}
+
+/// A tag no other command of any labctl uses: a token of this process and a counter.
 pub fn new_tag() -> String {
     static PROCESS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let process = PROCESS.get_or_init(|| {
-        use std::hash::{BuildHasher, Hasher};
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u32(std::process::id());
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default(),
-        );
-        format!("{:016x}", h.finish())
-    });
+    let process = PROCESS.get_or_init(|| format!("{:016x}", unique_number()));
     format!("{process}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 

@@ -29,6 +29,14 @@ pub enum HostRef {
 }
 
 impl HostRef {
+    /// The host a name stands for, as [`HostRef::name`] writes it (in the state, the logs).
+    pub fn named(name: &str) -> HostRef {
+        match name {
+            "local" => HostRef::Local,
+            node => HostRef::Node(node.to_string()),
+        }
+    }
+
     /// The host's name for messages and file names (`local` for the operator's machine).
     pub fn name(&self) -> &str {
         match self {

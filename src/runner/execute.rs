@@ -164,6 +164,11 @@ impl Recorder {
         })
     }
 
+    /// The chapter's actions still recorded as started (their end not known).
+    pub fn pending(&self) -> Vec<AppliedAction> {
+        self.actions().into_iter().filter(|a| !a.is_applied()).collect()
+    }
+
     /// The chapter's actions as recorded now.
     pub fn actions(&self) -> Vec<AppliedAction> {
         self.state

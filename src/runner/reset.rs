@@ -79,7 +79,7 @@ async fn undo_on_host(
     if mine.is_empty() {
         return (actions, stopped);
     }
-    let host_ref = if host == "local" { HostRef::Local } else { HostRef::Node(host.to_string()) };
+    let host_ref = HostRef::named(host);
     let Some(connection) = hosts.get(&host_ref) else {
         let why = hosts.unreachable.get(host).map(|e| e.to_string()).unwrap_or_default();
         progress.event(host, "unreachable", &why, false);

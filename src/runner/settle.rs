@@ -136,8 +136,7 @@ pub fn after_failure(settled: &Result<Settled, String>) -> String {
 /// Settles every action of the recorder's chapter still recorded as started, each host's in
 /// order, the hosts at once. Actions on hosts that are not connected stay as they are.
 pub async fn all(recorder: &Recorder, hosts: &Hosts, log: &RunLog, timeout: Duration) -> Vec<Note> {
-    let pending: Vec<AppliedAction> =
-        recorder.actions().into_iter().filter(|a| !a.is_applied()).collect();
+    let pending = recorder.pending();
     let mut names: Vec<&str> = Vec::new();
     for a in &pending {
         if !names.contains(&a.host.as_str()) {
@@ -147,7 +146,7 @@ pub async fn all(recorder: &Recorder, hosts: &Hosts, log: &RunLog, timeout: Dura
     let per_host = names.iter().map(|name| {
         let pending = &pending;
         async move {
-            let host = host_ref(name);
+            let host = HostRef::named(name);
             let mut notes = Vec::new();
             let connection = hosts.get(&host);
             for record in pending.iter().filter(|a| a.host == *name) {
@@ -165,26 +164,6 @@ pub async fn all(recorder: &Recorder, hosts: &Hosts, log: &RunLog, timeout: Dura
         }
     });
     futures::future::join_all(per_host).await.into_iter().flatten().collect()
-}
-
-/// The hosts of the chapter's actions still recorded as started.
-pub fn pending_hosts(recorder: &Recorder) -> Vec<HostRef> {
-    let mut hosts = Vec::new();
-    for a in recorder.actions().iter().filter(|a| !a.is_applied()) {
-        let h = host_ref(&a.host);
-        if !hosts.contains(&h) {
-            hosts.push(h);
-        }
-    }
-    hosts
-}
-
-fn host_ref(name: &str) -> HostRef {
-    if name == crate::connector::LOCAL_NAME {
-        HostRef::Local
-    } else {
-        HostRef::Node(name.to_string())
-    }
 }
 
 fn label(a: &AppliedAction) -> String {

@@ -54,19 +54,9 @@ pub const CANDIDATES: u32 = 16;
 /// How many leases setup looks at when it looks for a live pod.
 const POD_CANDIDATES: usize = 8;
 
-/// A new run id: 8 hex digits, unlike every other verify's (random keys of std's hasher,
-/// the pid and the time).
+/// A new run id: 8 hex digits, unlike every other verify's.
 pub fn new_run_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    format!("{:08x}", h.finish() as u32)
+    format!("{:08x}", crate::connector::stop::unique_number() as u32)
 }
 
 /// The host end of run `run`'s probe (≤ 15 characters).

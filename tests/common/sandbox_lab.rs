@@ -253,6 +253,21 @@ pub fn live_processes_mentioning(needle: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Live processes whose command line contains `needle` and that run in network namespace
+/// `netns` (a sandbox node's: the test's own, whatever other tests run at the same time).
+pub fn processes_in_netns(needle: &str, netns: &str) -> Vec<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(format!("/run/netns/{netns}")) else { return Vec::new() };
+    let link = format!("net:[{}]", meta.ino());
+    live_processes_mentioning(needle)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/ns/net"))
+                .is_ok_and(|l| l.to_string_lossy() == link)
+        })
+        .collect()
+}
+
 /// A JSON string value as a Rust string ("" when it is not one).
 pub fn str_of(value: &serde_json::Value) -> String {
     value.as_str().unwrap_or_default().to_string()
