@@ -78,7 +78,7 @@ impl Chapter {
         })
     }
 
-    fn error_at<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> Diagnostic {
+    pub(crate) fn error_at<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> Diagnostic {
         Diagnostic::error(
             &self.file,
             Some(at.referenced.line()),
@@ -249,6 +249,31 @@ impl Chapter {
                             "templates are read from {}",
                             self.templates.display_path("").display()
                         )),
+                );
+            }
+        }
+        for check in &variant.verify {
+            let VerifyCheck::Command { name, run, expect, hint, .. } = check else {
+                continue;
+            };
+            let owner = format!("verify check `{}`", name.value);
+            self.check_command(&renderer, &owner, "run", run, problems);
+            if let Some(hint) = hint {
+                self.check_command(&renderer, &owner, "hint", hint, problems);
+            }
+            let Some(pattern) = expect.as_ref().and_then(|e| e.output.as_ref()) else {
+                continue;
+            };
+            self.check_command(&renderer, &owner, "expect.output", pattern, problems);
+            // A pattern with template syntax is compiled once rendered, for each host.
+            let templated = pattern.value.contains("{{") || pattern.value.contains("{%");
+            if !templated && let Err(e) = regex::Regex::new(&pattern.value) {
+                problems.push(
+                    self.error_at(
+                        pattern,
+                        format!("`expect.output` of {owner} is not a regular expression: {e}"),
+                    )
+                    .with_help("the syntax is Rust's `regex` crate's (https://docs.rs/regex)"),
                 );
             }
         }

@@ -233,7 +233,7 @@ pub enum VerifyCheck {
     GceRoutes {},
     /// `flannel.1` uses the node's lab address, and the node's flannel subnet is in the cluster CIDR.
     FlannelState {},
-    /// A custom command; exit 0 means the check passed.
+    /// A custom command, run on each host of `where`; by default exit 0 means the check passed.
     Command {
         name: Spanned<String>,
         #[serde(rename = "where")]
@@ -241,7 +241,56 @@ pub enum VerifyCheck {
         #[serde(default)]
         sudo: bool,
         run: Spanned<String>,
+        /// What a passing run looks like, when exit 0 alone is not it.
+        #[serde(default)]
+        expect: Option<CommandExpect>,
+        /// What to tell the student when the check fails (a template, with `node`).
+        #[serde(default)]
+        hint: Option<Spanned<String>>,
     },
+}
+
+/// What a passing run of a `command` check looks like.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandExpect {
+    /// The exit codes that pass (one or a list); 0 when not given.
+    #[serde(default)]
+    pub exit: Option<ExitCodes>,
+    /// A regular expression that must match somewhere in the standard output (a template,
+    /// rendered first; `(?m)` makes `^` and `$` match at each line).
+    #[serde(default)]
+    pub output: Option<Spanned<String>>,
+}
+
+/// One exit code or several.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ExitCodes {
+    One(i32),
+    Several(Vec<i32>),
+}
+
+impl ExitCodes {
+    /// The codes as a list.
+    pub fn codes(&self) -> Vec<i32> {
+        match self {
+            ExitCodes::One(code) => vec![*code],
+            ExitCodes::Several(codes) => codes.clone(),
+        }
+    }
+}
+
+impl VerifyCheck {
+    /// Whether the check compares workers in pairs (and so needs two workers and their facts).
+    pub fn is_pairwise(&self) -> bool {
+        matches!(self, VerifyCheck::RouteEvidence { .. } | VerifyCheck::PodMatrix { .. })
+    }
+
+    /// Whether the check is judged from the workers' gathered facts.
+    pub fn needs_worker_facts(&self) -> bool {
+        self.is_pairwise() || matches!(self, VerifyCheck::FlannelState {})
+    }
 }
 
 fn default_ping_count() -> u32 {

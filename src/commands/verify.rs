@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::chapter::schema::VerifyCheck;
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::commands::lab::{Lab, print_unreachable};
 use crate::error::{EXIT_FAILED, EXIT_UNREACHABLE, Error};
@@ -61,8 +62,13 @@ pub fn verify_lab(
     let (report, unreachable, interrupted) = runtime.block_on(async {
         let interrupt = Interrupt::listen();
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
-        let workers: Vec<(String, u64)> =
-            lab.inventory.workers().map(|n| (n.name.clone(), 4)).collect();
+        // Pairwise checks go in four steps on every worker; other checks in one per host.
+        let pairwise = variant.verify.iter().any(VerifyCheck::is_pairwise);
+        let workers: Vec<(String, u64)> = if pairwise {
+            lab.inventory.workers().map(|n| (n.name.clone(), 4)).collect()
+        } else {
+            hosts.iter().map(|h| (h.name().to_string(), 1)).collect()
+        };
         // Bars on a terminal, for one lab; elsewhere verify prints only its report (it may be
         // JSON), and `--class` shows its own table.
         let progress = if lab.sink.is_captured() || (lab.style.bars && report_unreachable) {
@@ -71,7 +77,7 @@ pub fn verify_lab(
             crate::output::progress::Progress::silent(lab.style)
         };
         for (name, _) in &workers {
-            progress.event(name, "reading facts", "", false);
+            progress.event(name, if pairwise { "reading facts" } else { "checking" }, "", false);
         }
         let verifier = Verifier {
             chapter: &lab.chapter,

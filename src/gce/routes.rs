@@ -168,12 +168,7 @@ pub async fn verify(inventory: &Inventory, run_hint: &str, log: &RunLog) -> Vec<
 }
 
 fn check(p: &PlannedRoute, passed: bool, evidence: String) -> HostCheck {
-    HostCheck {
-        name: format!("gce route for {}", p.worker),
-        host: super::LOG_HOST.to_string(),
-        passed,
-        evidence,
-    }
+    HostCheck::new(format!("gce route for {}", p.worker), super::LOG_HOST, passed, evidence)
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use crate::runner::log::RunLog;
 use crate::template::context::{NodeView, base_context};
 use crate::template::{Located, to_value};
 use crate::verify::CidrSource;
+use crate::verify::command::Expected;
 use crate::verify::probe::SetupOutput;
 use crate::verify::{HostCheck, NodeFacts, ProbePlan, Report, VerifyInput, WorkerRun, diagnose};
 
@@ -30,8 +31,11 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The hosts verify needs for `variant`: every worker, plus the hosts of its host checks.
 pub fn hosts_needed(variant: &Variant, inventory: &Inventory) -> Vec<HostRef> {
-    let mut hosts: Vec<HostRef> =
-        inventory.workers().map(|n| HostRef::Node(n.name.clone())).collect();
+    let mut hosts: Vec<HostRef> = if variant.verify.iter().any(VerifyCheck::needs_worker_facts) {
+        inventory.workers().map(|n| HostRef::Node(n.name.clone())).collect()
+    } else {
+        Vec::new()
+    };
     let mut add = |h: HostRef| {
         if !hosts.contains(&h) {
             hosts.push(h);
@@ -84,6 +88,9 @@ pub struct Verifier<'a> {
 impl Verifier<'_> {
     /// Runs every check of the variant and judges the results.
     pub async fn run(&self) -> Result<Report, crate::diagnostic::Diagnostic> {
+        if !self.variant.verify.iter().any(VerifyCheck::is_pairwise) {
+            return self.run_host_checks().await;
+        }
         let expectation = expectation(self.variant);
         let ping_count = self.variant.verify.iter().find_map(|c| match c {
             VerifyCheck::PodMatrix { count } => Some((*count).max(1)),
@@ -173,18 +180,46 @@ impl Verifier<'_> {
         let report = diagnose(&input);
         for (node, problem) in workers.iter().zip(teardown) {
             if let Some(problem) = problem {
-                host_checks.push(HostCheck {
-                    name: "probe-removed".into(),
-                    host: node.name.clone(),
-                    passed: false,
-                    evidence: format!(
+                host_checks.push(HostCheck::new(
+                    "probe-removed",
+                    node.name.clone(),
+                    false,
+                    format!(
                         "{problem}; a later `labctl verify` removes it, or by hand: `sudo ip link del {link}`, `sudo ip netns del` of its namespace (`ip netns list`)",
                         link = crate::verify::probe::host_end(&plan.run)
                     ),
-                });
+                ));
             }
         }
         Ok(report.with_host_checks(host_checks))
+    }
+
+    /// A variant whose checks are about single hosts: facts only where a check needs them,
+    /// each check on its own hosts, a report per host and check.
+    async fn run_host_checks(&self) -> Result<Report, crate::diagnostic::Diagnostic> {
+        let workers: Vec<&Node> = if self.variant.verify.iter().any(VerifyCheck::needs_worker_facts)
+        {
+            self.inventory.workers().collect()
+        } else {
+            Vec::new()
+        };
+        let facts: Vec<NodeFacts> =
+            join_bounded(workers.iter().map(|node| self.gather(node)), self.concurrency).await;
+        let known: BTreeMap<String, &HostFacts> = workers
+            .iter()
+            .zip(&facts)
+            .filter_map(|(n, f)| match f {
+                NodeFacts::Known(h) => Some((n.name.clone(), h)),
+                _ => None,
+            })
+            .collect();
+        let checks = self.host_checks(&known).await?;
+        if let Some(progress) = self.progress {
+            for host in hosts_needed(self.variant, self.inventory) {
+                progress.finish(host.name(), "done");
+            }
+        }
+        Ok(Report::of_host_checks(self.chapter.name(), checks))
     }
 
     /// Progress: one step of every worker done.
@@ -318,9 +353,16 @@ impl Verifier<'_> {
                         "{} -n {ns} rollout status daemonset/{ds} --timeout=5s",
                         kubectl.join(" ")
                     );
-                    pending.push((format!("daemonset {ns}/{ds} ready"), host, command, false));
+                    pending.push(Pending {
+                        name: format!("daemonset {ns}/{ds} ready"),
+                        host,
+                        command,
+                        sudo: false,
+                        expected: Expected::default(),
+                        hint: None,
+                    });
                 }
-                VerifyCheck::Command { name, target, sudo, run } => {
+                VerifyCheck::Command { name, target, sudo, run, expect, hint } => {
                     for host in targets(*target, self.inventory) {
                         let ctx = match &host {
                             HostRef::Node(n) => {
@@ -333,7 +375,35 @@ impl Verifier<'_> {
                             }
                             HostRef::Local => base.clone(),
                         };
-                        pending.push((name.value.clone(), host, render(run, &ctx)?, *sudo));
+                        let mut expected = Expected::default();
+                        if let Some(codes) = expect.as_ref().and_then(|e| e.exit.as_ref()) {
+                            expected.exit = codes.codes();
+                        }
+                        if let Some(pattern) = expect.as_ref().and_then(|e| e.output.as_ref()) {
+                            let text = render(pattern, &ctx)?;
+                            let regex = regex::Regex::new(&text).map_err(|e| {
+                                self.chapter
+                                    .error_at(
+                                        pattern,
+                                        format!(
+                                            "`expect.output` of verify check `{}` on {} renders to `{text}`, which is not a regular expression: {e}",
+                                            name.value,
+                                            host.name()
+                                        ),
+                                    )
+                                    .with_help("a value that may hold `.`, `*` or brackets belongs in the pattern escaped; write it in the check's `run` instead")
+                            })?;
+                            expected.output = Some(regex);
+                        }
+                        let hint = hint.as_ref().map(|h| render(h, &ctx)).transpose()?;
+                        pending.push(Pending {
+                            name: name.value.clone(),
+                            host,
+                            command: render(run, &ctx)?,
+                            sudo: *sudo,
+                            expected,
+                            hint,
+                        });
                     }
                 }
                 // Listed once with gcloud after the commands below (see `crate::gce::routes`).
@@ -343,35 +413,40 @@ impl Verifier<'_> {
             }
         }
         let mut results: Vec<HostCheck> = join_bounded(
-            pending.into_iter().map(|(name, host, command, sudo)| async move {
-                let outcome = match self.hosts.get(&host) {
-                    None => Err(self
-                        .hosts
-                        .unreachable
-                        .get(host.name())
-                        .map(|e| e.to_string())
-                        .unwrap_or_default()),
-                    Some(connection) => {
-                        let spec = CommandSpec {
-                            command: command.clone(),
-                            sudo: sudo && (self.sudo || host == HostRef::Local),
-                            stdin: None,
-                            timeout: SCRIPT_TIMEOUT,
-                        };
-                        run_logged(&connection, &host, &spec, self.log)
-                            .await
-                            .map_err(|e| e.to_string())
+            pending.into_iter().map(
+                |Pending { name, host, command, sudo, expected, hint }| async move {
+                    let outcome = match self.hosts.get(&host) {
+                        None => Err(self
+                            .hosts
+                            .unreachable
+                            .get(host.name())
+                            .map(|e| e.to_string())
+                            .unwrap_or_default()),
+                        Some(connection) => {
+                            let spec = CommandSpec {
+                                command: command.clone(),
+                                sudo: sudo && (self.sudo || host == HostRef::Local),
+                                stdin: None,
+                                timeout: SCRIPT_TIMEOUT,
+                            };
+                            run_logged(&connection, &host, &spec, self.log)
+                                .await
+                                .map_err(|e| e.to_string())
+                        }
+                    };
+                    let outcome_ran = outcome.is_ok();
+                    let (passed, evidence) = match outcome {
+                        Ok(out) => crate::verify::command::judge(&command, &out, &expected),
+                        Err(e) => (false, format!("host unreachable: {e}")),
+                    };
+                    let mut check = HostCheck::new(name, host.name(), passed, evidence);
+                    // A hint is for a check that ran and failed, not for a host out of reach.
+                    if !passed && outcome_ran {
+                        check.hint = hint;
                     }
-                };
-                let (passed, evidence) = match outcome {
-                    Ok(out) if out.success() => {
-                        (true, last_line(&out).unwrap_or_else(|| format!("`{command}` passed")))
-                    }
-                    Ok(out) => (false, describe_failure(&command, &out)),
-                    Err(e) => (false, format!("host unreachable: {e}")),
-                };
-                HostCheck { name, host: host.name().to_string(), passed, evidence }
-            }),
+                    check
+                },
+            ),
             self.concurrency,
         )
         .await;
@@ -387,6 +462,16 @@ impl Verifier<'_> {
     }
 }
 
+/// A host check ready to run.
+struct Pending {
+    name: String,
+    host: HostRef,
+    command: String,
+    sudo: bool,
+    expected: Expected,
+    hint: Option<String>,
+}
+
 /// flannel on each worker, judged from its facts alone: `flannel.1` on the node's lab address
 /// (the NAT trap named when it is on the address every worker has), its subnet in the cluster
 /// CIDR.
@@ -398,11 +483,8 @@ fn flannel_state(inventory: &Inventory, facts: &BTreeMap<String, &HostFacts>) ->
     inventory
             .workers()
             .map(|node| {
-                let check = |passed: bool, evidence: String| HostCheck {
-                    name: "flannel state".into(),
-                    host: node.name.clone(),
-                    passed,
-                    evidence,
+                let check = |passed: bool, evidence: String| {
+                    HostCheck::new("flannel state", node.name.clone(), passed, evidence)
                 };
                 let Some(f) = facts.get(&node.name) else {
                     return check(false, "no facts: the node could not be reached".into());
@@ -462,13 +544,9 @@ fn pod_cidr_checks(plan: &ProbePlan) -> Vec<HostCheck> {
                     ),
                 ),
             };
-            HostCheck { name: "pod CIDR".into(), host: p.node.clone(), passed, evidence }
+            HostCheck::new("pod CIDR", p.node.clone(), passed, evidence)
         })
         .collect()
-}
-
-fn last_line(out: &CommandOutput) -> Option<String> {
-    out.stdout_text().lines().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim().to_string())
 }
 
 /// The route expectation of `variant`, if it checks route evidence.

@@ -12,6 +12,7 @@
 //!    have run (sudo) [`probe::teardown_script`];
 //! 6. [`diagnose`] → [`Report`], rendered as text, JSON or JUnit.
 
+pub mod command;
 pub mod diagnosis;
 pub mod gradebook;
 pub mod owner;

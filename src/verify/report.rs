@@ -19,8 +19,11 @@ pub struct Report {
     pub chapter: String,
     /// What the route evidence expects, when the chapter checks it.
     pub expectation: Option<RouteExpectation>,
-    /// True when there were pairs to check and every check of every pair passed.
+    /// True when there was something to check and every check passed.
     pub passed: bool,
+    /// Whether the chapter compares workers in pairs (route evidence, ping matrix); when not,
+    /// every check is about one host, and `nodes` and `pairs` are empty.
+    pub pairwise: bool,
     pub summary: Summary,
     /// The workers, in inventory order (the matrix's rows and columns).
     pub nodes: Vec<String>,
@@ -43,6 +46,20 @@ pub struct HostCheck {
     pub passed: bool,
     /// What was seen, and on failure what to do.
     pub evidence: String,
+    /// On failure, what the chapter tells the student (its check's `hint`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl HostCheck {
+    pub fn new(
+        name: impl Into<String>,
+        host: impl Into<String>,
+        passed: bool,
+        evidence: String,
+    ) -> HostCheck {
+        HostCheck { name: name.into(), host: host.into(), passed, evidence, hint: None }
+    }
 }
 
 /// Counts.
@@ -197,6 +214,7 @@ impl Report {
         Report {
             chapter: chapter.to_string(),
             expectation,
+            pairwise: true,
             passed: summary.pairs > 0 && summary.pairs_passed == summary.pairs,
             summary,
             nodes,
@@ -204,6 +222,43 @@ impl Report {
             diagnoses,
             host_checks: Vec::new(),
         }
+    }
+
+    /// The report of a chapter whose checks are all about single hosts: it passes when there
+    /// was at least one check and every one passed.
+    pub fn of_host_checks(chapter: &str, checks: Vec<HostCheck>) -> Report {
+        let mut diagnoses = Vec::new();
+        if checks.is_empty() {
+            diagnoses.push(DiagnosisGroup {
+                diagnosis: Diagnosis {
+                    code: DiagnosisCode::NothingToCheck,
+                    message: "no check has a host to run on in this lab (the chapter's checks name hosts it does not have)".into(),
+                },
+                pairs: Vec::new(),
+            });
+        }
+        Report {
+            chapter: chapter.to_string(),
+            expectation: None,
+            passed: !checks.is_empty() && checks.iter().all(|c| c.passed),
+            pairwise: false,
+            summary: Summary { pairs: 0, pairs_passed: 0, checks: 0, checks_passed: 0 },
+            nodes: Vec::new(),
+            pairs: Vec::new(),
+            diagnoses,
+            host_checks: checks,
+        }
+    }
+
+    /// The hosts of the host checks, in the order they first appear.
+    pub fn checked_hosts(&self) -> Vec<&str> {
+        let mut hosts: Vec<&str> = Vec::new();
+        for c in &self.host_checks {
+            if !hosts.contains(&c.host.as_str()) {
+                hosts.push(&c.host);
+            }
+        }
+        hosts
     }
 
     /// Adds the checks about single hosts; the report passes only if they pass too.
@@ -240,6 +295,16 @@ impl Report {
             (n, 0) => format!("; {n} of {n} host checks pass"),
             (n, f) => format!("; {f} of {n} host checks fail"),
         };
+        if !self.pairwise {
+            let hosts = self.checked_hosts().len();
+            let on = if hosts == 1 { "on 1 host".to_string() } else { format!("on {hosts} hosts") };
+            let n = self.host_checks.len();
+            return match (n, failed_hosts) {
+                (0, _) => "verify: nothing to check (no check has a host in this lab)".to_string(),
+                (n, 0) => format!("verify: {n} of {n} checks pass {on}"),
+                (n, f) => format!("verify: {f} of {n} checks fail {on}"),
+            };
+        }
         if s.pairs == 0 {
             let why = match self.nodes.len() {
                 0 => "no workers".to_string(),
@@ -276,6 +341,9 @@ impl Report {
         let mut out = String::new();
         if !self.nodes.is_empty() {
             out.push_str(&self.matrix(sym));
+            out.push_str("\n\n");
+        } else if !self.pairwise && !self.host_checks.is_empty() {
+            out.push_str(&self.check_table(sym));
             out.push_str("\n\n");
         }
         let mut listed = false;
@@ -322,6 +390,11 @@ impl Report {
                     "{mark} {} on {}: {}\n",
                     check.name, check.host, check.evidence
                 ));
+                if let Some(hint) = &check.hint {
+                    for line in hint.trim().lines() {
+                        out.push_str(&format!("   {line}\n"));
+                    }
+                }
             }
             listed = true;
         }
@@ -359,6 +432,48 @@ impl Report {
             text.push(format!("and {} more", pairs.len() - SHOWN));
         }
         text.join(", ")
+    }
+
+    /// The host checks as a table: a row per check, a column per host, blank where a check
+    /// does not run.
+    fn check_table(&self, sym: &Symbols) -> String {
+        let hosts = self.checked_hosts();
+        let mut names: Vec<&str> = Vec::new();
+        for c in &self.host_checks {
+            if !names.contains(&c.name.as_str()) {
+                names.push(&c.name);
+            }
+        }
+        let mut table = Table::new();
+        table.load_style(presets::NOTHING);
+        let mut header = vec!["check".to_string()];
+        header.extend(hosts.iter().map(|h| h.to_string()));
+        table.set_header(header);
+        for name in names {
+            let mut row = vec![name.to_string()];
+            for host in &hosts {
+                let cell = self
+                    .host_checks
+                    .iter()
+                    .filter(|c| c.name == name && c.host == *host)
+                    .map(|c| c.passed)
+                    .reduce(|a, b| a && b);
+                row.push(match cell {
+                    Some(true) => sym.pass.trim_end().to_string(),
+                    Some(false) => sym.fail.to_string(),
+                    None => String::new(),
+                });
+            }
+            table.add_row(row);
+        }
+        for (i, column) in table.column_iter_mut().enumerate() {
+            if i == 0 {
+                column.set_padding((0, 1));
+            } else {
+                column.set_cell_alignment(CellAlignment::Center);
+            }
+        }
+        table.lines().map(|l| l.trim_end().to_string()).collect::<Vec<_>>().join("\n")
     }
 
     /// The matrix: a row per sending node, a column per receiving node.
@@ -452,6 +567,9 @@ impl Report {
                 } else {
                     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     status.set_message(check.evidence.clone());
+                    if let Some(hint) = &check.hint {
+                        status.set_description(hint.clone());
+                    }
                     status
                 };
                 let mut case = TestCase::new(format!("{} on {}", check.name, check.host), status);
@@ -609,6 +727,54 @@ verify: 2 of 6 pairs fail (3 of 12 checks failed)
             serde_json::json!([{"from": "worker-0", "to": "worker-1"}, {"from": "worker-1", "to": "worker-0"}])
         );
         assert_eq!(json["pairs"][2]["diagnoses"][0]["code"], "return-path");
+    }
+
+    #[test]
+    fn checks_about_single_hosts_are_a_table_of_check_by_host_with_their_hints() {
+        let mut failed = HostCheck::new(
+            "kubelet-cert",
+            "worker-1",
+            false,
+            "exited with 1: worker-1's kubelet.crt was issued for worker-0".into(),
+        );
+        failed.hint =
+            Some("copy worker-1's own certificate: labctl run 04-certificate-authority".into());
+        let report = Report::of_host_checks(
+            "04-certificate-authority",
+            vec![
+                HostCheck::new("ca", "worker-0", true, "ca.crt 0644".into()),
+                HostCheck::new("ca", "worker-1", true, "ca.crt 0644".into()),
+                HostCheck::new("kubelet-cert", "worker-0", true, "OK".into()),
+                failed,
+                HostCheck::new("api-cert", "server", true, "OK".into()),
+            ],
+        );
+        assert!(!report.passed);
+        let expected = "\
+check         worker-0  worker-1  server
+ca               ok        ok
+kubelet-cert     ok       FAIL
+api-cert                            ok
+
+FAIL kubelet-cert on worker-1: exited with 1: worker-1's kubelet.crt was issued for worker-0
+   copy worker-1's own certificate: labctl run 04-certificate-authority
+
+verify: 1 of 5 checks fail on 3 hosts
+";
+        assert_eq!(report.render_text(true), expected);
+        let json: serde_json::Value = serde_json::from_str(&report.render_json()).unwrap();
+        assert_eq!(json["pairwise"], false);
+        assert_eq!(
+            json["host_checks"][3]["hint"],
+            "copy worker-1's own certificate: labctl run 04-certificate-authority"
+        );
+        assert!(json["host_checks"][0].get("hint").is_none());
+        let empty = Report::of_host_checks("x", Vec::new());
+        assert!(!empty.passed, "nothing checked is never a pass");
+        assert_eq!(
+            empty.summary_line(),
+            "verify: nothing to check (no check has a host in this lab)"
+        );
     }
 
     #[test]
