@@ -710,7 +710,7 @@ async fn concurrent_first_connections_learn_one_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_commands_run_read_stdin_and_time_out() {
-    let local = Connection::Local;
+    let local = Connection::Local { workdir: None };
     let output = local
         .run(&CommandSpec {
             stdin: Some(b"abc".to_vec()),

@@ -212,11 +212,29 @@ impl Chapter {
                 .into_iter()
                 .filter_map(|(field, command)| command.as_ref().map(|c| (field, c)));
             let owner = format!("step `{}`", step.name.value);
-            for (field, command) in
-                [("check", &step.check), ("run", &step.run), ("undo", &step.undo)]
-                    .into_iter()
-                    .chain(optional)
-                    .chain(step.leaves.iter().map(|l| ("leaves", l)))
+            let commands = [("check", &step.check), ("run", &step.run), ("undo", &step.undo)];
+            if step.files.is_empty() {
+                let missing: Vec<&str> =
+                    commands.iter().filter(|(_, c)| c.is_none()).map(|(f, _)| *f).collect();
+                if !missing.is_empty() {
+                    problems.push(
+                        self.error_at(
+                            &step.name,
+                            format!("{owner} has no `{}`", missing.join("`, `")),
+                        )
+                        .with_help(
+                            "a step says how to `check`, `run` and `undo` it, or puts `files`",
+                        ),
+                    );
+                }
+            } else {
+                self.check_files(&renderer, step, problems);
+            }
+            for (field, command) in commands
+                .into_iter()
+                .filter_map(|(field, command)| command.as_ref().map(|c| (field, c)))
+                .chain(optional)
+                .chain(step.leaves.iter().map(|l| ("leaves", l)))
             {
                 self.check_command(&renderer, &owner, field, command, problems);
             }
@@ -294,6 +312,85 @@ impl Chapter {
             let owner = format!("footprint `{}`", part.name.value);
             for (field, command) in [("list", &part.list), ("remove", &part.remove)] {
                 self.check_command(&renderer, &owner, field, command, problems);
+            }
+        }
+    }
+
+    /// A step's `files`: nothing else does its work, each file has one source, and its path,
+    /// mode and owner are ones labctl can put (docs/chapters.md, "Files").
+    fn check_files(
+        &self,
+        renderer: &Renderer,
+        step: &schema::Step,
+        problems: &mut Vec<Diagnostic>,
+    ) {
+        let owner = format!("step `{}`", step.name.value);
+        let others = [
+            ("check", &step.check),
+            ("run", &step.run),
+            ("undo", &step.undo),
+            ("conflict", &step.conflict),
+            ("replace", &step.replace),
+            ("stdin", &step.stdin),
+        ];
+        for (field, value) in others {
+            if let Some(value) = value {
+                problems.push(
+                    self.error_at(value, format!("{owner} puts `files` and also has `{field}`"))
+                        .with_help("labctl writes the check, run and undo of each file; put other work in a step of its own"),
+                );
+            }
+        }
+        let templated = |s: &str| s.contains("{{") || s.contains("{%");
+        for file in &step.files {
+            let to = &file.to;
+            self.check_command(renderer, &owner, "files.to", to, problems);
+            if !templated(&to.value) && !to.value.starts_with('/') {
+                problems.push(self.error_at(
+                    to,
+                    format!("`to: {}` of {owner} is not an absolute path", to.value),
+                ));
+            }
+            match (&file.from, &file.template) {
+                (Some(from), None) => {
+                    self.check_command(renderer, &owner, "files.from", from, problems);
+                    if !templated(&from.value)
+                        && (from.value.starts_with('/') || from.value.split('/').any(|p| p == ".."))
+                    {
+                        problems.push(
+                            self.error_at(from, format!("`from: {}` of {owner} leaves the lab's working directory", from.value))
+                                .with_help("`from` names a file in `.labctl/work/`, where `where: local` steps run"),
+                        );
+                    }
+                }
+                (None, Some(template)) => {
+                    if !renderer.has_manifest(&template.value) {
+                        problems.push(
+                            self.error_at(template, format!("template `{}` not found", template.value))
+                                .with_help(format!(
+                                    "templates are read from {}",
+                                    self.templates.display_path("").display()
+                                )),
+                        );
+                    }
+                }
+                (Some(_), Some(template)) => problems.push(self.error_at(
+                    template,
+                    format!("a file of {owner} has both `from` and `template`; give one"),
+                )),
+                (None, None) => problems.push(
+                    self.error_at(to, format!("the file `{}` of {owner} has no `from` or `template`", to.value))
+                        .with_help("`from` takes a file of the lab's working directory, `template` renders one"),
+                ),
+            }
+            if let Err(why) = schema::parse_mode(&file.mode.value) {
+                problems.push(self.error_at(&file.mode, format!("bad `mode` in {owner}: {why}")));
+            }
+            if let Some(user) = &file.owner
+                && !templated(&user.value)
+                && let Err(why) = schema::parse_owner(&user.value)
+            {
+                problems.push(self.error_at(user, format!("bad `owner` in {owner}: {why}")));
             }
         }
     }

@@ -89,12 +89,20 @@ pub struct Step {
     /// A template (path under `templates/`) rendered and fed to check, run and undo on stdin.
     #[serde(default)]
     pub stdin: Option<Spanned<String>>,
-    /// Exit 0 means the step is already done on this host (idempotence).
-    pub check: Spanned<String>,
+    /// Exit 0 means the step is already done on this host (idempotence). Required unless the
+    /// step puts `files`.
+    #[serde(default)]
+    pub check: Option<Spanned<String>>,
     /// Does the step.
-    pub run: Spanned<String>,
+    #[serde(default)]
+    pub run: Option<Spanned<String>>,
     /// Undoes exactly what `run` did (used by `labctl reset`).
-    pub undo: Spanned<String>,
+    #[serde(default)]
+    pub undo: Option<Spanned<String>>,
+    /// Files put onto the host over its connection, each an action of its own whose check,
+    /// run and undo labctl writes (instead of `check`, `run` and `undo`).
+    #[serde(default)]
+    pub files: Vec<PutFile>,
     /// Asked when `check` fails: exit 0 means something else holds the step's place (a route
     /// of the same name with other values); its output says what. Needs `replace`.
     #[serde(default)]
@@ -110,6 +118,57 @@ pub struct Step {
     /// [`DEFAULT_TIMEOUT`], and `--command-timeout` overrides both.
     #[serde(default)]
     pub timeout: Option<Spanned<String>>,
+}
+
+/// A file a step puts onto a host: its content is a rendered template or a file of the lab's
+/// working directory (`.labctl/work/`, where `where: local` steps run).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutFile {
+    /// The absolute path on the host (a template).
+    pub to: Spanned<String>,
+    /// A file of the lab's working directory, e.g. one a local step made (a template).
+    #[serde(default)]
+    pub from: Option<Spanned<String>>,
+    /// A template under `templates/`, rendered with the step's variables.
+    #[serde(default)]
+    pub template: Option<Spanned<String>>,
+    /// Octal permissions, e.g. `"0600"` (quoted, or YAML reads a number).
+    pub mode: Spanned<String>,
+    /// `user` or `user:group`; the connecting user's (or root's, with sudo) when not given.
+    #[serde(default)]
+    pub owner: Option<Spanned<String>>,
+}
+
+/// Permissions as chapters write them: octal, at most `7777`.
+pub fn parse_mode(text: &str) -> Result<u32, String> {
+    let digits = text.trim();
+    if digits.is_empty() || digits.len() > 4 || !digits.chars().all(|c| ('0'..='7').contains(&c)) {
+        return Err(format!(
+            "`{text}` is not an octal mode; write it like \"0644\" or \"0600\", quoted"
+        ));
+    }
+    u32::from_str_radix(digits, 8).map_err(|e| format!("`{text}`: {e}"))
+}
+
+/// An owner as chapters write it: `user` or `user:group`, POSIX names.
+pub fn parse_owner(text: &str) -> Result<(String, Option<String>), String> {
+    let valid = |name: &str| {
+        !name.is_empty()
+            && name.len() <= 32
+            && !name.starts_with('-')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    };
+    let (user, group) = match text.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (text, None),
+    };
+    if !valid(user) || group.is_some_and(|g| !valid(g)) {
+        return Err(format!(
+            "`{text}` is not an owner; write `user` or `user:group`, e.g. `root:root`"
+        ));
+    }
+    Ok((user.to_string(), group.map(str::to_string)))
 }
 
 /// How long a step's command may take when the step does not say.

@@ -187,12 +187,19 @@ impl Lab {
             return Err(Error::UnprotectedKey { path, mode, nodes });
         }
         self.state_dir.create()?;
+        // Local steps run in the lab's working directory, made when one is about to run.
+        let workdir = self.state_dir.work();
+        let local = hosts.contains(&HostRef::Local);
+        if local {
+            self.state_dir.create_work()?;
+        }
         Ok(crate::runner::hosts::connect(
             hosts,
             &self.inventory,
             &self.state_dir.known_hosts(),
             concurrency,
             self.connect_timeout,
+            local.then_some(workdir.as_path()),
             log,
         )
         .await)

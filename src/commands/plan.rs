@@ -78,6 +78,7 @@ pub fn run(
             sudo: lab.inventory.ssh.sudo,
             concurrency: global.concurrency as usize,
             command_timeout: lab.command_timeout,
+            workdir: &lab.state_dir.work(),
         };
         let results =
             execute(&plan, Mode::Plan, &Selection { replace, ..Selection::default() }, &ctx).await;

@@ -18,12 +18,13 @@ pub const LOCAL_NAME: &str = "local";
 /// How long killing a timed-out command may take.
 const CLEANUP: Duration = Duration::from_secs(1);
 
-/// Runs `spec` on this machine, its processes tagged `tag` (see [`super::stop`]).
-/// With `abortable`, a second Ctrl-C stops it too.
+/// Runs `spec` on this machine, its processes tagged `tag` (see [`super::stop`]), in
+/// `workdir` when given. With `abortable`, a second Ctrl-C stops it too.
 pub async fn run(
     spec: &CommandSpec,
     tag: &str,
     abortable: bool,
+    workdir: Option<&std::path::Path>,
 ) -> Result<CommandOutput, RunError> {
     if abortable && super::stop::is_aborted() {
         return Err(interrupted(spec, Stopped::Processes(0)));
@@ -38,6 +39,9 @@ pub async fn run(
         command.arg("-c").env(super::stop::TAG_VAR, tag);
         command
     };
+    if let Some(dir) = workdir {
+        command.current_dir(dir);
+    }
     command
         .arg(&spec.command)
         .stdin(if spec.stdin.is_some() { Stdio::piped() } else { Stdio::null() })

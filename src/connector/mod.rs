@@ -103,8 +103,8 @@ impl CommandOutput {
 pub enum Connection {
     /// An authenticated ssh connection.
     Ssh(Box<ssh::SshSession>),
-    /// This machine.
-    Local,
+    /// This machine; commands run in `workdir` (the lab's working directory) when given.
+    Local { workdir: Option<std::path::PathBuf> },
 }
 
 impl Connection {
@@ -122,7 +122,7 @@ impl Connection {
     ) -> Result<CommandOutput, RunError> {
         match self {
             Connection::Ssh(session) => session.run(spec, tag, true).await,
-            Connection::Local => local::run(spec, tag, true).await,
+            Connection::Local { workdir } => local::run(spec, tag, true, workdir.as_deref()).await,
         }
     }
 
@@ -132,7 +132,9 @@ impl Connection {
         let tag = stop::new_tag();
         match self {
             Connection::Ssh(session) => session.run(spec, &tag, false).await,
-            Connection::Local => local::run(spec, &tag, false).await,
+            Connection::Local { workdir } => {
+                local::run(spec, &tag, false, workdir.as_deref()).await
+            }
         }
     }
 
@@ -158,7 +160,7 @@ impl Connection {
     pub fn name(&self) -> &str {
         match self {
             Connection::Ssh(session) => session.name(),
-            Connection::Local => LOCAL_NAME,
+            Connection::Local { .. } => LOCAL_NAME,
         }
     }
 
@@ -166,7 +168,7 @@ impl Connection {
     pub fn host_key_warning(&self) -> Option<HostKeyWarning> {
         match self {
             Connection::Ssh(session) => session.host_key_warning(),
-            Connection::Local => None,
+            Connection::Local { .. } => None,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Rendering a plan touches nothing. `labctl render` prints it; the runner (later) executes it,
 //! asking each action's `check` first.
 
+pub mod files;
 pub mod footprint;
 
 use std::collections::BTreeMap;
@@ -69,6 +70,9 @@ pub struct Action {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replace: Option<String>,
     pub stdin: Option<RenderedInput>,
+    /// The file this action puts (its check, run and undo are labctl's; see [`files`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub put: Option<files::PutFile>,
     /// The footprint items this action leaves (see the step's `leaves`), words joined by one space.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub leaves: Vec<String>,
@@ -233,6 +237,12 @@ fn plan_step(
             };
             renderer.render_command(file, located, &ctx)
         };
+        if !step.files.is_empty() {
+            for put in &step.files {
+                actions.push(put_action(renderer, file, put, &ctx, &command)?);
+            }
+            continue;
+        }
         let stdin = match &step.stdin {
             Some(name) => Some(RenderedInput {
                 template: name.value.clone(),
@@ -242,9 +252,10 @@ fn plan_step(
         };
         actions.push(Action {
             item: item.map(|(var, w)| format!("{var} {}", w.name)),
-            check: command(&step.check)?,
-            run: command(&step.run)?,
-            undo: command(&step.undo)?,
+            check: required(&step.check, &command)?,
+            run: required(&step.run, &command)?,
+            undo: required(&step.undo, &command)?,
+            put: None,
             conflict: step.conflict.as_ref().map(&command).transpose()?,
             replace: step.replace.as_ref().map(&command).transpose()?,
             stdin,
@@ -261,6 +272,81 @@ fn plan_step(
         sudo: step.sudo,
         timeout: step.timeout().unwrap_or(crate::chapter::schema::DEFAULT_TIMEOUT),
         actions,
+    })
+}
+
+/// A command the chapter's validation made sure the step has.
+fn required(
+    field: &Option<serde_saphyr::Spanned<String>>,
+    command: &dyn Fn(&serde_saphyr::Spanned<String>) -> Result<String, Diagnostic>,
+) -> Result<String, Diagnostic> {
+    field.as_ref().map(command).unwrap_or_else(|| Ok(String::new()))
+}
+
+/// The action that puts `file`, its paths and source rendered with `ctx`.
+fn put_action(
+    renderer: &Renderer,
+    chapter_file: &Path,
+    file: &crate::chapter::schema::PutFile,
+    ctx: &Value,
+    command: &dyn Fn(&serde_saphyr::Spanned<String>) -> Result<String, Diagnostic>,
+) -> Result<Action, Diagnostic> {
+    let bad = |at: &serde_saphyr::Spanned<String>, why: String| {
+        Diagnostic::error(
+            chapter_file,
+            Some(at.referenced.line()),
+            Some(at.referenced.column()),
+            why,
+        )
+    };
+    let to = command(&file.to)?;
+    if !to.starts_with('/') {
+        return Err(bad(
+            &file.to,
+            format!("`to` renders to `{to}`, which is not an absolute path"),
+        ));
+    }
+    let source = match (&file.from, &file.template) {
+        (Some(from), _) => {
+            let name = command(from)?;
+            if name.starts_with('/') || name.split('/').any(|p| p == "..") || name.is_empty() {
+                return Err(bad(
+                    from,
+                    format!(
+                        "`from` renders to `{name}`, which is not a file of the lab's working directory"
+                    ),
+                ));
+            }
+            files::Source::WorkFile { name }
+        }
+        (None, Some(template)) => files::Source::Template {
+            name: template.value.clone(),
+            text: renderer.render_manifest(&template.value, ctx)?,
+        },
+        (None, None) => return Err(bad(&file.to, "a file needs `from` or `template`".into())),
+    };
+    let owner = match &file.owner {
+        Some(owner) => {
+            let text = command(owner)?;
+            crate::chapter::schema::parse_owner(&text).map_err(|why| bad(owner, why))?;
+            Some(text)
+        }
+        None => None,
+    };
+    let mode =
+        crate::chapter::schema::parse_mode(&file.mode.value).map_err(|why| bad(&file.mode, why))?;
+    let put = files::PutFile { to, mode, owner, source };
+    let commands = put.commands(put.known_content()).map_err(|why| bad(&file.to, why))?;
+    Ok(Action {
+        item: Some(put.item()),
+        check: commands.check,
+        run: commands.run,
+        undo: commands.undo,
+        conflict: None,
+        replace: None,
+        stdin: None,
+        put: Some(put),
+        leaves: Vec::new(),
     })
 }
 

@@ -190,6 +190,8 @@ pub struct Context<'a> {
     pub concurrency: usize,
     /// `--command-timeout`: over every step's own.
     pub command_timeout: Option<Duration>,
+    /// The lab's working directory, where files that steps put are read from.
+    pub workdir: &'a std::path::Path,
 }
 
 /// Runs (or, in plan mode, checks) `plan` on every host.
@@ -212,16 +214,98 @@ pub async fn execute(
             None => true,
         }
     };
-    let semaphore = Arc::new(Semaphore::new(ctx.concurrency.max(1)));
-    let futures = plan.hosts.iter().map(|host| {
-        let semaphore = semaphore.clone();
-        let selected = &selected;
-        async move {
-            let _permit = semaphore.acquire_owned().await;
-            run_host(host, mode, selection, selected, ctx).await
+    let waves = waves(plan, &steps);
+    let mut results: Vec<HostResult> = plan
+        .hosts
+        .iter()
+        .map(|h| HostResult { host: h.host.name().to_string(), actions: Vec::new() })
+        .collect();
+    for (i, wave) in waves.iter().enumerate() {
+        let last = i + 1 == waves.len();
+        // A step that puts files a local step made waits for the local steps before it; if
+        // they did not all succeed, it does not run (docs/architecture.md, "Files").
+        let local_stopped = results.iter().any(|r| r.host == "local" && stopped(r));
+        let semaphore = Arc::new(Semaphore::new(ctx.concurrency.max(1)));
+        let futures = plan.hosts.iter().zip(&results).map(|(host, so_far)| {
+            let semaphore = semaphore.clone();
+            let selected = &selected;
+            let part = HostPlan {
+                host: host.host.clone(),
+                address: host.address,
+                steps: host
+                    .steps
+                    .iter()
+                    .filter(|s| wave.steps.contains(&s.name))
+                    .cloned()
+                    .collect(),
+            };
+            let earlier = stopped(so_far);
+            async move {
+                if earlier || (wave.reads_work && local_stopped) {
+                    let why = if earlier {
+                        "an earlier step did not succeed on this host"
+                    } else {
+                        "the local steps before it did not all succeed"
+                    };
+                    let actions = part
+                        .steps
+                        .iter()
+                        .flat_map(|step| {
+                            step.actions
+                                .iter()
+                                .map(|a| result(step, a, Status::Skipped, why.to_string()))
+                        })
+                        .collect();
+                    return HostResult { host: part.host.name().to_string(), actions };
+                }
+                let _permit = semaphore.acquire_owned().await;
+                run_host(&part, mode, selection, selected, ctx, last).await
+            }
+        });
+        let wave_results = futures::future::join_all(futures).await;
+        for (all, more) in results.iter_mut().zip(wave_results) {
+            all.actions.extend(more.actions);
         }
-    });
-    futures::future::join_all(futures).await
+    }
+    results
+}
+
+/// Steps that run together on every host at once.
+struct Wave {
+    steps: Vec<String>,
+    /// Whether its first step puts files of the lab's working directory.
+    reads_work: bool,
+}
+
+/// The plan's steps cut into waves: a step that puts a file of the working directory starts
+/// a new wave, so that it runs after every earlier step on every host (a local step makes the
+/// file). Chapters whose steps read nothing there run as one wave, each host at its own pace.
+fn waves(plan: &Plan, steps: &[String]) -> Vec<Wave> {
+    let reads_work = |name: &str| {
+        plan.hosts.iter().flat_map(|h| &h.steps).filter(|s| s.name == name).any(|s| {
+            s.actions.iter().any(|a| {
+                a.put.as_ref().is_some_and(|p| {
+                    matches!(p.source, crate::plan::files::Source::WorkFile { .. })
+                })
+            })
+        })
+    };
+    let mut waves: Vec<Wave> = Vec::new();
+    for name in steps {
+        let starts = reads_work(name);
+        match waves.last_mut() {
+            Some(wave) if !starts => wave.steps.push(name.clone()),
+            _ => waves.push(Wave { steps: vec![name.clone()], reads_work: starts }),
+        }
+    }
+    waves
+}
+
+/// Whether a host's work stopped: a step failed, its connection was lost, or a conflict.
+fn stopped(host: &HostResult) -> bool {
+    host.actions
+        .iter()
+        .any(|a| matches!(a.status, Status::Failed | Status::Unreachable | Status::Conflict))
 }
 
 /// The plan's step names in first-seen order.
@@ -243,6 +327,7 @@ async fn run_host(
     selection: &Selection,
     selected: &dyn Fn(&str) -> bool,
     ctx: &Context<'_>,
+    last_wave: bool,
 ) -> HostResult {
     let name = host.host.name().to_string();
     let mut actions = Vec::new();
@@ -296,7 +381,9 @@ async fn run_host(
         }
     }
     let stopped = stopped.is_some() || conflict_in.is_some();
-    ctx.progress.finish(&name, if stopped { "stopped" } else { "done" });
+    if stopped || last_wave {
+        ctx.progress.finish(&name, if stopped { "stopped" } else { "done" });
+    }
     HostResult { host: name, actions }
 }
 
@@ -309,7 +396,29 @@ async fn run_action(
     replace_allowed: bool,
     ctx: &Context<'_>,
 ) -> ActionResult {
-    let stdin = action.stdin.as_ref().map(|s| s.text.as_bytes().to_vec());
+    // A file's content may be a file a local step made: read now, and its commands written
+    // for it (see `crate::plan::files`).
+    let resolved;
+    let (action, stdin) = match &action.put {
+        None => (action, action.stdin.as_ref().map(|s| s.text.as_bytes().to_vec())),
+        Some(put) => {
+            let content = match put.content(ctx.workdir) {
+                Ok(content) => content,
+                Err(why) if mode == Mode::Plan => {
+                    return result(step, action, Status::Changed, format!("would put it: {why}"));
+                }
+                Err(why) => return result(step, action, Status::Failed, format!("not run: {why}")),
+            };
+            match put.commands(Some(&content)) {
+                Ok(c) => {
+                    resolved =
+                        Action { check: c.check, run: c.run, undo: c.undo, ..action.clone() };
+                    (&resolved, Some(content))
+                }
+                Err(why) => return result(step, action, Status::Failed, format!("not run: {why}")),
+            }
+        }
+    };
     let sudo = step.sudo && (ctx.sudo || matches!(host, HostRef::Local));
     let timeout = ctx.command_timeout.unwrap_or(step.timeout);
     let spec = |command: &str| CommandSpec {
@@ -356,7 +465,9 @@ async fn run_action(
         item: action.item.clone(),
         undo: action.undo.clone(),
         sudo,
-        stdin: action.stdin.as_ref().map(|s| s.text.clone()),
+        // A put file's check and undo need no stdin, and its content (a key, say) stays out
+        // of the state.
+        stdin: action.stdin.as_ref().filter(|_| action.put.is_none()).map(|s| s.text.clone()),
         at: now(),
         leaves: action.leaves.clone(),
         status: Record::Started,

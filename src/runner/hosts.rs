@@ -113,6 +113,7 @@ pub async fn connect(
     known_hosts: &Path,
     concurrency: usize,
     connect_timeout: Duration,
+    workdir: Option<&Path>,
     log: &RunLog,
 ) -> Hosts {
     // A lab of a class takes all the connections it needs at once (`acquire_many` is
@@ -131,7 +132,8 @@ pub async fn connect(
     for host in wanted {
         match host {
             HostRef::Local => {
-                connections.insert("local".to_string(), Arc::new(Connection::Local));
+                let workdir = workdir.map(Path::to_path_buf);
+                connections.insert("local".to_string(), Arc::new(Connection::Local { workdir }));
             }
             HostRef::Node(name) => {
                 let Some(node) = inventory.nodes.iter().find(|n| &n.name == name) else { continue };

@@ -114,9 +114,26 @@ impl StateDir {
         self.dir.join("known_hosts")
     }
 
+    /// `.labctl/work/`: the lab's working directory (the course's "jumpbox"), where
+    /// `where: local` steps run and whence steps put files onto nodes.
+    pub fn work(&self) -> PathBuf {
+        self.dir.join("work")
+    }
+
     /// `.labctl/logs/`.
     pub fn logs(&self) -> PathBuf {
         self.dir.join("logs")
+    }
+
+    /// Creates the working directory (mode 0700: it may hold keys a chapter made).
+    pub fn create_work(&self) -> Result<(), Error> {
+        use std::os::unix::fs::DirBuilderExt;
+        let work = self.work();
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&work)
+            .map_err(|source| Error::Write { path: work.clone(), source })
     }
 
     /// Creates the directory (mode 0700: it holds host keys and logs).
