@@ -1,0 +1,178 @@
+//! Chapter 04 (a CA and TLS certificates), end to end on the sandbox: the real `openssl` on
+//! this machine makes the CA and every certificate in the lab's working directory, labctl puts
+//! them onto the nodes over their SSH connections, and verify checks them on each node with
+//! openssl. Needs root (as CI). Each test has its own sandbox and lab network (10.229.N.0/24).
+
+#[path = "common/sandbox_lab.rs"]
+mod sandbox_lab;
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use sandbox_lab::*;
+
+const CHAPTER: &str = "04-certificate-authority";
+
+struct Certs<'r> {
+    lab: Lab<'r>,
+    inventory: PathBuf,
+}
+
+impl<'r> Certs<'r> {
+    fn up(root: &'r Root, tag: &str, network: &str) -> Certs<'r> {
+        require_root();
+        let lab = Lab::up(
+            root,
+            &unique_name(tag),
+            &["--network", network, "--workers", "2", "--controllers", "1"],
+        );
+        let inventory = lab.dir().join("labctl.yaml");
+        Certs { lab, inventory }
+    }
+
+    fn labctl(&self, args: &[&str]) -> Output {
+        let mut all = vec!["-i", self.inventory.to_str().unwrap(), "--connect-timeout", "5"];
+        all.extend_from_slice(args);
+        let mut cmd = self.lab.root.labctl(&all);
+        cmd.env("NO_COLOR", "1");
+        cmd.output().expect("labctl runs")
+    }
+
+    fn address(&self, node: &str) -> String {
+        let nodes = self.lab.nodes();
+        nodes.into_iter().find(|(n, _)| n == node).map(|(_, a)| a).expect("the node exists")
+    }
+
+    /// `sudo COMMAND` on `node` over the real ssh client, as a student types it.
+    fn by_hand(&self, node: &str, command: &str) -> String {
+        self.lab.ssh_ok(&self.address(node), &format!("sudo sh -c {}", shell_quote(command)))
+    }
+
+    fn workdir(&self) -> PathBuf {
+        self.lab.dir().join(".labctl").join("work")
+    }
+
+    fn verify_json(&self) -> (i32, serde_json::Value) {
+        let out = self.labctl(&["verify", CHAPTER, "--output", "json"]);
+        let json = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("verify prints JSON ({e}):\n{}", text(&out)));
+        (out.status.code().unwrap_or(-1), json)
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The host checks of a report as `name on host: passed`.
+fn checks(report: &serde_json::Value) -> Vec<(String, String, bool)> {
+    report["host_checks"]
+        .as_array()
+        .expect("host_checks")
+        .iter()
+        .map(|c| (str_of(&c["name"]), str_of(&c["host"]), c["passed"].as_bool().unwrap()))
+        .collect()
+}
+
+#[test]
+fn ca_and_certificates_go_to_the_nodes_verify_names_a_tampered_node_and_reset_removes_them() {
+    let root = Root::new();
+    let certs = Certs::up(&root, "certs", "10.229.1.0/24");
+
+    // Before run: every check fails, and says why in words.
+    let (code, before) = certs.verify_json();
+    assert_eq!(code, 1, "{before}");
+    assert_eq!(before["pairwise"], false);
+    let all = checks(&before);
+    assert_eq!(all.len(), 10, "4 checks on each of 2 workers, 2 on the controller: {all:?}");
+    assert!(all.iter().all(|(_, _, passed)| !passed), "{all:?}");
+    let files = &before["host_checks"][0];
+    assert_eq!(str_of(&files["evidence"]), "exited with 1: /var/lib/kubelet/ca.crt is missing");
+    assert_eq!(str_of(&files["hint"]), "`labctl run 04-certificate-authority` puts them there");
+
+    let run = certs.labctl(&["run", CHAPTER]);
+    assert!(run.status.success(), "run failed:\n{}", text(&run));
+    // The certificates were made here, with openssl, from the inventory's names and addresses.
+    let workdir = certs.workdir();
+    for name in ["ca", "admin", "worker-0", "worker-1", "kube-api-server", "service-accounts"] {
+        assert!(workdir.join(format!("{name}.crt")).is_file(), "{name}.crt in {workdir:?}");
+    }
+
+    let out = certs.labctl(&["verify", CHAPTER]);
+    assert!(out.status.success(), "verify after run failed:\n{}", text(&out));
+    assert!(text(&out).contains("verify: 10 of 10 checks pass on 3 hosts"), "{}", text(&out));
+    // Each worker holds its own certificate, for its own name and lab address.
+    let san = certs.by_hand(
+        "worker-1",
+        "openssl x509 -in /var/lib/kubelet/kubelet.crt -noout -subject -ext subjectAltName",
+    );
+    assert!(san.contains("CN = system:node:worker-1"), "{san}");
+    assert!(san.contains(&format!("IP Address:{}", certs.address("worker-1"))), "{san}");
+    assert_eq!(certs.by_hand("worker-0", "stat -c '%a %U' /var/lib/kubelet/kubelet.key"), "600 root");
+
+    // A second run changes nothing.
+    let again = certs.labctl(&["run", CHAPTER]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(text(&again).contains(" 0 changed"), "{}", text(&again));
+
+    // A student copies worker-0's certificate and key onto worker-1 by hand.
+    for file in ["crt", "key"] {
+        let content = std::fs::read_to_string(workdir.join(format!("worker-0.{file}"))).unwrap();
+        certs.by_hand(
+            "worker-1",
+            &format!("printf '%s' {} > /var/lib/kubelet/kubelet.{file}", shell_quote(&content)),
+        );
+    }
+    let tampered = certs.labctl(&["verify", CHAPTER]);
+    assert_eq!(tampered.status.code(), Some(1), "{}", text(&tampered));
+    let said = text(&tampered);
+    assert!(
+        said.contains("kubelet-names on worker-1: exited with 1: worker-1's kubelet.crt was issued for worker-0"),
+        "{said}"
+    );
+    assert!(said.contains("each worker needs the certificate made for its own name"), "{said}");
+    assert!(said.contains("verify: 1 of 10 checks fail on 3 hosts"), "{said}");
+    assert!(!said.contains("on worker-0:"), "worker-0 is fine: {said}");
+
+    // run puts worker-1's own back (the content differs from what labctl put).
+    let fixed = certs.labctl(&["run", CHAPTER]);
+    assert!(fixed.status.success(), "{}", text(&fixed));
+    assert!(text(&fixed).contains(" 2 changed"), "{}", text(&fixed));
+    assert_eq!(certs.verify_json().0, 0);
+
+    // reset removes what labctl put and made; verify fails again.
+    let reset = certs.labctl(&["reset", CHAPTER, "--yes"]);
+    assert!(reset.status.success(), "{}", text(&reset));
+    assert_eq!(certs.by_hand("worker-0", "ls -A /var/lib/kubelet"), "");
+    assert_eq!(certs.by_hand("controller-0", "ls /root/ | grep -c '\\.crt$' || true"), "0");
+    let left: Vec<String> = std::fs::read_dir(&workdir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "the working directory keeps {left:?}");
+    let (code, after) = certs.verify_json();
+    assert_eq!(code, 1);
+    assert!(checks(&after).iter().all(|(_, _, passed)| !passed), "{after}");
+}
+
+#[test]
+fn reset_hard_removes_the_chapters_files_whoever_put_them_there() {
+    let root = Root::new();
+    let certs = Certs::up(&root, "certs-hard", "10.229.2.0/24");
+    let run = certs.labctl(&["run", CHAPTER]);
+    assert!(run.status.success(), "run failed:\n{}", text(&run));
+    // As if a student had done it all by hand: labctl has no record of it.
+    std::fs::remove_file(certs.lab.dir().join(".labctl").join("state.json")).unwrap();
+    let plain = certs.labctl(&["reset", CHAPTER, "--yes"]);
+    assert!(plain.status.success(), "{}", text(&plain));
+    assert_ne!(certs.by_hand("worker-0", "ls -A /var/lib/kubelet"), "", "plain reset keeps a student's work");
+
+    let hard = certs.labctl(&["reset", "--hard", CHAPTER, "--yes"]);
+    assert!(hard.status.success(), "{}", text(&hard));
+    for node in ["worker-0", "worker-1"] {
+        assert_eq!(certs.by_hand(node, "ls -A /var/lib/kubelet"), "", "{node}");
+    }
+    assert_eq!(certs.by_hand("controller-0", "ls /root/ | grep -c '\\.key$' || true"), "0");
+    let (code, after) = certs.verify_json();
+    assert_eq!(code, 1, "{after}");
+}
