@@ -209,6 +209,55 @@ fn down_leaves_no_namespace_link_process_or_file_and_is_safe_twice() {
 }
 
 #[test]
+fn a_nodes_files_stay_on_that_node_and_go_with_down() {
+    require_root();
+    let root = Root::new();
+    let name = unique_name("fs");
+    let lab = Lab::up(
+        &root,
+        &name,
+        &["--network", "10.231.11.0/24", "--workers", "2", "--controllers", "0"],
+    );
+    let (worker_0, worker_1) = ("10.231.11.20", "10.231.11.21");
+    // A name of this test process alone: the host's real directories are looked at too.
+    let file = format!("labctl-{name}");
+    let storage = labctl::sandbox::sshd::NODE_STORAGE;
+    let targets: Vec<String> = storage.iter().map(|(dir, _)| format!("{dir}/{file}")).collect();
+    // Should a write leak to this machine after all, the test's files do not stay there.
+    let _cleanup = RemoveOnDrop(targets.clone());
+    let write: Vec<String> =
+        targets.iter().map(|t| format!("echo {name} | sudo tee {t} >/dev/null")).collect();
+    lab.ssh_ok(worker_0, &write.join(" && "));
+
+    for target in &targets {
+        // Every ssh here is a new connection, with a new session.
+        assert_eq!(lab.ssh_ok(worker_0, &format!("sudo cat {target}")), name, "{target}");
+        let elsewhere = lab.ssh(worker_1, &format!("sudo test ! -e {target} && echo absent"));
+        assert_eq!(String::from_utf8_lossy(&elsewhere.stdout), "absent\n", "{target} on worker-1");
+        assert!(!std::path::Path::new(target).exists(), "{target} on this machine");
+    }
+    // The node's files are in its storage under the sandbox's directory, with the modes given.
+    let node_storage = lab.dir().join("nodes/worker-0/fs");
+    for (dir, mode) in storage {
+        let kept = node_storage.join(dir.trim_start_matches('/'));
+        let content = std::fs::read_to_string(kept.join(&file)).expect("the file in the storage");
+        assert_eq!(content, format!("{name}\n"), "{dir}");
+        let seen = lab.ssh_ok(worker_0, &format!("sudo stat -c %a {dir}"));
+        assert_eq!(seen, format!("{mode:o}"), "mode of {dir} on worker-0");
+    }
+    // What sudo, root's home and the node's own mounts need still works.
+    assert_eq!(lab.ssh_ok(worker_0, "sudo -i sh -c 'echo $HOME; pwd'"), "/root\n/root");
+
+    let out = lab.down();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!node_storage.exists(), "{} is removed by down", node_storage.display());
+    assert!(!lab.dir().exists());
+    for target in &targets {
+        assert!(!std::path::Path::new(target).exists(), "{target} on this machine after down");
+    }
+}
+
+#[test]
 fn two_sandboxes_side_by_side_do_not_interfere() {
     require_root();
     let root = Root::new();
@@ -452,6 +501,17 @@ fn bad_flags_are_refused_before_anything_is_made() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).starts_with("error: `Not_Valid` is not a sandbox name"), "{}", text(&out));
     assert!(!root.path().join(&name).exists());
+}
+
+/// Files of this machine that a test removes when it ends, whether they exist or not.
+struct RemoveOnDrop(Vec<String>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// A worker's pod as `status` reports it.

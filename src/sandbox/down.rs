@@ -1,5 +1,6 @@
 //! `labctl sandbox down`, and the teardown `up` runs when it fails: stop the sandbox's
-//! processes, delete its link and namespaces, remove its `/etc/netns` and state directories.
+//! processes, delete its link and namespaces, remove its `/etc/netns` and state directories
+//! (the state directory holds the nodes' own storage too).
 //!
 //! It finds what to remove from the state file and also by name (namespaces `labctl-NAME-*`,
 //! the link alias `labctl-sandbox NAME`), so it works after a half-finished `up` and without a
@@ -44,6 +45,15 @@ pub fn run(args: &DownArgs) -> Result<(), crate::error::Error> {
             "sandbox `{}` is not fully removed: namespaces {} are still there",
             args.name,
             leftovers.join(", ")
+        )));
+    }
+    // The nodes' own storage (docs/architecture.md, "Sandbox nodes") is in this directory: a
+    // `down` that leaves it must say so, or a node's files would outlive the sandbox unseen.
+    if paths.dir().exists() {
+        return Err(failed(format!(
+            "sandbox `{}` is not fully removed: `{}` (with its nodes' files) is still there",
+            args.name,
+            paths.dir().display()
         )));
     }
     if removed == Removed::default() {

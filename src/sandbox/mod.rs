@@ -1,8 +1,10 @@
 //! The sandbox: a KTHW lab on this Linux machine, built from network namespaces (DESIGN.md §7).
 //!
 //! Each worker is a namespace with Debian's real OpenSSH `sshd` (user `vagrant`, key auth,
-//! passwordless sudo, own host key and hostname) and one pod made by the real CNI `bridge` and
-//! `host-local` plugins. The nodes share a lab network (a bridge in a namespace of its own) that
+//! passwordless sudo, own host key and hostname, its own `/root`, `/etc/kubernetes`,
+//! `/var/lib/kubelet` and the other directories KTHW writes to) and one pod made by the real CNI
+//! `bridge` and `host-local` plugins; docs/architecture.md, "Sandbox nodes", says what a node
+//! has of its own. The nodes share a lab network (a bridge in a namespace of its own) that
 //! this machine reaches through one veth. The sandbox is a provider of machines, not a
 //! connector: labctl reaches it over real SSH like any other lab, through the inventory
 //! `up` writes.

@@ -72,6 +72,19 @@ impl SandboxPaths {
         self.dir.join("nodes").join(node)
     }
 
+    /// A node's own storage: one directory per entry of [`super::sshd::NODE_STORAGE`], bound
+    /// over that path in the node (docs/architecture.md, "Sandbox nodes"). It lives as long as
+    /// the sandbox's directory, so a node's sshd started again finds its files; `down` removes
+    /// it with the directory.
+    pub fn node_storage(&self, node: &str) -> PathBuf {
+        self.node_dir(node).join("fs")
+    }
+
+    /// Where the node's own `path` (an absolute path like `/var/lib/kubelet`) is kept.
+    pub fn node_storage_dir(&self, node: &str, path: &str) -> PathBuf {
+        self.node_storage(node).join(path.trim_start_matches('/'))
+    }
+
     /// A node's sshd config.
     pub fn sshd_config(&self, node: &str) -> PathBuf {
         self.node_dir(node).join("sshd_config")

@@ -1,6 +1,8 @@
 //! A node's sshd: Debian's real OpenSSH server, started inside the node's network namespace with
-//! its own host key, its own hostname (a UTS namespace) and a private `/home`, `/tmp`, `/run`
-//! and `/etc/cni`, so that the node behaves like a VM of its own.
+//! its own host key, its own hostname (a UTS namespace), a private `/home`, `/tmp`, `/run` and
+//! `/etc/cni`, and its own storage for the directories KTHW writes to ([`NODE_STORAGE`]), so
+//! that the node behaves like a VM of its own. What is private and why: docs/architecture.md,
+//! "Sandbox nodes".
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -16,8 +18,30 @@ use super::spec::NodeRole;
 
 /// The port sshd listens on, as on the course's VMs.
 pub const PORT: u16 = 22;
-/// Directories every node gets a private tmpfs on.
+/// Directories every node gets a private tmpfs on (empty at every start, as on a VM's boot).
 const PRIVATE_DIRS: [&str; 3] = ["/tmp", "/home", "/run"];
+/// Directories every node keeps on its own storage, with the mode each gets: what a node writes
+/// there (KTHW's certificates, kubeconfigs and configs; kubelet, kube-proxy, containerd, etcd
+/// and CNI `host-local` data; root's home) stays on that node, in
+/// [`SandboxPaths::node_storage`], not on this machine nor in another node. Each starts empty,
+/// like a fresh VM's. Programs installed into `/usr/local/bin` or `/opt/cni/bin` are still
+/// shared with this machine: the nodes run this machine's programs from there
+/// (docs/architecture.md, "Sandbox nodes").
+pub const NODE_STORAGE: [(&str, u32); 10] = [
+    ("/root", 0o700),
+    ("/etc/kubernetes", 0o755),
+    ("/etc/containerd", 0o755),
+    ("/etc/etcd", 0o755),
+    ("/var/lib/kubernetes", 0o755),
+    ("/var/lib/kubelet", 0o755),
+    ("/var/lib/kube-proxy", 0o755),
+    ("/var/lib/containerd", 0o755),
+    // etcd refuses a data directory open to others.
+    ("/var/lib/etcd", 0o700),
+    // `host-local`'s default lease directory: nodes sharing it would hand out each other's
+    // addresses.
+    ("/var/lib/cni", 0o755),
+];
 /// Name of a node's pod namespace inside the node (its private `/run/netns`).
 pub const POD_NETNS_IN_NODE: &str = "pod";
 
@@ -101,17 +125,20 @@ pub fn start_script(
         script.push_str("echo 1 > /proc/sys/net/ipv4/ip_forward\n");
     }
     script.push_str(&format!("echo {} > /proc/sys/kernel/hostname\n", q(node)));
-    // When the sandbox's own directory is under a private directory (tests use a temporary
+    // The sandbox's own directory stays open as descriptor 4: the node's storage is bound from
+    // it, and when the directory is under a private directory (tests use a temporary
     // directory; the default root is under /run), it is bound back at its path: sshd needs its
     // config and keys there, and `sandbox status` reads its pid file.
     let dir = paths.dir();
-    let covered = PRIVATE_DIRS.iter().any(|d| dir.starts_with(d));
+    let covered = PRIVATE_DIRS
+        .iter()
+        .copied()
+        .chain(NODE_STORAGE.iter().map(|(d, _)| *d))
+        .any(|d| dir.starts_with(d));
     if let Some(pod) = pod_netns_file {
         script.push_str(&format!("exec 3< {}\n", qp(pod)));
     }
-    if covered {
-        script.push_str(&format!("exec 4< {}\n", qp(dir)));
-    }
+    script.push_str(&format!("exec 4< {}\n", qp(dir)));
     // A private /run, like a VM's: what a node's programs leave there (flannel's
     // /run/flannel/subnet.env) is the node's own. sshd needs /run/sshd in it.
     // A private /run/netns: `ip netns add` on one node does not clash with another node's, and
@@ -132,12 +159,27 @@ pub fn start_script(
     script.push_str(
         "mount -t tmpfs -o mode=1777 labctl-tmp /tmp\nmount -t tmpfs -o mode=0755 labctl-home /home\n",
     );
+    // The node's own storage, bound over each directory of NODE_STORAGE (through descriptor 4:
+    // the path may be covered by now). A missing mount point is made on this machine, as for
+    // /etc/cni; it stays there, empty, because another sandbox's node may be using it.
+    let mount_points: Vec<String> = NODE_STORAGE.iter().map(|(d, _)| q(d)).collect();
+    script.push_str(&format!("mkdir -p {}\n", mount_points.join(" ")));
+    for (target, _) in NODE_STORAGE {
+        let source = paths.node_storage_dir(node, target);
+        let inside = source.strip_prefix(dir).unwrap_or(&source);
+        script.push_str(&format!(
+            "mount --no-canonicalize --bind {} {}\n",
+            qp(&Path::new("/proc/self/fd/4").join(inside)),
+            q(target)
+        ));
+    }
     if covered {
         script.push_str(&format!(
-            "mkdir -p {dir}\nmount --no-canonicalize --bind /proc/self/fd/4 {dir}\nexec 4<&-\n",
+            "mkdir -p {dir}\nmount --no-canonicalize --bind /proc/self/fd/4 {dir}\n",
             dir = qp(dir)
         ));
     }
+    script.push_str("exec 4<&-\n");
     if pod_netns_file.is_some() {
         // A worker's CNI config from KTHW chapter 09, where a VM has it: what later chapters
         // (and `reset --hard`) must leave alone, and why `cni0` stays when flannel goes.
@@ -216,6 +258,58 @@ mod tests {
         assert_eq!(openssh_version("OpenSSH_9.2p1 Debian-2+deb12u7, OpenSSL 3.0.19"), Some((9, 2)));
         assert_eq!(openssh_version("unknown option -- V\nOpenSSH_10.0p2, LibreSSL"), Some((10, 0)));
         assert_eq!(openssh_version("dropbear"), None);
+    }
+
+    fn programs() -> Programs {
+        Programs {
+            ip: "/usr/bin/ip".into(),
+            sshd: "/usr/sbin/sshd".into(),
+            ssh_keygen: "/usr/bin/ssh-keygen".into(),
+            unshare: "/usr/bin/unshare".into(),
+            cni_bridge: "/usr/lib/cni/bridge".into(),
+            cni_loopback: "/usr/lib/cni/loopback".into(),
+            cni_path: "/usr/lib/cni".into(),
+        }
+    }
+
+    #[test]
+    fn the_node_storage_is_bound_from_the_sandbox_directory_after_the_mount_points_exist() {
+        let paths = SandboxPaths::new(Path::new("/srv/sandboxes"), "default");
+        let accounts = Accounts::new("root:x:0:0::/root:/bin/sh\n", "root:x:0:\n");
+        let programs = programs();
+        let script = start_script("worker-1", NodeRole::Worker, None, &accounts, &programs, &paths);
+        let lines: Vec<&str> = script.lines().collect();
+        let position = |line: &str| lines.iter().position(|l| *l == line);
+        let opened = position("exec 4< /srv/sandboxes/default").expect("the directory is opened");
+        let made = position(
+            "mkdir -p /root /etc/kubernetes /etc/containerd /etc/etcd /var/lib/kubernetes /var/lib/kubelet /var/lib/kube-proxy /var/lib/containerd /var/lib/etcd /var/lib/cni",
+        )
+        .expect("the mount points are made");
+        for (dir, _) in NODE_STORAGE {
+            let rel = dir.trim_start_matches('/');
+            let bound = position(&format!(
+                "mount --no-canonicalize --bind /proc/self/fd/4/nodes/worker-1/fs/{rel} {dir}"
+            ))
+            .unwrap_or_else(|| panic!("{dir} is bound in:\n{script}"));
+            assert!(opened < made && made < bound, "{dir}");
+        }
+        // Not under a private directory: not bound back, but descriptor 4 is closed for sshd.
+        assert!(!script.contains("--bind /proc/self/fd/4 /srv"));
+        let closed = position("exec 4<&-").expect("descriptor 4 is closed");
+        assert!(closed < lines.iter().position(|l| l.starts_with("exec /usr/sbin/sshd")).unwrap());
+    }
+
+    #[test]
+    fn a_sandbox_directory_under_a_node_storage_directory_is_bound_back() {
+        let paths = SandboxPaths::new(Path::new("/root/sandboxes"), "s");
+        let accounts = Accounts::new("root:x:0:0::/root:/bin/sh\n", "root:x:0:\n");
+        let programs = programs();
+        let script = start_script("c-0", NodeRole::Controller, None, &accounts, &programs, &paths);
+        let root_bound = script.find("/nodes/c-0/fs/root /root\n").expect("/root is bound");
+        let back = script
+            .find("mount --no-canonicalize --bind /proc/self/fd/4 /root/sandboxes/s\n")
+            .expect("the sandbox directory is bound back");
+        assert!(root_bound < back, "{script}");
     }
 
     #[test]

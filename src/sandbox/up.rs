@@ -224,6 +224,7 @@ fn build_node(build: &Build, index: usize) -> Result<NodeState, String> {
     create_dir(&node_dir, 0o755)
         .map_err(|e| in_node(format!("cannot create `{}`: {e}", node_dir.display())))?;
     sshd::generate_key(&build.programs.ssh_keygen, &paths.host_key(name), name).map_err(in_node)?;
+    create_node_storage(paths, name).map_err(in_node)?;
 
     let mut pod_text = String::new();
     if let (Some(pod_cidr), Some(pod_netns)) = (node.pod_cidr, &node.pod_netns) {
@@ -260,6 +261,20 @@ fn build_node(build: &Build, index: usize) -> Result<NodeState, String> {
 
     println!("  {name}: {} on {}{pod_text}, sshd answers", node.address, spec.nic);
     Ok(node)
+}
+
+/// The node's own storage, one directory per entry of [`sshd::NODE_STORAGE`] with its mode
+/// (the umask must not decide it: `/root` and etcd's data stay closed to others). What is there
+/// already (a node's sshd started again) is kept.
+fn create_node_storage(paths: &SandboxPaths, node: &str) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    for (path, mode) in sshd::NODE_STORAGE {
+        let dir = paths.node_storage_dir(node, path);
+        let error = |e: std::io::Error| format!("cannot create `{}`: {e}", dir.display());
+        create_dir(&dir, 0o755).map_err(error)?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).map_err(error)?;
+    }
+    Ok(())
 }
 
 /// A known_hosts file with each node's host key, for `ssh -o UserKnownHostsFile=`.
