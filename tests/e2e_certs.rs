@@ -108,7 +108,10 @@ fn ca_and_certificates_go_to_the_nodes_verify_names_a_tampered_node_and_reset_re
     );
     assert!(san.contains("CN = system:node:worker-1"), "{san}");
     assert!(san.contains(&format!("IP Address:{}", certs.address("worker-1"))), "{san}");
-    assert_eq!(certs.by_hand("worker-0", "stat -c '%a %U' /var/lib/kubelet/kubelet.key"), "600 root");
+    assert_eq!(
+        certs.by_hand("worker-0", "stat -c '%a %U' /var/lib/kubelet/kubelet.key"),
+        "600 root"
+    );
 
     // A second run changes nothing.
     let again = certs.labctl(&["run", CHAPTER]);
@@ -165,7 +168,11 @@ fn reset_hard_removes_the_chapters_files_whoever_put_them_there() {
     std::fs::remove_file(certs.lab.dir().join(".labctl").join("state.json")).unwrap();
     let plain = certs.labctl(&["reset", CHAPTER, "--yes"]);
     assert!(plain.status.success(), "{}", text(&plain));
-    assert_ne!(certs.by_hand("worker-0", "ls -A /var/lib/kubelet"), "", "plain reset keeps a student's work");
+    assert_ne!(
+        certs.by_hand("worker-0", "ls -A /var/lib/kubelet"),
+        "",
+        "plain reset keeps a student's work"
+    );
 
     let hard = certs.labctl(&["reset", "--hard", CHAPTER, "--yes"]);
     assert!(hard.status.success(), "{}", text(&hard));

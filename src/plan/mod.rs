@@ -238,8 +238,16 @@ fn plan_step(
             renderer.render_command(file, located, &ctx)
         };
         if !step.files.is_empty() {
+            let text = |s: &serde_saphyr::Spanned<String>| {
+                let located = Located {
+                    text: &s.value,
+                    line: s.referenced.line(),
+                    column: s.referenced.column(),
+                };
+                renderer.render_text(file, located, &ctx)
+            };
             for put in &step.files {
-                actions.push(put_action(renderer, file, put, &ctx, &command)?);
+                actions.push(put_action(renderer, file, put, &ctx, &text)?);
             }
             continue;
         }
@@ -289,7 +297,7 @@ fn put_action(
     chapter_file: &Path,
     file: &crate::chapter::schema::PutFile,
     ctx: &Value,
-    command: &dyn Fn(&serde_saphyr::Spanned<String>) -> Result<String, Diagnostic>,
+    text: &dyn Fn(&serde_saphyr::Spanned<String>) -> Result<String, Diagnostic>,
 ) -> Result<Action, Diagnostic> {
     let bad = |at: &serde_saphyr::Spanned<String>, why: String| {
         Diagnostic::error(
@@ -299,7 +307,7 @@ fn put_action(
             why,
         )
     };
-    let to = command(&file.to)?;
+    let to = text(&file.to)?;
     if !to.starts_with('/') {
         return Err(bad(
             &file.to,
@@ -308,7 +316,7 @@ fn put_action(
     }
     let source = match (&file.from, &file.template) {
         (Some(from), _) => {
-            let name = command(from)?;
+            let name = text(from)?;
             if name.starts_with('/') || name.split('/').any(|p| p == "..") || name.is_empty() {
                 return Err(bad(
                     from,
@@ -327,9 +335,9 @@ fn put_action(
     };
     let owner = match &file.owner {
         Some(owner) => {
-            let text = command(owner)?;
-            crate::chapter::schema::parse_owner(&text).map_err(|why| bad(owner, why))?;
-            Some(text)
+            let owner_text = text(owner)?;
+            crate::chapter::schema::parse_owner(&owner_text).map_err(|why| bad(owner, why))?;
+            Some(owner_text)
         }
         None => None,
     };

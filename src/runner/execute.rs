@@ -404,8 +404,17 @@ async fn run_action(
         Some(put) => {
             let content = match put.content(ctx.workdir) {
                 Ok(content) => content,
-                Err(why) if mode == Mode::Plan => {
-                    return result(step, action, Status::Changed, format!("would put it: {why}"));
+                // `plan` runs no local step, so a file one makes may not be there yet.
+                Err(_) if mode == Mode::Plan => {
+                    let source = match &put.source {
+                        crate::plan::files::Source::WorkFile { name } => {
+                            format!("`{name}` of the working directory, once made")
+                        }
+                        crate::plan::files::Source::Template { name, .. } => {
+                            format!("template `{name}`")
+                        }
+                    };
+                    return result(step, action, Status::Changed, format!("would put {source}"));
                 }
                 Err(why) => return result(step, action, Status::Failed, format!("not run: {why}")),
             };

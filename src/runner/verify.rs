@@ -19,10 +19,8 @@ use crate::runner::execute::{describe_failure, run_logged};
 use crate::runner::hosts::Hosts;
 use crate::runner::interrupt::Interrupt;
 use crate::runner::log::RunLog;
-use crate::template::context::{NodeView, base_context};
-use crate::template::{Located, to_value};
 use crate::verify::CidrSource;
-use crate::verify::command::Expected;
+use crate::verify::command::{PlannedCheck, hosts_of};
 use crate::verify::probe::SetupOutput;
 use crate::verify::{HostCheck, NodeFacts, ProbePlan, Report, VerifyInput, WorkerRun, diagnose};
 
@@ -44,13 +42,13 @@ pub fn hosts_needed(variant: &Variant, inventory: &Inventory) -> Vec<HostRef> {
     for check in &variant.verify {
         match check {
             VerifyCheck::RolloutReady { .. } => {
-                for h in targets(Target::Kubectl, inventory) {
+                for h in hosts_of(Target::Kubectl, inventory) {
                     add(h);
                 }
             }
             VerifyCheck::GceRoutes {} => add(HostRef::Local),
             VerifyCheck::Command { target, .. } => {
-                for h in targets(*target, inventory) {
+                for h in hosts_of(*target, inventory) {
                     add(h);
                 }
             }
@@ -58,14 +56,6 @@ pub fn hosts_needed(variant: &Variant, inventory: &Inventory) -> Vec<HostRef> {
         }
     }
     hosts
-}
-
-/// The hosts of `target`, as the chapter's steps would run there.
-fn targets(target: Target, inventory: &Inventory) -> Vec<HostRef> {
-    crate::plan::targets(target, inventory)
-        .into_iter()
-        .map(|n| n.map_or(HostRef::Local, |n| HostRef::Node(n.name.clone())))
-        .collect()
 }
 
 /// Everything verify needs from the command line and the lab.
@@ -323,98 +313,11 @@ impl Verifier<'_> {
         &self,
         facts: &BTreeMap<String, &HostFacts>,
     ) -> Result<Vec<HostCheck>, crate::diagnostic::Diagnostic> {
-        let renderer = self.chapter.renderer();
-        let base = base_context(self.inventory, self.chapter.name(), &self.variant.name.value);
-        let render = |s: &serde_saphyr::Spanned<String>, ctx: &minijinja::Value| {
-            let located = Located {
-                text: &s.value,
-                line: s.referenced.line(),
-                column: s.referenced.column(),
-            };
-            renderer.render_command(&self.chapter.file, located, ctx)
-        };
-        let mut pending = Vec::new();
-        for check in &self.variant.verify {
-            match check {
-                VerifyCheck::RolloutReady { namespace, daemonset } => {
-                    let ns = render(namespace, &base)?;
-                    let ds = render(daemonset, &base)?;
-                    // Where the chapter's `where: kubectl` steps run, with the same kubeconfig.
-                    let Some(host) = targets(Target::Kubectl, self.inventory).into_iter().next()
-                    else {
-                        continue;
-                    };
-                    let kubectl: Vec<String> =
-                        crate::template::context::kubectl_words(self.inventory)
-                            .iter()
-                            .map(|w| crate::template::shell::quote(w).unwrap_or_default())
-                            .collect();
-                    let command = format!(
-                        "{} -n {ns} rollout status daemonset/{ds} --timeout=5s",
-                        kubectl.join(" ")
-                    );
-                    pending.push(Pending {
-                        name: format!("daemonset {ns}/{ds} ready"),
-                        host,
-                        command,
-                        sudo: false,
-                        expected: Expected::default(),
-                        hint: None,
-                    });
-                }
-                VerifyCheck::Command { name, target, sudo, run, expect, hint } => {
-                    for host in targets(*target, self.inventory) {
-                        let ctx = match &host {
-                            HostRef::Node(n) => {
-                                match self.inventory.nodes.iter().find(|x| &x.name == n) {
-                                    Some(node) => {
-                                        minijinja::context! { node => to_value(NodeView::of(node)), ..base.clone() }
-                                    }
-                                    None => base.clone(),
-                                }
-                            }
-                            HostRef::Local => base.clone(),
-                        };
-                        let mut expected = Expected::default();
-                        if let Some(codes) = expect.as_ref().and_then(|e| e.exit.as_ref()) {
-                            expected.exit = codes.codes();
-                        }
-                        if let Some(pattern) = expect.as_ref().and_then(|e| e.output.as_ref()) {
-                            let text = render(pattern, &ctx)?;
-                            let regex = regex::Regex::new(&text).map_err(|e| {
-                                self.chapter
-                                    .error_at(
-                                        pattern,
-                                        format!(
-                                            "`expect.output` of verify check `{}` on {} renders to `{text}`, which is not a regular expression: {e}",
-                                            name.value,
-                                            host.name()
-                                        ),
-                                    )
-                                    .with_help("a value that may hold `.`, `*` or brackets belongs in the pattern escaped; write it in the check's `run` instead")
-                            })?;
-                            expected.output = Some(regex);
-                        }
-                        let hint = hint.as_ref().map(|h| render(h, &ctx)).transpose()?;
-                        pending.push(Pending {
-                            name: name.value.clone(),
-                            host,
-                            command: render(run, &ctx)?,
-                            sudo: *sudo,
-                            expected,
-                            hint,
-                        });
-                    }
-                }
-                // Listed once with gcloud after the commands below (see `crate::gce::routes`).
-                VerifyCheck::GceRoutes {} => {}
-                VerifyCheck::FlannelState {} => {}
-                VerifyCheck::RouteEvidence { .. } | VerifyCheck::PodMatrix { .. } => {}
-            }
-        }
+        let pending =
+            crate::verify::command::planned_checks(self.chapter, self.variant, self.inventory)?;
         let mut results: Vec<HostCheck> = join_bounded(
             pending.into_iter().map(
-                |Pending { name, host, command, sudo, expected, hint }| async move {
+                |PlannedCheck { name, host, command, sudo, expected, hint }| async move {
                     let outcome = match self.hosts.get(&host) {
                         None => Err(self
                             .hosts
@@ -460,16 +363,6 @@ impl Verifier<'_> {
         }
         Ok(results)
     }
-}
-
-/// A host check ready to run.
-struct Pending {
-    name: String,
-    host: HostRef,
-    command: String,
-    sudo: bool,
-    expected: Expected,
-    hint: Option<String>,
 }
 
 /// flannel on each worker, judged from its facts alone: `flannel.1` on the node's lab address

@@ -86,6 +86,22 @@ impl Renderer {
         Ok(text.trim().to_string())
     }
 
+    /// Renders a chapter's text for people or paths (a hint, a pattern, a file's name):
+    /// values go in as they are, not shell-quoted.
+    pub fn render_text(
+        &self,
+        file: &Path,
+        template: Located<'_>,
+        context: &Value,
+    ) -> Result<String, Diagnostic> {
+        let text = self
+            .manifests
+            .render_named_str("text", template.text, context)
+            .map_err(|e| command_error(file, template, &e))?;
+        self.check_every_branch(file, template, context)?;
+        Ok(text.trim().to_string())
+    }
+
     /// Strict rendering only sees the branches taken for this inventory: every variable the
     /// command could look up, in any `{% if %}` branch, must be defined too, so that a typo
     /// is found by `labctl show` and not by the one lab that takes that branch.

@@ -3,8 +3,134 @@
 //! that prints why it fails is the best diagnosis a chapter author can write).
 
 use regex::Regex;
+use serde_saphyr::Spanned;
 
+use crate::chapter::schema::{Target, VerifyCheck};
+use crate::chapter::{Chapter, Variant};
 use crate::connector::{CommandOutput, Completion};
+use crate::diagnostic::Diagnostic;
+use crate::inventory::Inventory;
+use crate::plan::HostRef;
+use crate::template::context::{NodeView, base_context};
+use crate::template::{Located, to_value};
+
+/// A check about one host, rendered for a lab and ready to run.
+#[derive(Debug, Clone)]
+pub struct PlannedCheck {
+    pub name: String,
+    pub host: HostRef,
+    pub command: String,
+    pub sudo: bool,
+    pub expected: Expected,
+    /// What to tell the student if it fails.
+    pub hint: Option<String>,
+}
+
+/// The hosts of `target`, as the chapter's steps would run there.
+pub fn hosts_of(target: Target, inventory: &Inventory) -> Vec<HostRef> {
+    crate::plan::targets(target, inventory)
+        .into_iter()
+        .map(|n| n.map_or(HostRef::Local, |n| HostRef::Node(n.name.clone())))
+        .collect()
+}
+
+/// The variant's checks about single hosts (`rollout_ready` and `command`), rendered for
+/// `inventory`: one per check and host of its `where`. Loading a chapter renders them for an
+/// example lab, so that a misspelt variable or a bad pattern is found by `labctl show`.
+pub fn planned_checks(
+    chapter: &Chapter,
+    variant: &Variant,
+    inventory: &Inventory,
+) -> Result<Vec<PlannedCheck>, Diagnostic> {
+    let renderer = chapter.renderer();
+    let base = base_context(inventory, chapter.name(), &variant.name.value);
+    let located = |s: &Spanned<String>| -> (String, u64, u64) {
+        (s.value.clone(), s.referenced.line(), s.referenced.column())
+    };
+    let command = |s: &Spanned<String>, ctx: &minijinja::Value| {
+        let (text, line, column) = located(s);
+        renderer.render_command(&chapter.file, Located { text: &text, line, column }, ctx)
+    };
+    let text = |s: &Spanned<String>, ctx: &minijinja::Value| {
+        let (text, line, column) = located(s);
+        renderer.render_text(&chapter.file, Located { text: &text, line, column }, ctx)
+    };
+    let hosts = |target: Target| hosts_of(target, inventory);
+    let mut planned = Vec::new();
+    for check in &variant.verify {
+        match check {
+            VerifyCheck::RolloutReady { namespace, daemonset } => {
+                let ns = command(namespace, &base)?;
+                let ds = command(daemonset, &base)?;
+                // Where the chapter's `where: kubectl` steps run, with the same kubeconfig.
+                let Some(host) = hosts(Target::Kubectl).into_iter().next() else { continue };
+                let kubectl: Vec<String> = crate::template::context::kubectl_words(inventory)
+                    .iter()
+                    .map(|w| crate::template::shell::quote(w).unwrap_or_default())
+                    .collect();
+                planned.push(PlannedCheck {
+                    name: format!("daemonset {ns}/{ds} ready"),
+                    host,
+                    command: format!(
+                        "{} -n {ns} rollout status daemonset/{ds} --timeout=5s",
+                        kubectl.join(" ")
+                    ),
+                    sudo: false,
+                    expected: Expected::default(),
+                    hint: None,
+                });
+            }
+            VerifyCheck::Command { name, target, sudo, run, expect, hint } => {
+                for host in hosts(*target) {
+                    let node = match &host {
+                        HostRef::Node(n) => inventory.nodes.iter().find(|x| &x.name == n),
+                        HostRef::Local => None,
+                    };
+                    let ctx = match node {
+                        Some(node) => {
+                            minijinja::context! { node => to_value(NodeView::of(node)), ..base.clone() }
+                        }
+                        None => base.clone(),
+                    };
+                    let mut expected = Expected::default();
+                    if let Some(codes) = expect.as_ref().and_then(|e| e.exit.as_ref()) {
+                        expected.exit = codes.codes();
+                    }
+                    if let Some(pattern) = expect.as_ref().and_then(|e| e.output.as_ref()) {
+                        let rendered = text(pattern, &ctx)?;
+                        let regex = Regex::new(&rendered).map_err(|e| {
+                            chapter
+                                .error_at(
+                                    pattern,
+                                    format!(
+                                        "`expect.output` of verify check `{}` on {} is `{rendered}`, not a regular expression: {e}",
+                                        name.value,
+                                        host.name()
+                                    ),
+                                )
+                                .with_help("the syntax is Rust's `regex` crate's (https://docs.rs/regex); a value with `.` or brackets may need `\\` before them")
+                        })?;
+                        expected.output = Some(regex);
+                    }
+                    planned.push(PlannedCheck {
+                        name: name.value.clone(),
+                        command: command(run, &ctx)?,
+                        hint: hint.as_ref().map(|h| text(h, &ctx)).transpose()?,
+                        host,
+                        sudo: *sudo,
+                        expected,
+                    });
+                }
+            }
+            // Judged elsewhere: from gcloud (`crate::gce::routes`), from facts, or in pairs.
+            VerifyCheck::GceRoutes {}
+            | VerifyCheck::FlannelState {}
+            | VerifyCheck::RouteEvidence { .. }
+            | VerifyCheck::PodMatrix { .. } => {}
+        }
+    }
+    Ok(planned)
+}
 
 /// What a passing run looks like.
 #[derive(Debug, Clone)]
