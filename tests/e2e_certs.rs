@@ -183,3 +183,24 @@ fn reset_hard_removes_the_chapters_files_whoever_put_them_there() {
     let (code, after) = certs.verify_json();
     assert_eq!(code, 1, "{after}");
 }
+
+#[test]
+fn a_chapter_of_command_checks_verifies_a_one_worker_lab_per_host_and_check() {
+    require_root();
+    let root = Root::new();
+    let lab = Lab::up(
+        &root,
+        &unique_name("certs-one"),
+        &["--network", "10.229.3.0/24", "--workers", "1", "--controllers", "0"],
+    );
+    let certs = Certs { inventory: lab.dir().join("labctl.yaml"), lab };
+    let out = certs.labctl(&["verify", CHAPTER]);
+    let said = text(&out);
+    // Not "nothing to check" nor a word about pod CIDRs: the worker's four checks, each failed.
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("verify: 4 of 4 checks fail on 1 host"), "{said}");
+    assert!(!said.contains("pod"), "{said}");
+    let (_, report) = certs.verify_json();
+    let hosts: Vec<String> = checks(&report).into_iter().map(|(_, host, _)| host).collect();
+    assert_eq!(hosts, ["worker-0"; 4]);
+}
