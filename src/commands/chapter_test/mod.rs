@@ -68,6 +68,7 @@ pub fn run(
         let test = VariantTest {
             exe: &exe,
             chapter,
+            name: loaded.name(),
             variant: &v.name.value,
             global,
             interrupted: &interrupted,
@@ -101,12 +102,15 @@ pub fn run(
     }
 }
 
+/// A variant the sandbox cannot host: its name and why.
+type Skipped = (String, String);
+
 /// The variants to test, and those skipped with why. A variant named on the command line that
 /// the sandbox cannot host is bad input (exit 2); so is a chapter none of whose variants it can.
 fn choose_variants<'c>(
     chapter: &'c Chapter,
     flag: Option<&str>,
-) -> Result<(Vec<&'c Variant>, Vec<(String, String)>), Error> {
+) -> Result<(Vec<&'c Variant>, Vec<Skipped>), Error> {
     if let Some(name) = flag {
         let variant = chapter.variant(Some(name), Provider::Ssh)?;
         if let Some(why) = not_hostable(variant) {
@@ -168,16 +172,20 @@ pub fn not_hostable(variant: &Variant) -> Option<String> {
     None
 }
 
-/// The sandbox shape a variant is meant for: the gce shape for the chapter's default on GCE or
-/// a variant whose routes go via the VPC router; else the vagrant shape, the sandbox's default
-/// (the default of `provider: ssh` and of Vagrant labs).
+/// The sandbox shape a variant is meant for: the gce shape for a variant whose routes go via
+/// the VPC router, or that the chapter's `default_variant` gives to GCE labs only; else the
+/// vagrant shape, the sandbox's default (docs/chapters.md, "Testing a chapter: labctl test").
 pub fn fitting_shape(chapter: &Chapter, variant: &Variant) -> Shape {
     let name = &variant.name.value;
     let via_gateway = variant
         .verify
         .iter()
         .any(|c| matches!(c, VerifyCheck::RouteEvidence { expect: RouteExpectation::ViaGateway }));
-    if via_gateway || (&chapter.spec.default_variant.gce.value == name && variant.cloud.is_some()) {
+    let defaults = &chapter.spec.default_variant;
+    let gce_only = &defaults.gce.value == name
+        && &defaults.ssh.value != name
+        && &defaults.vagrant.value != name;
+    if via_gateway || gce_only {
         return Shape::Gce;
     }
     Shape::Vagrant
@@ -195,7 +203,10 @@ struct Row {
 /// The test of one variant on its own sandbox.
 struct VariantTest<'a> {
     exe: &'a Path,
+    /// The chapter as given on the command line (a name or a file), for the subprocesses.
     chapter: &'a str,
+    /// Its name, for people.
+    name: &'a str,
     variant: &'a str,
     global: &'a GlobalArgs,
     interrupted: &'a AtomicBool,
@@ -227,7 +238,7 @@ impl VariantTest<'_> {
         crate::complain!(
             sink,
             "test: {}, variant {}: bringing up sandbox `{name}` ({} shape)",
-            self.chapter,
+            self.name,
             self.variant,
             shape.as_str()
         );
@@ -236,7 +247,7 @@ impl VariantTest<'_> {
         crate::say!(
             sink,
             "test: {}, variant {}, on sandbox `{name}` ({} shape, {network})",
-            self.chapter,
+            self.name,
             self.variant,
             shape.as_str()
         );
@@ -264,7 +275,7 @@ impl VariantTest<'_> {
         crate::say!(
             sink,
             "test: {} variant {}: {}",
-            self.chapter,
+            self.name,
             self.variant,
             match ok {
                 true => "every step holds".to_string(),
@@ -523,7 +534,14 @@ impl Cycle<'_> {
         match self.verify_view(out) {
             Some(view) => {
                 let ok = !view.passed && out.status.code() == Some(1);
-                let detail = if ok { "" } else { why_if_passes };
+                // Checks that passed before any run pass here too: that, not the reset, is
+                // what is wrong.
+                let before = "it passed before any run too (step 1): its checks prove nothing";
+                let detail = match (ok, view.passing.iter().all(|c| self.useless.contains(c))) {
+                    (true, _) => "",
+                    (false, true) if !self.useless.is_empty() => before,
+                    (false, _) => why_if_passes,
+                };
                 self.push(index, "fails", verify_result(&view), ok, detail);
             }
             None => self.failed_command(index, "fails", out),
@@ -590,4 +608,25 @@ fn stdout(out: &Output) -> String {
 /// A subprocess's stdout and stderr, for `-v` and error details.
 fn both(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chapter_11_static_is_hosted_on_the_vagrant_shape_and_the_others_are_not() {
+        let chapter = Catalog::from_env().load("11-pod-network-routes").unwrap();
+        let variant = |name| chapter.variant(Some(name), Provider::Ssh).unwrap();
+        assert_eq!(not_hostable(variant("static")), None);
+        assert_eq!(fitting_shape(&chapter, variant("static")), Shape::Vagrant);
+        assert!(not_hostable(variant("gce")).unwrap().contains("Compute Engine"));
+        assert!(not_hostable(variant("flannel")).unwrap().contains("Kubernetes API server"));
+        assert_eq!(fitting_shape(&chapter, variant("gce")), Shape::Gce);
+        let (to_test, skipped) = choose_variants(&chapter, None).unwrap();
+        assert_eq!(to_test.len(), 1);
+        assert_eq!(skipped.len(), 2);
+        let error = choose_variants(&chapter, Some("gce")).unwrap_err();
+        assert_eq!(error.exit_code(), EXIT_BAD_INPUT);
+    }
 }

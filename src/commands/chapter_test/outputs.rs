@@ -2,8 +2,9 @@
 //! chapter: labctl test").
 //!
 //! `verify` is read from its `--output json` (docs/verify-json.md). `plan`, `run` and `reset`
-//! have no machine-readable output, so their summary lines are parsed here, and their exact
-//! words are pinned by the unit tests below: a change to those lines breaks these tests first.
+//! have no machine-readable output, so their exit codes and summary lines are read here; the
+//! unit tests below hold the words as the commands print them, and tests/e2e_chapter_test.rs
+//! reads the real commands' output.
 
 use std::collections::BTreeSet;
 
@@ -185,10 +186,14 @@ pub fn reset_hard_counts(stdout: &str) -> Option<(u64, u64)> {
     Some((undone, removed))
 }
 
-/// The last non-empty line of `text`, without a leading `error: ` (for a table's detail).
+/// What a failed labctl said, in one line for a table's detail: its last `error: ` line
+/// (without the word), else its last non-empty line.
 pub fn last_line(text: &str) -> String {
-    let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
-    line.strip_prefix("error: ").unwrap_or(line).to_string()
+    let lines = || text.lines().rev().map(str::trim);
+    if let Some(error) = lines().find_map(|l| l.strip_prefix("error: ")) {
+        return error.to_string();
+    }
+    lines().find(|l| !l.is_empty()).unwrap_or_default().to_string()
 }
 
 #[cfg(test)]
@@ -277,5 +282,7 @@ mod tests {
             Some((0, 0))
         );
         assert_eq!(last_line("a\nerror: the lab is locked\n\n"), "the lab is locked");
+        assert_eq!(last_line("error: no footprint\n  help: see the docs\n"), "no footprint");
+        assert_eq!(last_line("a\nb\n"), "b");
     }
 }
