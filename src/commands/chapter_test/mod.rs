@@ -282,6 +282,9 @@ impl VariantTest<'_> {
                 false => {
                     let failed: Vec<&str> = rows.iter().filter(|r| !r.ok).map(|r| r.step).collect();
                     match failed.is_empty() {
+                        true if self.interrupted.load(Ordering::SeqCst) => {
+                            "interrupted; the cycle did not finish".to_string()
+                        }
                         true => "FAILED (the cycle did not finish)".to_string(),
                         false => format!("FAILED at {}", failed.join(", ")),
                     }
