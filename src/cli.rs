@@ -207,6 +207,30 @@ pub enum Command {
         dry_run: bool,
     },
 
+    /// Self-test a chapter on a throwaway sandbox: verify fails, run, verify passes, run again
+    /// changes nothing, plan is empty, reset, verify fails, and a lab done by hand comes back
+    /// with `reset --hard`. Needs root.
+    ///
+    /// Each step is this labctl run on a sandbox of its own (a free network in 10.239.0.0/16),
+    /// removed afterwards whatever happens. A check that passes before anything was done is
+    /// named: it proves nothing. Prints a table of the cycle. Exit 0 every step holds, 1 a step
+    /// failed, 2 bad input (unknown chapter or variant, a variant the sandbox cannot host, not
+    /// root).
+    #[command(
+        after_help = "Examples:\n  sudo labctl test 11-pod-network-routes --variant static\n  sudo labctl test ./my-chapter.yaml            (every variant the sandbox can host)\n  sudo labctl test ./my-chapter.yaml --variant static --shape gce -v\n\nThe sandbox hosts machines over SSH only: a variant that needs a cloud API (`cloud: gce`) or\na Kubernetes API server (`where: kubectl`, `rollout_ready`) is skipped, and asking for it\nwith `--variant` is exit 2. See docs/chapters.md, \"Testing a chapter: labctl test\"."
+    )]
+    Test {
+        /// Chapter name or chapter file.
+        chapter: String,
+        /// Variant to test (default: every variant the sandbox can host, one after another).
+        #[arg(long, value_name = "V")]
+        variant: Option<String>,
+        /// Sandbox shape (default: the one the variant is meant for; vagrant unless its routes
+        /// go via a VPC router).
+        #[arg(long, value_enum, value_name = "S")]
+        shape: Option<crate::sandbox::spec::Shape>,
+    },
+
     /// Manage the built-in sandbox lab (network namespaces on this machine; needs root).
     #[command(subcommand)]
     Sandbox(crate::sandbox::SandboxCommand),

@@ -1,6 +1,7 @@
 //! The subcommands: each takes parsed arguments, does its work, and returns an [`Error`]
 //! for `main` to print once.
 
+mod chapter_test;
 mod class;
 mod completions;
 mod lab;
@@ -77,6 +78,9 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
                 junit.as_deref(),
                 html.as_deref(),
             )
+        }
+        Command::Test { chapter, variant, shape } => {
+            chapter_test::run(global, chapter, variant.as_deref(), *shape)
         }
         Command::Sandbox(cmd) => crate::sandbox::execute(cmd, global),
         Command::Completions { shell } => completions::run(*shell),

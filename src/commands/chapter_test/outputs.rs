@@ -1,0 +1,288 @@
+//! Reading what the labctl subprocesses of `labctl test` printed (docs/chapters.md, "Testing a
+//! chapter: labctl test").
+//!
+//! `verify` is read from its `--output json` (docs/verify-json.md). `plan`, `run` and `reset`
+//! have no machine-readable output, so their exit codes and summary lines are read here; the
+//! unit tests below hold the words as the commands print them, and tests/e2e_chapter_test.rs
+//! reads the real commands' output.
+
+use std::collections::BTreeSet;
+
+/// The name of the host check verify adds on its own for every worker whose node tells its pod
+/// subnet (docs/verify-json.md, `host_checks`): node and inventory agree on a healthy lab before
+/// and after any chapter, so it is not one of the chapter's checks and proves nothing either way.
+pub const POD_CIDR_CHECK: &str = "pod CIDR";
+
+/// The counts of `run`'s last line: `run: 6 changed, 0 ok, 0 failed, 0 unreachable, 0 skipped`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    pub changed: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub unreachable: u64,
+    pub skipped: u64,
+}
+
+/// Reads `run`'s summary line from its stdout.
+pub fn run_counts(stdout: &str) -> Option<RunCounts> {
+    let line = stdout.lines().rev().find_map(|l| l.strip_prefix("run: "))?;
+    let mut counts = RunCounts::default();
+    let mut seen = 0;
+    for part in line.split(" (log: ").next()?.split(", ") {
+        let (n, what) = part.split_once(' ')?;
+        let Ok(n) = n.parse::<u64>() else { continue };
+        let slot = match what {
+            "changed" => &mut counts.changed,
+            "ok" => &mut counts.ok,
+            "failed" => &mut counts.failed,
+            "unreachable" => &mut counts.unreachable,
+            "skipped" => &mut counts.skipped,
+            _ => continue,
+        };
+        *slot = n;
+        seen += 1;
+    }
+    (seen == 5).then_some(counts)
+}
+
+/// What `plan` printed: the actions it would run, per host, and its summary line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanView {
+    /// `(host, action)` for every `run` line, e.g. `("worker-0", "pod-routes (peer worker-1)")`.
+    pub to_do: BTreeSet<(String, String)>,
+    /// Actions shown as conflicts or whose check could not run.
+    pub unsure: usize,
+    /// Its last line, e.g. `plan: nothing to change (6 already done)`.
+    pub summary: String,
+}
+
+impl PlanView {
+    /// True when the plan has nothing to do and nothing it could not tell.
+    pub fn is_empty(&self) -> bool {
+        self.to_do.is_empty() && self.unsure == 0 && self.summary.starts_with("plan: nothing")
+    }
+}
+
+/// Reads `plan`'s text (`commands/plan.rs`, `describe`): `## HOST` headers, then one line per
+/// action, `  run   LABEL: WHY` for what `run` would do.
+pub fn plan_view(stdout: &str) -> Option<PlanView> {
+    let mut view = PlanView::default();
+    let mut host: Option<String> = None;
+    for line in stdout.lines() {
+        if let Some(h) = line.strip_prefix("## ") {
+            host = Some(h.trim().to_string());
+        } else if let Some(rest) = line.strip_prefix("  run   ") {
+            let label = rest.split_once(": ").map_or(rest, |(label, _)| label);
+            view.to_do.insert((host.clone().unwrap_or_default(), label.to_string()));
+        } else if line.starts_with("  ????  ") || line.starts_with("  conflict  ") {
+            view.unsure += 1;
+        } else if line.starts_with("plan: ") {
+            view.summary = line.to_string();
+        }
+    }
+    (!view.summary.is_empty()).then_some(view)
+}
+
+/// The differences between two plans' actions, in words (empty when they are the same).
+pub fn plan_difference(before: &PlanView, after: &PlanView) -> Vec<String> {
+    let name = |(host, action): &(String, String)| format!("{action} on {host}");
+    let missing = before.to_do.difference(&after.to_do).map(|a| format!("missing: {}", name(a)));
+    let extra = after.to_do.difference(&before.to_do).map(|a| format!("new: {}", name(a)));
+    missing.chain(extra).collect()
+}
+
+/// What one `verify --output json` found, as far as `labctl test` needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyView {
+    pub passed: bool,
+    pub pairs: usize,
+    pub pairs_passed: usize,
+    /// The chapter's host checks (not verify's own `pod CIDR` ones).
+    pub host_checks: usize,
+    pub host_checks_passed: usize,
+    /// verify's own `pod CIDR` checks, left out of the counts.
+    pub pod_cidr_checks: usize,
+    /// Every check that passed, in words: `` `my-check` on worker-0 ``, `pair worker-0 → worker-1`,
+    /// `route evidence worker-0 → worker-1`.
+    pub passing: Vec<String>,
+}
+
+impl VerifyView {
+    /// `0 of 6 pairs pass, 0 of 3 host checks pass`.
+    pub fn counts(&self) -> String {
+        let mut parts = Vec::new();
+        if self.pairs > 0 {
+            parts.push(format!("{} of {} pairs pass", self.pairs_passed, self.pairs));
+        }
+        if self.host_checks > 0 {
+            parts.push(format!(
+                "{} of {} host checks pass",
+                self.host_checks_passed, self.host_checks
+            ));
+        }
+        if parts.is_empty() {
+            return "nothing checked".into();
+        }
+        parts.join(", ")
+    }
+}
+
+/// Reads verify's JSON report (docs/verify-json.md). A pair whose every check passes is named
+/// as the pair; otherwise each of its checks that passes is named on its own, since a check
+/// that passes on an untouched lab proves nothing even when another check of the pair fails.
+pub fn verify_view(stdout: &str) -> Option<VerifyView> {
+    let json: serde_json::Value = serde_json::from_str(stdout).ok()?;
+    let mut view = VerifyView { passed: json["passed"].as_bool()?, ..VerifyView::default() };
+    for pair in json["pairs"].as_array()? {
+        let from = pair["from"].as_str().unwrap_or("?");
+        let to = pair["to"].as_str().unwrap_or("?");
+        view.pairs += 1;
+        if pair["passed"].as_bool() == Some(true) {
+            view.pairs_passed += 1;
+            view.passing.push(format!("pair {from} → {to}"));
+            continue;
+        }
+        for (key, words) in [("route_evidence", "route evidence"), ("data_plane", "pod ping")] {
+            if pair[key]["passed"].as_bool() == Some(true) {
+                view.passing.push(format!("{words} {from} → {to}"));
+            }
+        }
+    }
+    for check in json["host_checks"].as_array()? {
+        let name = check["name"].as_str().unwrap_or("?");
+        if name == POD_CIDR_CHECK {
+            view.pod_cidr_checks += 1;
+            continue;
+        }
+        view.host_checks += 1;
+        if check["passed"].as_bool() == Some(true) {
+            view.host_checks_passed += 1;
+            let host = check["host"].as_str().unwrap_or("?");
+            view.passing.push(format!("`{name}` on {host}"));
+        }
+    }
+    Some(view)
+}
+
+/// `reset`'s count of undone actions: `reset: 6 undone, ...`, or 0 for `reset: nothing to undo`.
+pub fn reset_undone(stdout: &str) -> Option<u64> {
+    let line = stdout.lines().rev().find_map(|l| l.strip_prefix("reset: "))?;
+    if line.starts_with("nothing to undo") {
+        return Some(0);
+    }
+    line.split_once(" undone")?.0.parse().ok()
+}
+
+/// `reset --hard`'s counts: (undone by labctl, removed), from
+/// `reset --hard: 0 undone by labctl, 6 removed, 0 host(s) not at the start, ...`; (0, 0) when
+/// it found nothing to remove.
+pub fn reset_hard_counts(stdout: &str) -> Option<(u64, u64)> {
+    let line = stdout.lines().rev().find_map(|l| l.strip_prefix("reset --hard: "))?;
+    if line.starts_with("nothing to remove") {
+        return Some((0, 0));
+    }
+    let undone = line.split_once(" undone by labctl")?.0.parse().ok()?;
+    let removed = line.split_once(", ")?.1.split_once(" removed")?.0.parse().ok()?;
+    Some((undone, removed))
+}
+
+/// What a failed labctl said, in one line for a table's detail: its last `error: ` line
+/// (without the word), else its last non-empty line.
+pub fn last_line(text: &str) -> String {
+    let lines = || text.lines().rev().map(str::trim);
+    if let Some(error) = lines().find_map(|l| l.strip_prefix("error: ")) {
+        return error.to_string();
+    }
+    lines().find(|l| !l.is_empty()).unwrap_or_default().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_summary_line_is_read() {
+        let out = "HOST ...\nrun: 6 changed, 1 ok, 0 failed, 0 unreachable, 2 skipped (log: /x/run.log)\n";
+        assert_eq!(
+            run_counts(out),
+            Some(RunCounts { changed: 6, ok: 1, failed: 0, unreachable: 0, skipped: 2 })
+        );
+        let conflicts =
+            "run: 0 changed, 4 ok, 0 failed, 0 unreachable, 0 skipped, 2 in conflict (log: l)";
+        assert_eq!(run_counts(conflicts).map(|c| c.ok), Some(4));
+        assert_eq!(run_counts("nothing here\n"), None);
+    }
+
+    #[test]
+    fn plan_actions_and_summary_are_read() {
+        let out = "# plan: chapter c, variant static\n\n## worker-0\n  run   pod-routes (peer worker-1): check failed\n  skip  pod-routes (peer worker-2): done\n\n## worker-1\n  run   pod-routes (peer worker-0): check failed: x: y\n\nplan: 2 to change, 1 already done, 0 unknown\n";
+        let view = plan_view(out).unwrap();
+        let expected: BTreeSet<(String, String)> = [
+            ("worker-0".to_string(), "pod-routes (peer worker-1)".to_string()),
+            ("worker-1".to_string(), "pod-routes (peer worker-0)".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(view.to_do, expected);
+        assert!(!view.is_empty());
+        let empty =
+            plan_view("## worker-0\n  skip  a: done\n\nplan: nothing to change (1 already done)\n")
+                .unwrap();
+        assert!(empty.is_empty());
+        let mut other = view.clone();
+        other.to_do.remove(&("worker-1".to_string(), "pod-routes (peer worker-0)".to_string()));
+        assert_eq!(
+            plan_difference(&view, &other),
+            ["missing: pod-routes (peer worker-0) on worker-1"]
+        );
+        assert_eq!(plan_view("no summary"), None);
+    }
+
+    #[test]
+    fn verify_json_names_what_passes_and_leaves_out_pod_cidr_checks() {
+        let json = r#"{"passed": false, "pairs": [
+            {"from": "worker-0", "to": "worker-1", "passed": false,
+             "route_evidence": {"passed": true, "evidence": ""}, "data_plane": {"passed": false, "evidence": ""}},
+            {"from": "worker-1", "to": "worker-0", "passed": true,
+             "route_evidence": {"passed": true, "evidence": ""}, "data_plane": {"passed": true, "evidence": ""}}],
+            "host_checks": [
+              {"name": "pod CIDR", "host": "worker-0", "passed": true, "evidence": ""},
+              {"name": "always", "host": "worker-0", "passed": true, "evidence": ""},
+              {"name": "marker", "host": "worker-1", "passed": false, "evidence": ""}]}"#;
+        let view = verify_view(json).unwrap();
+        assert_eq!(
+            view.passing,
+            [
+                "route evidence worker-0 → worker-1",
+                "pair worker-1 → worker-0",
+                "`always` on worker-0"
+            ]
+        );
+        assert_eq!(view.counts(), "1 of 2 pairs pass, 1 of 2 host checks pass");
+        assert_eq!(view.pod_cidr_checks, 1);
+        assert_eq!(verify_view("error"), None);
+    }
+
+    #[test]
+    fn reset_lines_are_read() {
+        assert_eq!(
+            reset_undone("T\nreset: 6 undone, 0 failed, 0 unreachable, 0 skipped (log: l)\n"),
+            Some(6)
+        );
+        assert_eq!(
+            reset_undone("reset: nothing to undo: labctl has applied nothing of c on this lab\n"),
+            Some(0)
+        );
+        let hard = "x\nworker-0: back at the start\nreset --hard: 0 undone by labctl, 6 removed, 0 host(s) not at the start, 0 unreachable (log: l)\n";
+        assert_eq!(reset_hard_counts(hard), Some((0, 6)));
+        assert_eq!(
+            reset_hard_counts(
+                "reset --hard: nothing to remove; every host read is at the chapter's start\n"
+            ),
+            Some((0, 0))
+        );
+        assert_eq!(last_line("a\nerror: the lab is locked\n\n"), "the lab is locked");
+        assert_eq!(last_line("error: no footprint\n  help: see the docs\n"), "no footprint");
+        assert_eq!(last_line("a\nb\n"), "b");
+    }
+}
