@@ -93,6 +93,9 @@ impl Lab {
     ) -> Result<String, Error> {
         let variant = self.variant(flag, use_state)?;
         let name = variant.name.value.clone();
+        for warning in crate::plan::lab_warnings(&self.chapter, variant, &self.inventory) {
+            crate::complain!(self.sink, "warning: {warning}");
+        }
         match variant.cloud {
             None => {}
             Some(crate::chapter::Cloud::Gce) => crate::runner::runtime()?

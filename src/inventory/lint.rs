@@ -235,31 +235,8 @@ fn counts(inv: &Inventory, out: &mut Vec<Diagnostic>) {
         );
         return;
     }
-    // The static and gce variants need none; a step that runs on a controller is refused
-    // when it is planned (`crate::plan`).
-    if inv.controllers().next().is_none() && inv.kubeconfig.is_none() {
-        out.push(
-            Diagnostic::warning(
-                &inv.source,
-                inv.lines.nodes,
-                "the inventory has no controller node: steps that run on a controller (flannel's kubectl) cannot be planned",
-            )
-            .with_help("add a node with `role: controller` (KTHW calls it `server`)"),
-        );
-    }
-    let workers = inv.workers().count();
-    if workers < 2 {
-        let count =
-            if workers == 0 { "no workers".to_string() } else { "only one worker".to_string() };
-        out.push(
-            Diagnostic::warning(
-                &inv.source,
-                inv.lines.nodes,
-                format!("the inventory has {count}: pod network routes only matter between two or more workers"),
-            )
-            .with_help("add worker nodes to see chapter 11 at work"),
-        );
-    }
+    // How many controllers and workers a lab needs is the chapter's to say: see
+    // `crate::plan::lab_warnings`, once the variant is known.
 }
 
 #[cfg(test)]
@@ -428,32 +405,17 @@ network:
     }
 
     #[test]
-    fn missing_controller_is_a_warning() {
-        let text = LAB.replace("role: controller", "role: worker, pod_cidr: 10.200.2.0/24");
-        assert_eq!(check(&inventory(&text)).unwrap().len(), 1, "a warning, not an error");
-        assert_eq!(
-            messages(&text),
-            ["labctl.yaml:2: the inventory has no controller node: steps that run on a \
-              controller (flannel's kubectl) cannot be planned\n  help: add a node with `role: \
-              controller` (KTHW calls it `server`)"]
-        );
-    }
-
-    #[test]
-    fn fewer_than_two_workers_is_a_warning() {
-        let text = LAB.replace(
-            "  - { name: worker-1, role: worker, address: 10.240.0.21, pod_cidr: 10.200.1.0/24 }\n",
-            "",
-        );
-        let found = lint(&inventory(&text));
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].severity, Severity::Warning);
-        assert_eq!(
-            found[0].to_string(),
-            "labctl.yaml:2: the inventory has only one worker: pod network routes only matter \
-             between two or more workers\n  help: add worker nodes to see chapter 11 at work"
-        );
-        assert_eq!(check(&inventory(&text)).unwrap(), found);
+    fn the_labs_size_is_the_chapters_concern() {
+        // No controller and one worker: what a lab needs depends on the chapter (see
+        // `crate::plan::lab_warnings`), not on the inventory.
+        let text = LAB
+            .replace("role: controller", "role: worker, pod_cidr: 10.200.2.0/24")
+            .replace(
+                "  - { name: worker-1, role: worker, address: 10.240.0.21, pod_cidr: 10.200.1.0/24 }\n",
+                "",
+            );
+        assert_eq!(messages(&text), Vec::<String>::new());
+        assert_eq!(check(&inventory(&text)).unwrap(), Vec::new());
     }
 
     #[test]

@@ -44,20 +44,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn load_checked_returns_warnings() {
+    fn load_checked_reads_a_one_worker_lab_without_a_word() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("lab.txt");
         std::fs::write(&file, "10.240.0.10 s.k server\n10.240.0.20 w.k worker-0 10.200.0.0/24\n")
             .unwrap();
         let (inv, warnings) = load_checked(&file).unwrap();
         assert_eq!(inv.nodes.len(), 2);
-        let messages: Vec<_> = warnings.iter().map(|w| w.message.as_str()).collect();
-        assert_eq!(
-            messages,
-            [
-                "the inventory has only one worker: pod network routes only matter between two or more workers"
-            ]
-        );
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 
     #[test]

@@ -173,6 +173,49 @@ pub fn uses_iface_args(
     Ok(serde_json::to_string(&a).ok() != serde_json::to_string(&b).ok())
 }
 
+/// What the inventory lacks for `variant`, as warnings: no controller where the variant
+/// runs steps or checks on one, fewer than two workers where it compares workers in pairs.
+pub fn lab_warnings(
+    chapter: &Chapter,
+    variant: &Variant,
+    inventory: &Inventory,
+) -> Vec<Diagnostic> {
+    use crate::chapter::schema::VerifyCheck;
+    let mut warnings = Vec::new();
+    let named = format!("variant `{}` of {}", variant.name.value, chapter.name());
+    let on_controller = variant.steps.iter().any(|s| needs_controller(s.target))
+        || variant.verify.iter().any(|c| match c {
+            VerifyCheck::Command { target, .. } => needs_controller(*target),
+            VerifyCheck::RolloutReady { .. } => true,
+            _ => false,
+        });
+    if on_controller && inventory.controllers().next().is_none() && inventory.kubeconfig.is_none() {
+        warnings.push(
+            Diagnostic::warning(
+                &inventory.source,
+                inventory.lines.nodes,
+                format!("the inventory has no controller node, and {named} works on one"),
+            )
+            .with_help("add a node with `role: controller` (KTHW calls it `server`)"),
+        );
+    }
+    let pairwise = variant.verify.iter().any(VerifyCheck::is_pairwise)
+        || variant.steps.iter().any(|s| s.for_each == Some(ForEach::Peers));
+    let workers = inventory.workers().count();
+    if pairwise && workers < 2 {
+        let count = if workers == 0 { "no workers" } else { "only one worker" };
+        warnings.push(
+            Diagnostic::warning(
+                &inventory.source,
+                inventory.lines.nodes,
+                format!("the inventory has {count}, and {named} works between pairs of workers"),
+            )
+            .with_help("add worker nodes to see it at work"),
+        );
+    }
+    warnings
+}
+
 /// True when `target` names controllers (so an inventory without one cannot do it).
 pub fn needs_controller(target: Target) -> bool {
     matches!(target, Target::Controllers | Target::FirstController | Target::Kubectl)
@@ -361,4 +404,54 @@ fn put_action(
 /// A template context with one variable.
 fn single(name: &str, value: Value) -> Value {
     Value::from(BTreeMap::from([(name.to_string(), value)]))
+}
+
+#[cfg(test)]
+mod lab_warning_tests {
+    use super::*;
+    use crate::chapter::Catalog;
+
+    fn warnings(chapter: &str, variant: &str, edit: impl Fn(&mut Inventory)) -> Vec<String> {
+        let chapter = Catalog::from_env().load(chapter).unwrap();
+        let variant = chapter.spec.variants.iter().find(|v| v.name.value == variant).unwrap();
+        let mut inventory = crate::chapter::sample::sample_inventory();
+        edit(&mut inventory);
+        lab_warnings(&chapter, variant, &inventory).iter().map(|d| d.message.clone()).collect()
+    }
+
+    #[test]
+    fn a_lab_is_short_of_what_its_variant_works_on_only() {
+        let one_worker = |inv: &mut Inventory| {
+            inv.nodes.retain(|n| n.role != crate::inventory::Role::Worker || n.name == "worker-0")
+        };
+        let no_controller = |inv: &mut Inventory| {
+            inv.nodes.retain(|n| n.role != crate::inventory::Role::Controller)
+        };
+        assert_eq!(
+            warnings("11-pod-network-routes", "static", one_worker),
+            [
+                "the inventory has only one worker, and variant `static` of 11-pod-network-routes works between pairs of workers"
+            ]
+        );
+        assert_eq!(
+            warnings("11-pod-network-routes", "static", no_controller),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            warnings("11-pod-network-routes", "flannel", no_controller),
+            [
+                "the inventory has no controller node, and variant `flannel` of 11-pod-network-routes works on one"
+            ]
+        );
+        assert_eq!(
+            warnings("04-certificate-authority", "jumpbox", one_worker),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            warnings("04-certificate-authority", "jumpbox", no_controller),
+            [
+                "the inventory has no controller node, and variant `jumpbox` of 04-certificate-authority works on one"
+            ]
+        );
+    }
 }

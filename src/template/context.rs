@@ -177,6 +177,58 @@ pub fn base_context_with(
 mod tests {
     use super::*;
 
+    /// Every variable a chapter can use, and every field of one, is in docs/chapters.md's
+    /// table of variables (on the row of the variable it belongs to).
+    #[test]
+    fn every_template_variable_is_documented() {
+        let docs = include_str!("../../docs/chapters.md");
+        let table = docs.split("Variables:").nth(1).expect("docs/chapters.md has `Variables:`");
+        let table: Vec<&str> =
+            table.lines().take_while(|l| l.is_empty() || l.starts_with('|')).collect();
+        let row = |name: &str| {
+            table
+                .iter()
+                .find(|l| l.split('|').nth(1).is_some_and(|c| c.contains(&format!("`{name}`"))))
+                .copied()
+        };
+        let mut inventory = crate::chapter::sample::sample_inventory();
+        inventory.gce = Some(crate::inventory::GceSettings::default());
+        let context = base_context(&inventory, "04-certificate-authority", "jumpbox");
+        let json = serde_json::to_value(&context).unwrap();
+        let mut missing = Vec::new();
+        for (name, value) in json.as_object().unwrap() {
+            let Some(line) = row(name) else {
+                missing.push(name.clone());
+                continue;
+            };
+            let fields = match value {
+                serde_json::Value::Object(fields) => fields.keys().cloned().collect(),
+                serde_json::Value::Array(items) => match items.first() {
+                    // Lists of nodes: their fields are on the row of "a node".
+                    Some(serde_json::Value::Object(node)) => {
+                        let node_row = row("a node")
+                            .or_else(|| table.iter().find(|l| l.contains("| a node |")).copied())
+                            .unwrap_or_default();
+                        for field in node.keys() {
+                            if !node_row.contains(&format!("`{field}`")) {
+                                missing.push(format!("(a node).{field}"));
+                            }
+                        }
+                        Vec::new()
+                    }
+                    _ => Vec::new(),
+                },
+                _ => Vec::new(),
+            };
+            for field in fields {
+                if !line.contains(&format!("`{field}`")) {
+                    missing.push(format!("{name}.{field}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "not in docs/chapters.md's table of variables: {missing:?}");
+    }
+
     #[test]
     fn route_names_follow_the_chapter() {
         let cidr: Ipv4Net = "10.200.2.0/24".parse().unwrap();
