@@ -204,3 +204,80 @@ fn a_chapter_of_command_checks_verifies_a_one_worker_lab_per_host_and_check() {
     let hosts: Vec<String> = checks(&report).into_iter().map(|(_, host, _)| host).collect();
     assert_eq!(hosts, ["worker-0"; 4]);
 }
+
+/// A chapter that makes a file on each worker, fetches it back into the working directory,
+/// and joins the copies there with a local step.
+const FETCH_CHAPTER: &str = r#"chapter: fetch-back
+title: Fetch back
+summary: files made on the nodes, brought back to the jumpbox
+default_variant: { ssh: jumpbox, vagrant: jumpbox, gce: jumpbox }
+variants:
+  - name: jumpbox
+    summary: fetch
+    steps:
+      - name: make
+        summary: a file on each worker
+        where: workers
+        sudo: true
+        check: test -f /etc/kubernetes/who
+        run: hostname > /etc/kubernetes/who
+        undo: rm -f /etc/kubernetes/who
+      - name: bring-back
+        summary: each worker's file, here
+        where: workers
+        sudo: true
+        fetch:
+          - { from: /etc/kubernetes/who, to: "{{ node.name }}.who" }
+      - name: gather
+        summary: one file of them all
+        where: local
+        check: test -f all.who
+        run: cat {% for w in workers %}{{ w.name }}.who {% endfor %}> all.who
+        undo: rm -f all.who
+    verify:
+      - command: { name: all, where: local, run: "cat all.who", expect: { output: "worker-1" } }
+"#;
+
+#[test]
+fn a_step_fetches_files_back_into_the_working_directory_for_a_local_step() {
+    let root = Root::new();
+    let certs = Certs::up(&root, "fetch", "10.229.4.0/24");
+    let dir = tempfile::tempdir().unwrap();
+    let chapter = dir.path().join("fetch-back.yaml");
+    std::fs::write(&chapter, FETCH_CHAPTER).unwrap();
+    let chapter = chapter.to_str().unwrap();
+
+    let run = certs.labctl(&["run", chapter]);
+    assert!(run.status.success(), "{}", text(&run));
+    let work = certs.workdir();
+    let read = |name: &str| std::fs::read_to_string(work.join(name)).unwrap_or_default();
+    assert_eq!(read("worker-0.who"), "worker-0\n");
+    assert_eq!(read("all.who"), "worker-0\nworker-1\n", "the local step ran after the fetches");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(work.join("worker-1.who")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let verify = certs.labctl(&["verify", chapter]);
+    assert!(verify.status.success(), "{}", text(&verify));
+
+    let again = certs.labctl(&["run", chapter]);
+    assert!(text(&again).contains(" 0 changed"), "{}", text(&again));
+
+    // The file changes on worker-1: the next run fetches it again, and only it.
+    certs.by_hand("worker-1", "echo changed > /etc/kubernetes/who");
+    let plan = certs.labctl(&["plan", chapter]);
+    assert!(
+        text(&plan).contains("bring-back (fetch /etc/kubernetes/who as worker-1.who)"),
+        "{}",
+        text(&plan)
+    );
+    let refetch = certs.labctl(&["run", chapter]);
+    assert!(text(&refetch).contains(" 1 changed"), "{}", text(&refetch));
+    assert_eq!(read("worker-1.who"), "changed\n");
+
+    // reset removes the copies here and the files there.
+    let reset = certs.labctl(&["reset", chapter, "--yes"]);
+    assert!(reset.status.success(), "{}", text(&reset));
+    assert!(!work.join("worker-0.who").exists() && !work.join("worker-1.who").exists());
+    assert!(!work.join("all.who").exists());
+    assert_eq!(certs.by_hand("worker-0", "ls -A /etc/kubernetes"), "");
+}

@@ -216,7 +216,7 @@ impl Chapter {
                 .filter_map(|(field, command)| command.as_ref().map(|c| (field, c)));
             let owner = format!("step `{}`", step.name.value);
             let commands = [("check", &step.check), ("run", &step.run), ("undo", &step.undo)];
-            if step.files.is_empty() {
+            if step.files.is_empty() && step.fetch.is_empty() {
                 let missing: Vec<&str> =
                     commands.iter().filter(|(_, c)| c.is_none()).map(|(f, _)| *f).collect();
                 if !missing.is_empty() {
@@ -308,7 +308,7 @@ impl Chapter {
     }
 
     /// A step's `files`: nothing else does its work, each file has one source, and its path,
-    /// mode and owner are ones labctl can put (docs/chapters.md, "Files").
+    /// mode and owner are ones labctl can put (docs/chapters.md, "Files and the working directory").
     fn check_files(
         &self,
         renderer: &Renderer,
@@ -316,6 +316,16 @@ impl Chapter {
         problems: &mut Vec<Diagnostic>,
     ) {
         let owner = format!("step `{}`", step.name.value);
+        let what = if step.files.is_empty() { "fetches files" } else { "puts `files`" };
+        if !step.files.is_empty() && !step.fetch.is_empty() {
+            problems.push(
+                self.error_at(
+                    &step.fetch[0].from,
+                    format!("{owner} both puts `files` and has `fetch`"),
+                )
+                .with_help("put and fetch in steps of their own, in the order they must happen"),
+            );
+        }
         let others = [
             ("check", &step.check),
             ("run", &step.run),
@@ -327,7 +337,7 @@ impl Chapter {
         for (field, value) in others {
             if let Some(value) = value {
                 problems.push(
-                    self.error_at(value, format!("{owner} puts `files` and also has `{field}`"))
+                    self.error_at(value, format!("{owner} {what} and also has `{field}`"))
                         .with_help("labctl writes the check, run and undo of each file; put other work in a step of its own"),
                 );
             }
@@ -345,9 +355,7 @@ impl Chapter {
             match (&file.from, &file.template) {
                 (Some(from), None) => {
                     self.check_command(renderer, &owner, "files.from", from, problems);
-                    if !templated(&from.value)
-                        && (from.value.starts_with('/') || from.value.split('/').any(|p| p == ".."))
-                    {
+                    if !templated(&from.value) && !is_work_file(&from.value) {
                         problems.push(
                             self.error_at(from, format!("`from: {}` of {owner} leaves the lab's working directory", from.value))
                                 .with_help("`from` names a file in `.labctl/work/`, where `where: local` steps run"),
@@ -382,6 +390,35 @@ impl Chapter {
                 && let Err(why) = schema::parse_owner(&user.value)
             {
                 problems.push(self.error_at(user, format!("bad `owner` in {owner}: {why}")));
+            }
+        }
+        for file in &step.fetch {
+            self.check_command(renderer, &owner, "fetch.from", &file.from, problems);
+            self.check_command(renderer, &owner, "fetch.to", &file.to, problems);
+            if !templated(&file.from.value) && !file.from.value.starts_with('/') {
+                problems.push(self.error_at(
+                    &file.from,
+                    format!("`from: {}` of {owner} is not an absolute path", file.from.value),
+                ));
+            }
+            if !templated(&file.to.value) && !is_work_file(&file.to.value) {
+                problems.push(
+                    self.error_at(
+                        &file.to,
+                        format!(
+                            "`to: {}` of {owner} leaves the lab's working directory",
+                            file.to.value
+                        ),
+                    )
+                    .with_help(
+                        "`to` names a file in `.labctl/work/`, where `where: local` steps run",
+                    ),
+                );
+            }
+            if let Some(mode) = &file.mode
+                && let Err(why) = schema::parse_mode(&mode.value)
+            {
+                problems.push(self.error_at(mode, format!("bad `mode` in {owner}: {why}")));
             }
         }
     }
@@ -424,6 +461,13 @@ impl Chapter {
         }
         Ok(())
     }
+}
+
+/// A relative path that stays inside the lab's working directory.
+pub fn is_work_file(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('/')
+        && !name.split('/').any(|p| p == ".." || p.is_empty())
 }
 
 /// Chapter, variant and step names: lowercase letters, digits and dashes.

@@ -103,6 +103,10 @@ pub struct Step {
     /// run and undo labctl writes (instead of `check`, `run` and `undo`).
     #[serde(default)]
     pub files: Vec<PutFile>,
+    /// Files fetched from the host into the lab's working directory, each an action of its
+    /// own, like `files` the other way round.
+    #[serde(default)]
+    pub fetch: Vec<FetchFile>,
     /// Asked when `check` fails: exit 0 means something else holds the step's place (a route
     /// of the same name with other values); its output says what. Needs `replace`.
     #[serde(default)]
@@ -138,6 +142,19 @@ pub struct PutFile {
     /// `user` or `user:group`; the connecting user's (or root's, with sudo) when not given.
     #[serde(default)]
     pub owner: Option<Spanned<String>>,
+}
+
+/// A file a step fetches from a host into the lab's working directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchFile {
+    /// The absolute path on the host (a template).
+    pub from: Spanned<String>,
+    /// Its name in the working directory (a template), e.g. `{{ node.name }}.kubeconfig`.
+    pub to: Spanned<String>,
+    /// Octal permissions of the copy; `"0600"` when not given.
+    #[serde(default)]
+    pub mode: Option<Spanned<String>>,
 }
 
 /// Permissions as chapters write them: octal, at most `7777`.

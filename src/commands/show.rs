@@ -52,6 +52,25 @@ pub fn describe(chapter: &Chapter) -> String {
             }
             let _ = writeln!(out, "  {}. {} ({place})", i + 1, step.name.value);
             let _ = writeln!(out, "     {}", step.summary.trim());
+            for file in &step.files {
+                let source = match (&file.from, &file.template) {
+                    (Some(from), _) => format!("{} of the working directory", from.value),
+                    (None, Some(template)) => format!("template {}", template.value),
+                    (None, None) => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "     puts {} ({}) from {source}",
+                    file.to.value, file.mode.value
+                );
+            }
+            for file in &step.fetch {
+                let _ = writeln!(
+                    out,
+                    "     fetches {} into the working directory as {}",
+                    file.from.value, file.to.value
+                );
+            }
         }
         if !variant.verify.is_empty() {
             // Names written as templates are shown as they come out for KTHW's own lab.

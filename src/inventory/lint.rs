@@ -227,16 +227,15 @@ fn gce(inv: &Inventory, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// A lab has nodes. How many controllers and workers it needs is the chapter's to say: see
+/// `crate::plan::lab_warnings`, once the variant is known.
 fn counts(inv: &Inventory, out: &mut Vec<Diagnostic>) {
     if inv.nodes.is_empty() {
         out.push(
             Diagnostic::error(&inv.source, inv.lines.nodes, None, "the inventory has no nodes")
                 .with_help("list the lab's machines under `nodes:` (see examples/labctl.yaml)"),
         );
-        return;
     }
-    // How many controllers and workers a lab needs is the chapter's to say: see
-    // `crate::plan::lab_warnings`, once the variant is known.
 }
 
 #[cfg(test)]

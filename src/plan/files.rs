@@ -1,6 +1,6 @@
 //! Files a step puts onto a host: each one action whose `check`, `run` and `undo` labctl
 //! writes, so that putting a file is idempotent, recorded and undone like any other action
-//! (docs/chapters.md, "Files").
+//! (docs/chapters.md, "Files and the working directory").
 //!
 //! The content goes on the command's stdin over the host's own connection; `install` writes it
 //! next to its place with its mode and owner, and a rename puts it there whole. The check
@@ -88,7 +88,7 @@ impl PutFile {
         let to = q(&self.to)?;
         let mode = format!("{:o}", self.mode);
         let hash = match content {
-            Some(bytes) => Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect(),
+            Some(bytes) => sha256_hex(bytes),
             None => match &self.source {
                 Source::WorkFile { name } => format!("<sha256 of {name} when it runs>"),
                 Source::Template { name, .. } => format!("<sha256 of {name}>"),
@@ -120,6 +120,63 @@ impl PutFile {
         );
         Ok(Commands { check, run, undo: format!("rm -f {to}") })
     }
+}
+
+/// A file to fetch from a host into the lab's working directory, as planned.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FetchFile {
+    /// The absolute path on the host.
+    pub from: String,
+    /// Its name in the working directory.
+    pub to: String,
+    #[serde(serialize_with = "as_octal")]
+    pub mode: u32,
+}
+
+/// The commands of one fetch: `check` and `run` go to the host; `local_check` and
+/// `local_undo` are what the state records, since the copy is on this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchCommands {
+    pub check: String,
+    pub run: String,
+    pub local_check: String,
+    pub local_undo: String,
+}
+
+impl FetchFile {
+    /// What the action is called in messages: `fetch /etc/kubernetes/admin.kubeconfig as
+    /// worker-0.kubeconfig`. The copy's name is in it: the state records copies on this
+    /// machine, where two workers' files of one path are two copies.
+    pub fn item(&self) -> String {
+        format!("fetch {} as {}", self.from, self.to)
+    }
+
+    /// The copy's SHA-256, when it is there.
+    pub fn local_hash(&self, workdir: &Path) -> Option<String> {
+        std::fs::read(workdir.join(&self.to)).ok().map(|bytes| sha256_hex(&bytes))
+    }
+
+    /// The commands when the copy has `hash` (`None`: no copy yet, or not known).
+    pub fn commands(&self, hash: Option<&str>) -> Result<FetchCommands, String> {
+        let q = |s: &str| quote(s).map_err(|e| e.to_string());
+        let from = q(&self.from)?;
+        let to = q(&self.to)?;
+        let hash = q(hash.unwrap_or("<sha256 of the copy>"))?;
+        let same = |path: &str| {
+            format!("[ -f {path} ] && [ \"$(sha256sum < {path} | cut -d' ' -f1)\" = {hash} ]")
+        };
+        Ok(FetchCommands {
+            check: same(&from),
+            run: format!("cat {from}"),
+            local_check: format!("{} && [ \"$(stat -c %a {to})\" = {:o} ]", same(&to), self.mode),
+            local_undo: format!("rm -f {to}"),
+        })
+    }
+}
+
+/// Lower-case hex SHA-256 of `bytes`, as `sha256sum` prints it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -176,6 +233,31 @@ mod tests {
             c.run
         );
         assert_eq!(c.undo, "rm -f '/root/my certs/ca.crt'");
+    }
+
+    #[test]
+    fn a_fetch_compares_the_hosts_file_with_the_copy_and_records_the_copy() {
+        let fetch = FetchFile {
+            from: "/etc/kubernetes/admin.kubeconfig".into(),
+            to: "worker-0.kubeconfig".into(),
+            mode: 0o600,
+        };
+        assert_eq!(fetch.item(), "fetch /etc/kubernetes/admin.kubeconfig as worker-0.kubeconfig");
+        let c = fetch.commands(Some("abc")).unwrap();
+        assert_eq!(
+            c.check,
+            "[ -f /etc/kubernetes/admin.kubeconfig ] && [ \"$(sha256sum < /etc/kubernetes/admin.kubeconfig | cut -d' ' -f1)\" = abc ]"
+        );
+        assert_eq!(c.run, "cat /etc/kubernetes/admin.kubeconfig");
+        assert_eq!(
+            c.local_check,
+            "[ -f worker-0.kubeconfig ] && [ \"$(sha256sum < worker-0.kubeconfig | cut -d' ' -f1)\" = abc ] && [ \"$(stat -c %a worker-0.kubeconfig)\" = 600 ]"
+        );
+        assert_eq!(c.local_undo, "rm -f worker-0.kubeconfig");
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(fetch.local_hash(dir.path()), None);
+        std::fs::write(dir.path().join("worker-0.kubeconfig"), b"key\n").unwrap();
+        assert_eq!(fetch.local_hash(dir.path()), Some(sha256_hex(b"key\n")));
     }
 
     #[test]

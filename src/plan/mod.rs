@@ -73,6 +73,9 @@ pub struct Action {
     /// The file this action puts (its check, run and undo are labctl's; see [`files`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub put: Option<files::PutFile>,
+    /// The file this action fetches into the working directory (see [`files`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<files::FetchFile>,
     /// The footprint items this action leaves (see the step's `leaves`), words joined by one space.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub leaves: Vec<String>,
@@ -294,6 +297,20 @@ fn plan_step(
             }
             continue;
         }
+        if !step.fetch.is_empty() {
+            let text = |s: &serde_saphyr::Spanned<String>| {
+                let located = Located {
+                    text: &s.value,
+                    line: s.referenced.line(),
+                    column: s.referenced.column(),
+                };
+                renderer.render_text(file, located, &ctx)
+            };
+            for fetch in &step.fetch {
+                actions.push(fetch_action(file, fetch, &text)?);
+            }
+            continue;
+        }
         let stdin = match &step.stdin {
             Some(name) => Some(RenderedInput {
                 template: name.value.clone(),
@@ -307,6 +324,7 @@ fn plan_step(
             run: required(&step.run, &command)?,
             undo: required(&step.undo, &command)?,
             put: None,
+            fetch: None,
             conflict: step.conflict.as_ref().map(&command).transpose()?,
             replace: step.replace.as_ref().map(&command).transpose()?,
             stdin,
@@ -397,6 +415,58 @@ fn put_action(
         replace: None,
         stdin: None,
         put: Some(put),
+        fetch: None,
+        leaves: Vec::new(),
+    })
+}
+
+/// The action that fetches `fetch` into the working directory.
+fn fetch_action(
+    chapter_file: &Path,
+    fetch: &crate::chapter::schema::FetchFile,
+    text: &dyn Fn(&serde_saphyr::Spanned<String>) -> Result<String, Diagnostic>,
+) -> Result<Action, Diagnostic> {
+    let bad = |at: &serde_saphyr::Spanned<String>, why: String| {
+        Diagnostic::error(
+            chapter_file,
+            Some(at.referenced.line()),
+            Some(at.referenced.column()),
+            why,
+        )
+    };
+    let from = text(&fetch.from)?;
+    if !from.starts_with('/') {
+        return Err(bad(
+            &fetch.from,
+            format!("`from` renders to `{from}`, which is not an absolute path"),
+        ));
+    }
+    let to = text(&fetch.to)?;
+    if !crate::chapter::is_work_file(&to) {
+        return Err(bad(
+            &fetch.to,
+            format!("`to` renders to `{to}`, which is not a file of the lab's working directory"),
+        ));
+    }
+    let mode = match &fetch.mode {
+        Some(mode) => {
+            crate::chapter::schema::parse_mode(&mode.value).map_err(|why| bad(mode, why))?
+        }
+        None => 0o600,
+    };
+    let planned = files::FetchFile { from, to, mode };
+    let commands = planned.commands(None).map_err(|why| bad(&fetch.from, why))?;
+    let fetch = planned;
+    Ok(Action {
+        item: Some(fetch.item()),
+        check: commands.check,
+        run: commands.run,
+        undo: commands.local_undo,
+        conflict: None,
+        replace: None,
+        stdin: None,
+        put: None,
+        fetch: Some(fetch),
         leaves: Vec::new(),
     })
 }

@@ -270,6 +270,72 @@ pub async fn execute(
     results
 }
 
+/// A fetch action with its commands for the copy as it is now in `workdir`.
+fn fetch_now(action: &Action, workdir: &std::path::Path) -> Result<Action, String> {
+    let fetch = action.fetch.as_ref().ok_or("no file to fetch")?;
+    let c = fetch.commands(fetch.local_hash(workdir).as_deref())?;
+    Ok(Action { check: c.check, run: c.run, undo: c.local_undo, ..action.clone() })
+}
+
+/// The end of a fetch: the host's output becomes the copy in the working directory, recorded
+/// with a check of its content. Reading changes nothing on the host, so a fetch that did not
+/// finish is simply not applied.
+fn fetched(
+    step: &PlannedStep,
+    action: &Action,
+    fetch: &crate::plan::files::FetchFile,
+    ran: Result<crate::connector::CommandOutput, RunError>,
+    mut record: AppliedAction,
+    recorder: &Recorder,
+    workdir: &std::path::Path,
+) -> ActionResult {
+    let out = match ran {
+        Ok(out) if out.success() => out,
+        Ok(out) => {
+            let _ = recorder.not_applied(&record);
+            return result(step, action, Status::Failed, describe_failure(&action.run, &out));
+        }
+        Err(e) => {
+            let _ = recorder.not_applied(&record);
+            let status = if matches!(e, RunError::ConnectionLost { .. }) {
+                Status::Unreachable
+            } else {
+                Status::Failed
+            };
+            return result(step, action, status, e.to_string());
+        }
+    };
+    let copy = workdir.join(&fetch.to);
+    let written = std::fs::DirBuilder::new()
+        .recursive(true)
+        .create(copy.parent().unwrap_or(workdir))
+        .map_err(|source| crate::error::Error::Write { path: workdir.to_path_buf(), source })
+        .and_then(|()| crate::atomic_file::write_mode(&copy, &out.stdout, fetch.mode));
+    if let Err(e) = written {
+        let _ = recorder.not_applied(&record);
+        return result(step, action, Status::Failed, format!("fetched, but {e}"));
+    }
+    match fetch.commands(Some(&crate::plan::files::sha256_hex(&out.stdout))) {
+        Ok(c) => record.check = c.local_check,
+        Err(why) => return result(step, action, Status::Failed, why),
+    }
+    record.at = now();
+    match recorder.applied(&record) {
+        Ok(()) => result(step, action, Status::Changed, format!("fetched into {}", copy.display())),
+        Err(e) => ActionResult {
+            unsettled: true,
+            ..result(
+                step,
+                action,
+                Status::Failed,
+                format!(
+                    "fetched, but labctl could not record it ({e}); the next `labctl run` or `labctl reset` settles it"
+                ),
+            )
+        },
+    }
+}
+
 /// Steps that run together on every host at once.
 struct Wave {
     steps: Vec<String>,
@@ -290,9 +356,19 @@ fn waves(plan: &Plan, steps: &[String]) -> Vec<Wave> {
             })
         })
     };
+    let fetches = |name: &str| {
+        plan.hosts
+            .iter()
+            .flat_map(|h| &h.steps)
+            .filter(|s| s.name == name)
+            .any(|s| s.actions.iter().any(|a| a.fetch.is_some()))
+    };
     let mut waves: Vec<Wave> = Vec::new();
+    let mut after_fetch = false;
     for name in steps {
-        let starts = reads_work(name);
+        // What a step fetches is there for every step after it.
+        let starts = reads_work(name) || after_fetch;
+        after_fetch = fetches(name);
         match waves.last_mut() {
             Some(wave) if !starts => wave.steps.push(name.clone()),
             _ => waves.push(Wave { steps: vec![name.clone()], reads_work: starts }),
@@ -400,6 +476,13 @@ async fn run_action(
     // for it (see `crate::plan::files`).
     let resolved;
     let (action, stdin) = match &action.put {
+        None if action.fetch.is_some() => match fetch_now(action, ctx.workdir) {
+            Ok(now) => {
+                resolved = now;
+                (&resolved, None)
+            }
+            Err(why) => return result(step, action, Status::Failed, format!("not run: {why}")),
+        },
         None => (action, action.stdin.as_ref().map(|s| s.text.as_bytes().to_vec())),
         Some(put) => {
             let content = match put.content(ctx.workdir) {
@@ -468,6 +551,14 @@ async fn run_action(
     // happens to it (a lost connection, a second Ctrl-C, a full disk later), the next run or
     // reset knows to look (docs/architecture.md, "Write-ahead state").
     let tag = crate::connector::stop::new_tag();
+    // A fetched copy is on this machine: its record is local, so that settling and `reset`
+    // look for it (and remove it) here.
+    let fetch = action.fetch.as_ref();
+    let fetch_record = match fetch.map(|f| f.commands(None)) {
+        Some(Ok(c)) => Some(c),
+        Some(Err(why)) => return result(step, action, Status::Failed, format!("not run: {why}")),
+        None => None,
+    };
     let mut record = AppliedAction {
         host: host.name().to_string(),
         step: step.name.clone(),
@@ -484,6 +575,12 @@ async fn run_action(
         tag: tag.clone(),
         previous: None,
     };
+    if let Some(c) = &fetch_record {
+        record.host = HostRef::Local.name().to_string();
+        record.check = c.local_check.clone();
+        record.undo = c.local_undo.clone();
+        record.sudo = false;
+    }
     if let Err(e) = recorder.started(record.clone()) {
         return result(
             step,
@@ -504,6 +601,9 @@ async fn run_action(
             format!("{detail}{}", settle::after_failure(settled)),
         )
     };
+    if let Some(fetch) = fetch {
+        return fetched(step, action, fetch, ran, record, recorder, ctx.workdir);
+    }
     match ran {
         Ok(out) if out.success() => {
             record.at = now();
