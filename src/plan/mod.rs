@@ -283,29 +283,22 @@ fn plan_step(
             };
             renderer.render_command(file, located, &ctx)
         };
-        if !step.files.is_empty() {
-            let text = |s: &serde_saphyr::Spanned<String>| {
-                let located = Located {
-                    text: &s.value,
-                    line: s.referenced.line(),
-                    column: s.referenced.column(),
-                };
-                renderer.render_text(file, located, &ctx)
+        // Paths and names of files are text, not shell: rendered without quoting.
+        let text = |s: &serde_saphyr::Spanned<String>| {
+            let located = Located {
+                text: &s.value,
+                line: s.referenced.line(),
+                column: s.referenced.column(),
             };
+            renderer.render_text(file, located, &ctx)
+        };
+        if !step.files.is_empty() {
             for put in &step.files {
                 actions.push(put_action(renderer, file, put, &ctx, &text)?);
             }
             continue;
         }
         if !step.fetch.is_empty() {
-            let text = |s: &serde_saphyr::Spanned<String>| {
-                let located = Located {
-                    text: &s.value,
-                    line: s.referenced.line(),
-                    column: s.referenced.column(),
-                };
-                renderer.render_text(file, located, &ctx)
-            };
             for fetch in &step.fetch {
                 actions.push(fetch_action(file, fetch, &text)?);
             }

@@ -320,8 +320,20 @@ fn fetched(
         Err(why) => return result(step, action, Status::Failed, why),
     }
     record.at = now();
-    match recorder.applied(&record) {
-        Ok(()) => result(step, action, Status::Changed, format!("fetched into {}", copy.display())),
+    recorded(recorder, &record, step, action, format!("fetched into {}", copy.display()))
+}
+
+/// An action that succeeded, recorded as applied: changed, or failed if the state cannot say
+/// so (it stays recorded as started, and the next run or reset settles it).
+fn recorded(
+    recorder: &Recorder,
+    record: &AppliedAction,
+    step: &PlannedStep,
+    action: &Action,
+    detail: String,
+) -> ActionResult {
+    match recorder.applied(record) {
+        Ok(()) => result(step, action, Status::Changed, detail),
         Err(e) => ActionResult {
             unsettled: true,
             ..result(
@@ -329,7 +341,7 @@ fn fetched(
                 action,
                 Status::Failed,
                 format!(
-                    "fetched, but labctl could not record it ({e}); the next `labctl run` or `labctl reset` settles it"
+                    "changed, but labctl could not record that it finished ({e}); it stays recorded as started, and the next `labctl run` or `labctl reset` settles it"
                 ),
             )
         },
@@ -607,20 +619,7 @@ async fn run_action(
     match ran {
         Ok(out) if out.success() => {
             record.at = now();
-            match recorder.applied(&record) {
-                Ok(()) => result(step, action, Status::Changed, command.clone()),
-                Err(e) => ActionResult {
-                    unsettled: true,
-                    ..result(
-                        step,
-                        action,
-                        Status::Failed,
-                        format!(
-                            "changed, but labctl could not record that it finished ({e}); it stays recorded as started, and the next `labctl run` or `labctl reset` settles it"
-                        ),
-                    )
-                },
-            }
+            recorded(recorder, &record, step, action, command.clone())
         }
         // It ended while the connection lives: whether it changed anything is for its check
         // to say, now.

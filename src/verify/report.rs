@@ -466,14 +466,7 @@ impl Report {
             }
             table.add_row(row);
         }
-        for (i, column) in table.column_iter_mut().enumerate() {
-            if i == 0 {
-                column.set_padding((0, 1));
-            } else {
-                column.set_cell_alignment(CellAlignment::Center);
-            }
-        }
-        table.lines().map(|l| l.trim_end().to_string()).collect::<Vec<_>>().join("\n")
+        grid(table)
     }
 
     /// The matrix: a row per sending node, a column per receiving node.
@@ -496,14 +489,7 @@ impl Report {
             }
             table.add_row(row);
         }
-        for (i, column) in table.column_iter_mut().enumerate() {
-            if i == 0 {
-                column.set_padding((0, 1));
-            } else {
-                column.set_cell_alignment(CellAlignment::Center);
-            }
-        }
-        table.lines().map(|l| l.trim_end().to_string()).collect::<Vec<_>>().join("\n")
+        grid(table)
     }
 
     /// Pretty-printed JSON (`--output json`).
@@ -580,6 +566,18 @@ impl Report {
         }
         suites
     }
+}
+
+/// A grid of marks as text: names on the left, marks centred under their column's name.
+fn grid(mut table: Table) -> String {
+    for (i, column) in table.column_iter_mut().enumerate() {
+        if i == 0 {
+            column.set_padding((0, 1));
+        } else {
+            column.set_cell_alignment(CellAlignment::Center);
+        }
+    }
+    table.lines().map(|l| l.trim_end().to_string()).collect::<Vec<_>>().join("\n")
 }
 
 #[cfg(test)]
