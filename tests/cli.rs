@@ -269,7 +269,7 @@ fn an_inventory_of_workers_only_does_the_static_variant_and_refuses_flannel() {
     let inv = inv.to_str().unwrap();
     let warning = "";
     let out =
-        Test::new().args(["-i", inv, "render", "11-pod-network-routes"]).stderr(&warning).run();
+        Test::new().args(["-i", inv, "render", "11-pod-network-routes"]).stderr(warning).run();
     assert!(
         String::from_utf8_lossy(&out.stdout)
             .contains("run:   ip route replace 10.200.1.0/24 via 10.240.0.21\n")

@@ -120,7 +120,7 @@ fn pod_cidrs(inv: &Inventory, out: &mut Vec<Diagnostic>) {
     for node in &inv.nodes {
         let Some(cidr) = node.pod_cidr else {
             // A GCE worker's pod CIDR may come from its instance's `pod-cidr` metadata, which
-            // labctl reads (and lints again) before planning; see `crate::gce`.
+            // labctl reads (and lints again) before planning; see `crate::pod_network::gce`.
             if node.role == Role::Worker && inv.provider != Provider::Gce {
                 let free = free_subnet(inv, &suggested);
                 let help = match free {
@@ -233,7 +233,6 @@ fn counts(inv: &Inventory, out: &mut Vec<Diagnostic>) {
             Diagnostic::error(&inv.source, inv.lines.nodes, None, "the inventory has no nodes")
                 .with_help("list the lab's machines under `nodes:` (see examples/labctl.yaml)"),
         );
-        return;
     }
     // How many controllers and workers a lab needs is the chapter's to say: see
     // `crate::plan::lab_warnings`, once the variant is known.
