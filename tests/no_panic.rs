@@ -132,6 +132,6 @@ fn fact_and_probe_parsers() {
     let check = read("tests/fixtures/facts/check-after-routes.txt");
     fuzz(&[&gather, &flannel, &check], |text| {
         let _ = labctl::facts::host::parse(text);
-        let _ = labctl::verify::probe::parse_check(text);
+        let _ = labctl::pod_network::verify::probe::parse_check(text);
     });
 }

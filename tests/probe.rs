@@ -16,9 +16,11 @@ use std::net::Ipv4Addr;
 use std::process::{Child, Command, Stdio};
 
 use labctl::chapter::schema::RouteExpectation;
+use labctl::facts::NodeFacts;
 use labctl::facts::{HostFacts, host};
 use labctl::inventory::{Node, Role};
-use labctl::verify::{self, DiagnosisCode, NodeFacts, ProbePlan, VerifyInput, WorkerRun, probe};
+use labctl::pod_network::verify::{self, ProbePlan, VerifyInput, WorkerRun, probe};
+use labctl::verify::DiagnosisCode;
 
 fn run(program: &str, args: &[&str]) -> std::process::Output {
     Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"))
@@ -166,7 +168,7 @@ impl Drop for Lab {
 /// Runs gather, plan, checks and diagnosis on the lab, as the runner does.
 /// With `LABCTL_CAPTURE_FIXTURES=DIR`, each node's check output is written to
 /// `DIR/check-<label>-<node letter>.txt`.
-fn verify(lab: &Lab, plan: &ProbePlan, facts: &[HostFacts], label: &str) -> verify::Report {
+fn verify(lab: &Lab, plan: &ProbePlan, facts: &[HostFacts], label: &str) -> labctl::verify::Report {
     let workers = lab
         .nodes
         .iter()

@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
     // The runner reads the script's output lossily, so any bytes can arrive here.
     let text = String::from_utf8_lossy(data);
     let _ = host::parse(&text).map_err(|e| assert!(!e.to_string().is_empty()));
-    let _ = labctl::verify::probe::parse_check(&text);
+    let _ = labctl::pod_network::verify::probe::parse_check(&text);
     let sections = match section::parse_output(&text) {
         Ok(sections) => sections,
         Err(e) => return check_fact_error(&e, ""),

@@ -363,6 +363,11 @@ impl VerifyCheck {
         matches!(self, VerifyCheck::RouteEvidence { .. } | VerifyCheck::PodMatrix { .. })
     }
 
+    /// Whether the check runs on this machine rather than on the lab's hosts (a cloud's API).
+    pub fn runs_here(&self) -> bool {
+        matches!(self, VerifyCheck::GceRoutes {})
+    }
+
     /// Whether the check is judged from the workers' gathered facts.
     pub fn needs_worker_facts(&self) -> bool {
         self.is_pairwise() || matches!(self, VerifyCheck::FlannelState {})

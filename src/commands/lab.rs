@@ -6,11 +6,11 @@ use std::sync::Mutex;
 use crate::chapter::{Catalog, Chapter, Variant};
 use crate::cli::GlobalArgs;
 use crate::error::{EXIT_BAD_INPUT, Error, closest};
-use crate::flannel::gather::IfaceDecision;
 use crate::inventory::Inventory;
 use crate::output::progress::Progress;
 use crate::output::style::Style;
 use crate::plan::{HostRef, Plan};
+use crate::pod_network::flannel::gather::IfaceDecision;
 use crate::runner::execute::Recorder;
 use crate::runner::hosts::Hosts;
 use crate::runner::log::RunLog;
@@ -83,13 +83,13 @@ impl Lab {
     }
 
     /// Chooses the variant as [`Lab::variant`] does and, for one that acts on a cloud
-    /// (`cloud: gce`), gets the lab ready for it as far as `need` says (see [`crate::gce`]).
+    /// (`cloud: gce`), gets the lab ready for it as far as `need` says (see [`crate::pod_network::gce`]).
     /// Returns the variant's name.
     pub fn prepare(
         &mut self,
         flag: Option<&str>,
         use_state: bool,
-        need: crate::gce::Need,
+        need: crate::pod_network::gce::Need,
     ) -> Result<String, Error> {
         let variant = self.variant(flag, use_state)?;
         let name = variant.name.value.clone();
@@ -99,7 +99,7 @@ impl Lab {
         match variant.cloud {
             None => {}
             Some(crate::chapter::Cloud::Gce) => crate::runner::runtime()?
-                .block_on(crate::gce::prepare(&mut self.inventory, &name, need))?,
+                .block_on(crate::pod_network::gce::prepare(&mut self.inventory, &name, need))?,
         }
         Ok(name)
     }
@@ -141,7 +141,7 @@ impl Lab {
         hosts: &Hosts,
         log: &RunLog,
     ) -> Result<(Plan, IfaceDecision), Error> {
-        let decision = crate::flannel::gather::decide(&self.inventory, hosts, log)
+        let decision = crate::pod_network::flannel::gather::decide(&self.inventory, hosts, log)
             .await
             .map_err(|e| Error::Other { message: e.to_string(), code: EXIT_BAD_INPUT })?;
         let plan = crate::plan::render_with(

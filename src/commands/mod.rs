@@ -91,7 +91,11 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
 fn load_inventory(global: &crate::cli::GlobalArgs) -> Result<crate::inventory::Inventory, Error> {
     let cwd = std::env::current_dir()
         .map_err(|e| Error::Usage(format!("cannot read the current directory: {e}")))?;
-    let located = crate::inventory::locate(global.inventory.as_deref(), &cwd)?;
+    let located = crate::inventory::locate(
+        global.inventory.as_deref(),
+        &cwd,
+        crate::sandbox::running_inventory,
+    )?;
     let warnings = crate::inventory::lint::check(&located.inventory)?;
     for warning in warnings {
         crate::complain!(global.sink, "warning: {warning}");

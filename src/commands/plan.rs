@@ -22,7 +22,7 @@ pub fn run(
     replace: bool,
 ) -> Result<(), Error> {
     let mut lab = Lab::open(global, Some(chapter))?;
-    let variant = lab.prepare(variant, true, crate::gce::Need::Instances)?;
+    let variant = lab.prepare(variant, true, crate::pod_network::gce::Need::Instances)?;
     let variant = lab.variant(Some(&variant), true)?;
     let plan = lab.plan(variant)?;
     let iface_facts = lab.needs_iface_facts(variant)?;

@@ -22,7 +22,7 @@ pub fn run(
     let variant = chapter.variant(variant, inventory.provider)?;
     if variant.cloud == Some(crate::chapter::Cloud::Gce) {
         // Offline: gcloud is not asked, so project and zone are what the inventory says.
-        inventory.gce = Some(crate::gce::settings(&inventory, &variant.name.value)?);
+        inventory.gce = Some(crate::pod_network::gce::settings(&inventory, &variant.name.value)?);
     }
     let plan = crate::plan::render(&chapter, variant, &inventory)?;
     match out {

@@ -52,9 +52,9 @@ pub fn run(
         );
         return Ok(());
     }
-    if applied.iter().any(|a| a.host == crate::gce::LOG_HOST) {
+    if applied.iter().any(|a| a.host == crate::pod_network::gce::LOG_HOST) {
         // Undo commands for this machine (gcloud) need their CLI before anything is undone.
-        lab.prepare(Some(&variant), false, crate::gce::Need::Cli)?;
+        lab.prepare(Some(&variant), false, crate::pod_network::gce::Need::Cli)?;
     }
     let mut hosts: Vec<HostRef> = Vec::new();
     add_hosts_of(&applied, &mut hosts);

@@ -43,7 +43,7 @@ pub fn run(
     let name = chosen.name.value.clone();
     if chosen.cloud.is_some() {
         // The footprint names the project and network; gcloud's configuration may decide them.
-        lab.prepare(Some(&name), false, crate::gce::Need::Instances)?;
+        lab.prepare(Some(&name), false, crate::pod_network::gce::Need::Instances)?;
     }
     let _lock = if dry_run { None } else { Some(lab.state_dir.lock()?) };
     let state = lab.state_dir.load()?;

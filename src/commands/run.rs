@@ -18,7 +18,7 @@ pub fn run(
     selection: Selection,
 ) -> Result<(), Error> {
     let mut lab = Lab::open(global, Some(chapter))?;
-    let variant = lab.prepare(variant, false, crate::gce::Need::Instances)?;
+    let variant = lab.prepare(variant, false, crate::pod_network::gce::Need::Instances)?;
     let variant = lab.variant(Some(&variant), false)?;
     let plan = lab.plan(variant)?;
     let iface_facts = lab.needs_iface_facts(variant)?;

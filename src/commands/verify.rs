@@ -54,7 +54,7 @@ pub fn verify_lab(
     report_unreachable: bool,
 ) -> Result<Verified, Error> {
     let mut lab = Lab::open(global, chapter)?;
-    let variant = lab.prepare(variant, true, crate::gce::Need::Instances)?;
+    let variant = lab.prepare(variant, true, crate::pod_network::gce::Need::Instances)?;
     let variant = lab.variant(Some(&variant), true)?;
     let log = RunLog::open(&lab.state_dir.logs(), "verify");
     let hosts = hosts_needed(variant, &lab.inventory);
@@ -89,6 +89,7 @@ pub fn verify_lab(
             concurrency: global.concurrency as usize,
             interrupt: Some(&interrupt),
             progress: Some(&progress),
+            chapter_checks: Some(crate::pod_network::verify::run),
         };
         let report = verifier.run().await;
         progress.clear();

@@ -32,6 +32,20 @@ pub use route_get::{RouteGet, RoutePath};
 pub use routes::{Destination, Route, RouteKind};
 pub use section::Section;
 
+/// What labctl knows of a worker's facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeFacts {
+    Known(HostFacts),
+    /// The host could not be reached or logged into: why.
+    Unreachable {
+        reason: String,
+    },
+    /// The gather command ran but its output could not be understood.
+    Unreadable {
+        error: FactError,
+    },
+}
+
 /// Reads a fixture captured from a real command (`tests/fixtures/facts/NAME`).
 #[cfg(test)]
 pub(crate) fn fixture(name: &str) -> String {

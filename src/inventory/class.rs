@@ -89,10 +89,11 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Vec<Environment>, Error> {
             if inventory.is_absolute() { inventory.to_path_buf() } else { base.join(inventory) };
         // State, lock and known_hosts live in `.labctl/` next to the inventory: two
         // environments there would undo each other's work.
-        let state = crate::runner::state::StateDir::for_inventory(&inventory).dir;
-        if let Some(other) = environments.iter().find(|e: &&Environment| {
-            crate::runner::state::StateDir::for_inventory(&e.inventory).dir == state
-        }) {
+        let state = super::paths::state_dir(&inventory);
+        if let Some(other) = environments
+            .iter()
+            .find(|e: &&Environment| super::paths::state_dir(&e.inventory) == state)
+        {
             let (line, column) = at(&entry.inventory);
             problems.push(
                 Diagnostic::error(

@@ -120,7 +120,7 @@ fn pod_cidrs(inv: &Inventory, out: &mut Vec<Diagnostic>) {
     for node in &inv.nodes {
         let Some(cidr) = node.pod_cidr else {
             // A GCE worker's pod CIDR may come from its instance's `pod-cidr` metadata, which
-            // labctl reads (and lints again) before planning; see `crate::gce`.
+            // labctl reads (and lints again) before planning; see `crate::pod_network::gce`.
             if node.role == Role::Worker && inv.provider != Provider::Gce {
                 let free = free_subnet(inv, &suggested);
                 let help = match free {

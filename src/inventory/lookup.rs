@@ -109,9 +109,15 @@ pub fn load_str(path: &Path, text: &str) -> Result<Inventory, Diagnostic> {
 }
 
 /// Finds and reads the inventory: `explicit` (from `-i`) if given, else the lookup of
-/// DESIGN §4 in `cwd`.
-pub fn locate(explicit: Option<&Path>, cwd: &Path) -> Result<Located, LookupError> {
-    locate_with(explicit, cwd, crate::sandbox::running_inventory, &VagrantCli::default())
+/// DESIGN §4 in `cwd`. `running_sandbox` names the inventory of a running sandbox: the caller
+/// hands it in, as the sandbox is a provider of machines built on top of the inventory
+/// (docs/architecture.md, "Layers (folders)").
+pub fn locate(
+    explicit: Option<&Path>,
+    cwd: &Path,
+    running_sandbox: impl FnOnce() -> Option<PathBuf>,
+) -> Result<Located, LookupError> {
+    locate_with(explicit, cwd, running_sandbox, &VagrantCli::default())
 }
 
 /// [`locate`] with the sandbox lookup and the `vagrant` command given (for tests).

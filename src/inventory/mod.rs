@@ -15,7 +15,7 @@ pub mod lint;
 pub mod lookup;
 pub mod machines_txt;
 pub mod model;
-mod paths;
+pub mod paths;
 pub mod sniff;
 pub mod ssh_config;
 pub mod vagrant;

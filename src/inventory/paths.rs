@@ -20,6 +20,13 @@ pub(crate) fn inventory_dir(inventory: &Path) -> PathBuf {
     without_dots(&absolute)
 }
 
+/// The directory of labctl's own files for the inventory at `inventory` (state, lock,
+/// known_hosts, logs): `.labctl/` next to it. The runner keeps its files there.
+pub fn state_dir(inventory: &Path) -> PathBuf {
+    let parent = inventory.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    parent.join(".labctl")
+}
+
 /// Resolves a path written by the user: `~` and `~/…` against `home`, a relative path against
 /// `base`. The error says what is wrong with the path, for the caller to locate.
 pub(crate) fn resolve(raw: &str, base: &Path, home: Option<&Path>) -> Result<PathBuf, String> {

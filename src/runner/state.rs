@@ -99,9 +99,7 @@ pub struct StateDir {
 impl StateDir {
     /// The state directory for the inventory at `inventory`.
     pub fn for_inventory(inventory: &Path) -> StateDir {
-        let parent =
-            inventory.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        StateDir { dir: parent.join(".labctl") }
+        StateDir { dir: crate::inventory::paths::state_dir(inventory) }
     }
 
     /// `.labctl/state.json`.

@@ -1,31 +1,37 @@
-//! Carrying out verify on a lab: facts from every worker, temporary probe pods, route evidence
-//! and pings between them, probes always removed afterwards; then the chapter's checks about
-//! single hosts. The judgement itself is pure and lives in [`crate::verify`].
+//! Carrying out verify on a lab: the chapter's checks about single hosts, each on its own
+//! hosts, with progress and the report. A chapter's own checks (chapter 11's facts, probe pods
+//! and pairs) are handed in by the caller as [`ChapterChecks`] and use the methods here to reach
+//! the hosts; the runner does not know them (docs/architecture.md, "Layers (folders)"). The
+//! judgement itself is pure and lives in [`crate::verify`].
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::LocalBoxFuture;
+
 use super::join_bounded;
 
-use crate::chapter::schema::{RouteExpectation, Target, VerifyCheck};
+use crate::chapter::schema::{Target, VerifyCheck};
 use crate::chapter::{Chapter, Variant};
 use crate::connector::{CommandOutput, CommandSpec, Connection};
-use crate::facts::HostFacts;
+use crate::diagnostic::Diagnostic;
 use crate::inventory::{Inventory, Node};
 use crate::output::progress::Progress;
 use crate::plan::HostRef;
-use crate::runner::execute::{describe_failure, run_logged};
+use crate::runner::execute::run_logged;
 use crate::runner::hosts::Hosts;
 use crate::runner::interrupt::Interrupt;
 use crate::runner::log::RunLog;
-use crate::verify::CidrSource;
 use crate::verify::command::{PlannedCheck, hosts_of};
-use crate::verify::probe::SetupOutput;
-use crate::verify::{HostCheck, NodeFacts, ProbePlan, Report, VerifyInput, WorkerRun, diagnose};
+use crate::verify::{HostCheck, Report};
 
 /// How long a fact or probe script may take.
-const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+pub const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A chapter's own way of verifying, run instead of [`Verifier::run_host_checks`]: it runs the
+/// host checks itself ([`Verifier::host_checks`]) and adds its own.
+pub type ChapterChecks =
+    for<'v> fn(&'v Verifier<'v>) -> LocalBoxFuture<'v, Result<Report, Diagnostic>>;
 
 /// The hosts verify needs for `variant`: every worker, plus the hosts of its host checks.
 pub fn hosts_needed(variant: &Variant, inventory: &Inventory) -> Vec<HostRef> {
@@ -46,12 +52,12 @@ pub fn hosts_needed(variant: &Variant, inventory: &Inventory) -> Vec<HostRef> {
                     add(h);
                 }
             }
-            VerifyCheck::GceRoutes {} => add(HostRef::Local),
             VerifyCheck::Command { target, .. } => {
                 for h in hosts_of(*target, inventory) {
                     add(h);
                 }
             }
+            c if c.runs_here() => add(HostRef::Local),
             _ => {}
         }
     }
@@ -73,147 +79,43 @@ pub struct Verifier<'a> {
     pub interrupt: Option<&'a Interrupt>,
     /// Steps per worker, on a terminal.
     pub progress: Option<&'a Progress>,
+    /// The chapter's own checks, when it has them (chapter 11: `crate::pod_network::verify`).
+    pub chapter_checks: Option<ChapterChecks>,
 }
 
 impl Verifier<'_> {
     /// Runs every check of the variant and judges the results.
-    pub async fn run(&self) -> Result<Report, crate::diagnostic::Diagnostic> {
-        if !self.variant.verify.iter().any(VerifyCheck::is_pairwise) {
-            return self.run_host_checks().await;
+    pub async fn run(&self) -> Result<Report, Diagnostic> {
+        match self.chapter_checks {
+            Some(checks) => checks(self).await,
+            None => self.run_host_checks().await,
         }
-        let expectation = expectation(self.variant);
-        let ping_count = self.variant.verify.iter().find_map(|c| match c {
-            VerifyCheck::PodMatrix { count } => Some((*count).max(1)),
-            _ => None,
-        });
-        let workers: Vec<&Node> = self.inventory.workers().collect();
-
-        // 1. Facts, read-only, every worker at once.
-        let facts: Vec<NodeFacts> =
-            join_bounded(workers.iter().map(|node| self.gather(node)), self.concurrency).await;
-        let known: BTreeMap<String, &HostFacts> = workers
-            .iter()
-            .zip(&facts)
-            .filter_map(|(n, f)| match f {
-                NodeFacts::Known(h) => Some((n.name.clone(), h)),
-                _ => None,
-            })
-            .collect();
-        let mut plan = ProbePlan::new(&workers, &known, expectation);
-        let mut host_checks = pod_cidr_checks(&plan);
-        host_checks.extend(self.host_checks(&known).await?);
-        drop(known);
-        self.step("facts read");
-
-        // 2. Probes (only for the data plane), then 3. route evidence and pings; 4. always
-        // teardown, also after a failure or Ctrl-C.
-        let stop = || self.interrupt.is_some_and(|i| i.requested());
-        let setups: Vec<Option<Result<SetupOutput, String>>> = if ping_count.is_some() && !stop() {
-            join_bounded(workers.iter().map(|n| self.setup_probe(&plan, n)), self.concurrency).await
-        } else {
-            workers.iter().map(|_| None).collect()
-        };
-        let mut probe_errors = Vec::new();
-        for (node, setup) in workers.iter().zip(&setups) {
-            match setup {
-                Some(Ok(out)) => {
-                    plan.set_up(&node.name, out);
-                    probe_errors.push(None);
-                }
-                Some(Err(e)) => probe_errors.push(Some(e.clone())),
-                None => probe_errors.push(None),
-            }
-        }
-        self.step("probes set up");
-        let checks: Vec<Result<crate::verify::CheckOutput, String>> = if stop() {
-            workers.iter().map(|_| Err("interrupted".to_string())).collect()
-        } else {
-            join_bounded(workers.iter().map(|n| self.check(&plan, n, ping_count)), self.concurrency)
-                .await
-        };
-        self.step("checks done");
-        let teardown: Vec<Option<String>> = if ping_count.is_some() {
-            join_bounded(
-                workers.iter().zip(&setups).map(|(n, setup)| self.teardown(&plan, n, setup)),
-                self.concurrency,
-            )
-            .await
-        } else {
-            workers.iter().map(|_| None).collect()
-        };
-        self.step("probes removed");
-        if let Some(progress) = self.progress {
-            for node in &workers {
-                progress.finish(&node.name, "done");
-            }
-        }
-
-        let runs: Vec<WorkerRun> = workers
-            .iter()
-            .zip(facts)
-            .zip(probe_errors)
-            .zip(checks)
-            .map(|(((node, facts), probe_error), checks)| WorkerRun {
-                node,
-                facts,
-                probe_error,
-                checks,
-            })
-            .collect();
-        let input = VerifyInput {
-            chapter: self.chapter.name(),
-            expectation,
-            data_plane: ping_count.is_some(),
-            plan: &plan,
-            workers: runs,
-        };
-        let report = diagnose(&input);
-        for (node, problem) in workers.iter().zip(teardown) {
-            if let Some(problem) = problem {
-                host_checks.push(HostCheck::new(
-                    "probe-removed",
-                    node.name.clone(),
-                    false,
-                    format!(
-                        "{problem}; a later `labctl verify` removes it, or by hand: `sudo ip link del {link}`, `sudo ip netns del` of its namespace (`ip netns list`)",
-                        link = crate::verify::probe::host_end(&plan.run)
-                    ),
-                ));
-            }
-        }
-        Ok(report.with_host_checks(host_checks))
     }
 
-    /// A variant whose checks are about single hosts: facts only where a check needs them,
-    /// each check on its own hosts, a report per host and check.
-    async fn run_host_checks(&self) -> Result<Report, crate::diagnostic::Diagnostic> {
-        let workers: Vec<&Node> = if self.variant.verify.iter().any(VerifyCheck::needs_worker_facts)
-        {
-            self.inventory.workers().collect()
-        } else {
-            Vec::new()
-        };
-        let facts: Vec<NodeFacts> =
-            join_bounded(workers.iter().map(|node| self.gather(node)), self.concurrency).await;
-        let known: BTreeMap<String, &HostFacts> = workers
-            .iter()
-            .zip(&facts)
-            .filter_map(|(n, f)| match f {
-                NodeFacts::Known(h) => Some((n.name.clone(), h)),
-                _ => None,
-            })
-            .collect();
-        let checks = self.host_checks(&known).await?;
+    /// A variant whose checks are about single hosts: each check on its own hosts, a report
+    /// per host and check.
+    pub async fn run_host_checks(&self) -> Result<Report, Diagnostic> {
+        let checks = self.host_checks().await?;
+        self.finish_hosts();
+        Ok(Report::of_host_checks(self.chapter.name(), checks))
+    }
+
+    /// Progress: every host verify needs is done.
+    pub fn finish_hosts(&self) {
         if let Some(progress) = self.progress {
             for host in hosts_needed(self.variant, self.inventory) {
                 progress.finish(host.name(), "done");
             }
         }
-        Ok(Report::of_host_checks(self.chapter.name(), checks))
+    }
+
+    /// Whether the user asked to stop (Ctrl-C): no new checks.
+    pub fn stop_requested(&self) -> bool {
+        self.interrupt.is_some_and(|i| i.requested())
     }
 
     /// Progress: one step of every worker done.
-    fn step(&self, what: &str) {
+    pub fn step(&self, what: &str) {
         if let Some(progress) = self.progress {
             for node in self.inventory.workers() {
                 progress.event(&node.name, what, "", true);
@@ -221,7 +123,8 @@ impl Verifier<'_> {
         }
     }
 
-    fn connection(&self, node: &Node) -> Result<Arc<Connection>, String> {
+    /// The connection to `node`, or why there is none.
+    pub fn connection(&self, node: &Node) -> Result<Arc<Connection>, String> {
         let host = HostRef::Node(node.name.clone());
         self.hosts.get(&host).ok_or_else(|| {
             self.hosts
@@ -232,7 +135,8 @@ impl Verifier<'_> {
         })
     }
 
-    async fn exec(
+    /// Runs a script on `node` (with sudo when asked and needed), logged.
+    pub async fn exec(
         &self,
         node: &Node,
         command: String,
@@ -246,76 +150,11 @@ impl Verifier<'_> {
             .map_err(|e| e.to_string())
     }
 
-    async fn gather(&self, node: &Node) -> NodeFacts {
-        match self.exec(node, crate::facts::host::gather_script(&[]), false).await {
-            Err(reason) => NodeFacts::Unreachable { reason },
-            Ok(out) => match crate::facts::host::parse(&out.stdout_text()) {
-                Ok(facts) => NodeFacts::Known(facts),
-                Err(error) => NodeFacts::Unreadable { error },
-            },
-        }
-    }
-
-    async fn setup_probe(
-        &self,
-        plan: &ProbePlan,
-        node: &Node,
-    ) -> Option<Result<SetupOutput, String>> {
-        let script = plan.setup_script(&node.name)?;
-        Some(match self.exec(node, script, true).await {
-            Ok(out) if out.success() => Ok(crate::verify::probe::parse_setup(&out.stdout_text())),
-            Ok(out) => Err(describe_failure("probe setup", &out)),
-            Err(e) => Err(e),
-        })
-    }
-
-    async fn check(
-        &self,
-        plan: &ProbePlan,
-        node: &Node,
-        ping_count: Option<u32>,
-    ) -> Result<crate::verify::CheckOutput, String> {
-        let script = plan.check_script(&node.name, ping_count);
-        let out = self.exec(node, script, ping_count.is_some()).await?;
-        crate::verify::probe::parse_check(&out.stdout_text()).map_err(|e| e.to_string())
-    }
-
-    /// Removes this run's probe from a node where setup ran or may have run; `Some(problem)`
-    /// when something is left.
-    async fn teardown(
-        &self,
-        plan: &ProbePlan,
-        node: &Node,
-        setup: &Option<Result<SetupOutput, String>>,
-    ) -> Option<String> {
-        setup.as_ref()?;
-        let connection = self.connection(node).ok()?;
-        let spec = CommandSpec {
-            command: plan.teardown_script(),
-            sudo: self.sudo,
-            stdin: None,
-            timeout: SCRIPT_TIMEOUT,
-        };
-        // Not stopped by a second Ctrl-C: a probe must not be left behind.
-        self.log.started(&node.name, &spec.command);
-        let result = connection.run_cleanup(&spec).await;
-        let logged = result.as_ref().map(Clone::clone).map_err(|e| e.to_string());
-        self.log.command(&node.name, &spec.command, &logged);
-        match result.map_err(|e| e.to_string()) {
-            Ok(out) if out.success() => None,
-            Ok(out) => Some(out.stderr_text().trim().to_string()),
-            Err(e) => Some(format!("the probe could not be removed: {e}")),
-        }
-    }
-
-    /// The chapter's checks about single hosts.
-    async fn host_checks(
-        &self,
-        facts: &BTreeMap<String, &HostFacts>,
-    ) -> Result<Vec<HostCheck>, crate::diagnostic::Diagnostic> {
+    /// The chapter's checks about single hosts, from its data (`crate::verify::command`).
+    pub async fn host_checks(&self) -> Result<Vec<HostCheck>, Diagnostic> {
         let pending =
             crate::verify::command::planned_checks(self.chapter, self.variant, self.inventory)?;
-        let mut results: Vec<HostCheck> = join_bounded(
+        let results: Vec<HostCheck> = join_bounded(
             pending.into_iter().map(
                 |PlannedCheck { name, host, command, sudo, expected, hint }| async move {
                     let outcome = match self.hosts.get(&host) {
@@ -353,191 +192,6 @@ impl Verifier<'_> {
             self.concurrency,
         )
         .await;
-        if self.variant.verify.iter().any(|c| matches!(c, VerifyCheck::GceRoutes {})) {
-            let hint =
-                format!("labctl run {} --variant {}", self.chapter.name(), self.variant.name.value);
-            results.extend(crate::gce::routes::verify(self.inventory, &hint, self.log).await);
-        }
-        if self.variant.verify.iter().any(|c| matches!(c, VerifyCheck::FlannelState {})) {
-            results.extend(flannel_state(self.inventory, facts));
-        }
         Ok(results)
-    }
-}
-
-/// flannel on each worker, judged from its facts alone: `flannel.1` on the node's lab address
-/// (the NAT trap named when it is on the address every worker has), its subnet in the cluster
-/// CIDR.
-fn flannel_state(inventory: &Inventory, facts: &BTreeMap<String, &HostFacts>) -> Vec<HostCheck> {
-    let cluster = inventory.network.cluster_cidr;
-    let known: Vec<(&Node, &HostFacts)> =
-        inventory.workers().filter_map(|n| facts.get(&n.name).map(|f| (n, *f))).collect();
-    let trap = crate::flannel::iface::nat_trap(&known);
-    inventory
-            .workers()
-            .map(|node| {
-                let check = |passed: bool, evidence: String| {
-                    HostCheck::new("flannel state", node.name.clone(), passed, evidence)
-                };
-                let Some(f) = facts.get(&node.name) else {
-                    return check(false, "no facts: the node could not be reached".into());
-                };
-                let Some(link) = &f.flannel.link else {
-                    return check(false, "there is no `flannel.1` device: flanneld has not started on this node".into());
-                };
-                if link.local != Some(node.address) {
-                    let local = link.local.map(|a| a.to_string()).unwrap_or_else(|| "none".into());
-                    if let Some(trap) = trap.as_ref().filter(|t| link.local == Some(t.address)) {
-                        let nic = trap.nics.iter().find(|(n, _)| n == &node.name).map(|(_, nic)| nic.as_str()).unwrap_or("?");
-                        let lab_nic = f.address_owner(node.address).map(|l| l.name.as_str()).unwrap_or("?");
-                        return check(
-                            false,
-                            format!(
-                                "`flannel.1` uses local address {local} on {nic}, the NAT address every worker has, not the node's lab address {} on {lab_nic}: flannel is bound to the NAT trap (flanneld needs `--iface`; `labctl run` sets it from facts)",
-                                node.address
-                            ),
-                        );
-                    }
-                    return check(
-                        false,
-                        format!(
-                            "`flannel.1` uses local address {local}, not the node's lab address {}: flannel picked the wrong interface (set `flannel.iface`)",
-                            node.address
-                        ),
-                    );
-                }
-                match f.flannel.subnet_env.as_ref().and_then(|e| e.pod_cidr()) {
-                    Some(subnet) if cluster.contains(&subnet) => {
-                        check(true, format!("flannel.1 local {}, subnet {subnet} in {cluster}", node.address))
-                    }
-                    Some(subnet) => check(false, format!("flannel's subnet {subnet} is outside the cluster CIDR {cluster}")),
-                    None => check(false, "`/run/flannel/subnet.env` is missing or has no FLANNEL_SUBNET".into()),
-                }
-            })
-            .collect()
-}
-
-/// For each worker whose pod subnet the node itself tells: does the inventory agree?
-fn pod_cidr_checks(plan: &ProbePlan) -> Vec<HostCheck> {
-    plan.probes
-        .iter()
-        .filter(|p| p.cidr_source.from_node() && p.cidr_source != CidrSource::Flannel)
-        .filter(|p| p.inventory_cidr.is_some())
-        .map(|p| {
-            let (passed, evidence) = match p.mismatch() {
-                None => {
-                    (true, format!("{} ({} and the inventory)", p.cidr, p.cidr_source.describe()))
-                }
-                Some(inventory) => (
-                    false,
-                    format!(
-                        "the node's pods are in {} ({}), the inventory says {inventory}",
-                        p.cidr,
-                        p.cidr_source.describe()
-                    ),
-                ),
-            };
-            HostCheck::new("pod CIDR", p.node.clone(), passed, evidence)
-        })
-        .collect()
-}
-
-/// The route expectation of `variant`, if it checks route evidence.
-pub fn expectation(variant: &Variant) -> Option<RouteExpectation> {
-    variant.verify.iter().find_map(|c| match c {
-        VerifyCheck::RouteEvidence { expect } => Some(*expect),
-        _ => None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::facts::{fixture, host};
-
-    /// The sample lab's three workers with the facts of a Vagrant worker running flannel
-    /// (fixture of worker-0, moved to each worker), each changed by `edit`.
-    fn judged(edit: impl Fn(usize, String) -> String) -> Vec<(String, bool, String)> {
-        let inventory = crate::chapter::sample::sample_inventory();
-        let facts: Vec<(String, HostFacts)> = (0..3u8)
-            .map(|i| {
-                let text = fixture("gather-flannel-worker-0.txt")
-                    .replace("10.240.0.20", &format!("10.240.0.{}", 20 + i))
-                    .replace("10.200.0.", &format!("10.200.{i}."));
-                (format!("worker-{i}"), host::parse(&edit(i as usize, text)).unwrap())
-            })
-            .collect();
-        let by_name: BTreeMap<String, &HostFacts> =
-            facts.iter().map(|(n, f)| (n.clone(), f)).collect();
-        flannel_state(&inventory, &by_name)
-            .into_iter()
-            .map(|c| (c.host, c.passed, c.evidence))
-            .collect()
-    }
-
-    #[test]
-    fn flannel_on_the_lab_address_with_a_subnet_in_the_cluster_cidr_passes() {
-        let checks = judged(|_, text| text);
-        assert_eq!(
-            checks[1],
-            (
-                "worker-1".into(),
-                true,
-                "flannel.1 local 10.240.0.21, subnet 10.200.1.0/24 in 10.200.0.0/16".into()
-            )
-        );
-        assert!(checks.iter().all(|c| c.1), "{checks:?}");
-    }
-
-    #[test]
-    fn a_subnet_outside_the_cluster_cidr_fails() {
-        let checks = judged(|i, text| match i {
-            2 => text.replace("FLANNEL_SUBNET=10.200.2.1/24", "FLANNEL_SUBNET=10.99.2.1/24"),
-            _ => text,
-        });
-        assert_eq!(
-            checks[2],
-            (
-                "worker-2".into(),
-                false,
-                "flannel's subnet 10.99.2.0/24 is outside the cluster CIDR 10.200.0.0/16".into()
-            )
-        );
-        assert!(checks[0].1 && checks[1].1);
-    }
-
-    #[test]
-    fn a_missing_subnet_env_fails() {
-        let checks = judged(|i, text| match i {
-            0 => text.replace("FLANNEL_SUBNET=", "NOT_FLANNEL_SUBNET="),
-            _ => text,
-        });
-        assert_eq!(
-            checks[0],
-            (
-                "worker-0".into(),
-                false,
-                "`/run/flannel/subnet.env` is missing or has no FLANNEL_SUBNET".into()
-            )
-        );
-    }
-
-    #[test]
-    fn flannel_on_another_address_that_is_not_the_nat_trap_is_the_wrong_interface() {
-        let checks = judged(|i, text| match i {
-            1 => text.replace(
-                "\"local\":\"10.240.0.21\",\"link\"",
-                "\"local\":\"192.168.56.7\",\"link\"",
-            ),
-            _ => text,
-        });
-        assert_eq!(
-            checks[1],
-            (
-                "worker-1".into(),
-                false,
-                "`flannel.1` uses local address 192.168.56.7, not the node's lab address 10.240.0.21: flannel picked the wrong interface (set `flannel.iface`)".into()
-            )
-        );
     }
 }

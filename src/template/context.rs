@@ -108,7 +108,7 @@ pub fn base_context(inventory: &Inventory, chapter: &str, variant: &str) -> Valu
 }
 
 /// [`base_context`] with flanneld's interface flags decided from facts, when given
-/// (see [`crate::flannel::iface`]).
+/// (see [`crate::pod_network::flannel::iface`]).
 pub fn base_context_with(
     inventory: &Inventory,
     chapter: &str,

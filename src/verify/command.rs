@@ -122,7 +122,7 @@ pub fn planned_checks(
                     });
                 }
             }
-            // Judged elsewhere: from gcloud (`crate::gce::routes`), from facts, or in pairs.
+            // Judged elsewhere: from gcloud (`crate::pod_network::gce::routes`), from facts, or in pairs.
             VerifyCheck::GceRoutes {}
             | VerifyCheck::FlannelState {}
             | VerifyCheck::RouteEvidence { .. }

@@ -529,7 +529,7 @@ fn render_page(ctx: &PageContext) -> Result<String, minijinja::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::testlab::{Lab, path};
+    use crate::pod_network::verify::testlab::{Lab, path};
 
     fn at() -> DateTime<FixedOffset> {
         DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z").unwrap()

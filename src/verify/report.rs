@@ -1,7 +1,7 @@
 //! The result of verify and its three renderings: text for people, JSON for programs
 //! (`--output json`, documented in `docs/verify-json.md`), JUnit XML for graders and CI.
 //!
-//! The model is built by [`super::diagnosis::diagnose`]; rendering is pure and deterministic,
+//! The model is built by chapter 11's diagnosis (`crate::pod_network::verify::diagnose`) or from host checks alone; rendering is pure and deterministic,
 //! so tests compare whole outputs.
 
 use std::net::Ipv4Addr;
@@ -10,7 +10,6 @@ use comfy_table::{CellAlignment, Table, presets};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
-use super::diagnosis::{Diagnosis, DiagnosisCode};
 use crate::chapter::schema::RouteExpectation;
 
 /// Everything verify found, for every ordered pair of workers.
@@ -580,10 +579,46 @@ fn grid(mut table: Table) -> String {
     table.lines().map(|l| l.trim_end().to_string()).collect::<Vec<_>>().join("\n")
 }
 
+/// One reason a pair fails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    pub code: DiagnosisCode,
+    /// Plain words, naming nodes, addresses and what to do.
+    pub message: String,
+}
+
+/// The kinds of diagnosis (stable names in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiagnosisCode {
+    NodeUnreachable,
+    FactsUnreadable,
+    NoPodCidr,
+    DuplicatePodCidr,
+    ProbeFailed,
+    NoRoute,
+    RouteDrops,
+    WrongNextHop,
+    NoDefaultGateway,
+    FlannelMissing,
+    FlannelOnNatInterface,
+    FlannelWrongInterface,
+    IpForwardOff,
+    ReturnPath,
+    GatewayDrops,
+    PacketsLost,
+    PodCidrMismatch,
+    ForwardPolicyDrop,
+    ForwardRuleDrops,
+    MtuTooLarge,
+    PodUnanswered,
+    NothingToCheck,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::testlab::{Lab, path};
+    use crate::pod_network::verify::testlab::{Lab, path};
     use pretty_assertions::assert_eq;
 
     /// Static routes where worker-0 lacks its route to worker-1's pod CIDR.
@@ -797,7 +832,7 @@ verify: 1 of 5 checks fail on 3 hosts
     /// Every diagnosis code in the source, as JSON spells it, has its row in the doc.
     #[test]
     fn every_diagnosis_code_is_documented() {
-        let source = include_str!("diagnosis.rs");
+        let source = include_str!("report.rs");
         let body = source
             .split("pub enum DiagnosisCode {")
             .nth(1)

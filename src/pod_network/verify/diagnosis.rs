@@ -16,29 +16,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
-use serde::Serialize;
-
 use super::plan::{Probe, ProbePlan};
 use super::probe::{self, Attach, CheckOutput, PingOutcome};
-use super::report::{CheckResult, PairResult, Report};
 use crate::chapter::schema::RouteExpectation;
 use crate::facts::iptables::{ConnState, Drop, Packet, Verdict};
-use crate::facts::{FactError, HostFacts, Route, RouteGet, RouteKind, RoutePath, flannel};
+use crate::facts::{HostFacts, NodeFacts, Route, RouteGet, RouteKind, RoutePath, flannel};
 use crate::inventory::Node;
-
-/// What labctl knows of a worker's facts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NodeFacts {
-    Known(HostFacts),
-    /// The host could not be reached or logged into: why.
-    Unreachable {
-        reason: String,
-    },
-    /// The gather command ran but its output could not be understood.
-    Unreadable {
-        error: FactError,
-    },
-}
+use crate::verify::report::{CheckResult, Diagnosis, DiagnosisCode, PairResult, Report};
 
 /// Everything observed on one worker.
 #[derive(Debug, Clone)]
@@ -63,42 +47,6 @@ pub struct VerifyInput<'a> {
     pub plan: &'a ProbePlan,
     /// The workers, in inventory order.
     pub workers: Vec<WorkerRun<'a>>,
-}
-
-/// One reason a pair fails.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diagnosis {
-    pub code: DiagnosisCode,
-    /// Plain words, naming nodes, addresses and what to do.
-    pub message: String,
-}
-
-/// The kinds of diagnosis (stable names in JSON).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DiagnosisCode {
-    NodeUnreachable,
-    FactsUnreadable,
-    NoPodCidr,
-    DuplicatePodCidr,
-    ProbeFailed,
-    NoRoute,
-    RouteDrops,
-    WrongNextHop,
-    NoDefaultGateway,
-    FlannelMissing,
-    FlannelOnNatInterface,
-    FlannelWrongInterface,
-    IpForwardOff,
-    ReturnPath,
-    GatewayDrops,
-    PacketsLost,
-    PodCidrMismatch,
-    ForwardPolicyDrop,
-    ForwardRuleDrops,
-    MtuTooLarge,
-    PodUnanswered,
-    NothingToCheck,
 }
 
 /// Judges every ordered pair of workers and explains the failures.
@@ -926,7 +874,7 @@ fn describe(gateway: Option<Ipv4Addr>, dev: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::testlab::{Lab, ip, link, path};
+    use crate::pod_network::verify::testlab::{Lab, ip, link, path};
 
     /// The messages of the diagnoses of (worker-i, worker-j).
     fn why(report: &Report, i: usize, j: usize) -> Vec<String> {

@@ -12,10 +12,11 @@ use crate::facts::routes::{Destination, RouteKind};
 use crate::facts::{HostFacts, InterfaceAddress, Link, Route, RouteGet, RoutePath};
 use crate::inventory::{Node, Role};
 
-use super::diagnosis::{NodeFacts, VerifyInput, WorkerRun, diagnose};
+use super::diagnosis::{VerifyInput, WorkerRun, diagnose};
 use super::plan::ProbePlan;
 use super::probe::{CheckOutput, PingOutcome};
-use super::report::Report;
+use crate::facts::NodeFacts;
+use crate::verify::report::Report;
 
 /// A lab under test.
 pub struct Lab {

@@ -130,8 +130,8 @@ mod tests {
     use super::*;
     use crate::inventory::Role;
 
-    const WORKER_0: &str = include_str!("../../tests/fixtures/gce/instance-worker-0.json");
-    const NO_METADATA: &str = include_str!("../../tests/fixtures/gce/instance-no-metadata.json");
+    const WORKER_0: &str = include_str!("../../../tests/fixtures/gce/instance-worker-0.json");
+    const NO_METADATA: &str = include_str!("../../../tests/fixtures/gce/instance-no-metadata.json");
 
     fn node(address: [u8; 4], pod_cidr: Option<&str>) -> Node {
         Node {

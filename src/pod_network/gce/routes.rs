@@ -175,7 +175,7 @@ fn check(p: &PlannedRoute, passed: bool, evidence: String) -> HostCheck {
 mod tests {
     use super::*;
 
-    const LIST: &str = include_str!("../../tests/fixtures/gce/routes-list.json");
+    const LIST: &str = include_str!("../../../tests/fixtures/gce/routes-list.json");
     const HINT: &str = "labctl run 11-pod-network-routes --variant gce";
 
     fn plan(worker: u8) -> PlannedRoute {

@@ -25,7 +25,7 @@
 //! last one left in other hosts' caches.
 //!
 //! The scripts are POSIX sh, run as root (`sudo sh -c`). [`setup_script`] first removes the
-//! leftovers it is told about (probes whose labctl is gone, see [`super::owner`]), then makes
+//! leftovers it is told about (probes whose labctl is gone, see [`crate::verify::owner`]), then makes
 //! the probe and prints its address and the live pods it found; [`teardown_script`] removes one
 //! run's probe, is idempotent, and fails only if something remains. [`check_script`] gathers
 //! the route evidence and pings every other probe (also at the pods' MTU with DF set) and one
@@ -111,7 +111,7 @@ pub enum Attach {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetupSpec<'a> {
     pub run: &'a str,
-    /// `MACHINE:PID:START` (see [`super::owner`]).
+    /// `MACHINE:PID:START` (see [`crate::verify::owner`]).
     pub owner: &'a str,
     pub cidr: Ipv4Net,
     pub candidates: &'a [Ipv4Addr],

@@ -14,11 +14,11 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
-use super::owner::Owner;
 use super::probe::{self, Attach, CheckSpec, SetupOutput, SetupSpec};
 use crate::chapter::schema::RouteExpectation;
 use crate::facts::HostFacts;
 use crate::inventory::Node;
+use crate::verify::owner::Owner;
 
 /// The probes of one verify run, in inventory order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -276,10 +276,10 @@ impl ProbePlan {
 
 #[cfg(test)]
 mod tests {
-    use super::super::owner::Owner;
     use super::*;
     use crate::facts::fixture;
     use crate::inventory::Role;
+    use crate::verify::owner::Owner;
 
     pub(crate) fn worker(i: u8, cidr: Option<&str>) -> Node {
         Node {

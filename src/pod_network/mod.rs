@@ -1,0 +1,9 @@
+//! Chapter 11's own Rust: the pod network routes (variants `static`, `gce`, `flannel`).
+//!
+//! The generic core (inventory, chapter, template, plan, runner, verify, facts) does not know
+//! about this chapter; this folder builds on it, and the commands hand it in where a chapter-11
+//! check or setting is needed. See docs/architecture.md, "Layers (folders)".
+
+pub mod flannel;
+pub mod gce;
+pub mod verify;
