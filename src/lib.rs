@@ -9,6 +9,7 @@ pub mod chapter;
 pub mod cli;
 pub mod commands;
 pub mod connector;
+pub mod course;
 pub mod diagnostic;
 pub mod error;
 pub mod facts;

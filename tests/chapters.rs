@@ -1,16 +1,21 @@
 //! Invariants over the chapters shipped in `labs/`, and what chapter 11 renders to.
 
-use labctl::chapter::Catalog;
 use labctl::chapter::sample::sample_inventory;
+use labctl::course::{Catalog, Course};
 use labctl::inventory::Provider;
+
+/// The built-in chapters, with chapter 11's variables, as labctl loads them.
+fn builtin() -> Course {
+    Course { catalog: Catalog::Builtin, variables: labctl::commands::course().variables }
+}
 
 #[test]
 fn every_chapter_loads_and_every_variant_renders_for_every_provider() {
-    let catalog = Catalog::Builtin;
-    let names = catalog.names().unwrap();
+    let course = builtin();
+    let names = course.catalog.names().unwrap();
     assert!(names.contains(&"11-pod-network-routes".to_string()));
     for name in names {
-        let chapter = catalog.load(&name).unwrap_or_else(|e| panic!("chapter {name}: {e}"));
+        let chapter = course.load(&name).unwrap_or_else(|e| panic!("chapter {name}: {e}"));
         for provider in [Provider::Ssh, Provider::Vagrant, Provider::Gce] {
             chapter.variant(None, provider).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
@@ -42,7 +47,7 @@ fn every_chapter_loads_and_every_variant_renders_for_every_provider() {
 
 #[test]
 fn default_variants_follow_the_provider() {
-    let chapter = Catalog::Builtin.load("11-pod-network-routes").unwrap();
+    let chapter = builtin().load("11-pod-network-routes").unwrap();
     assert_eq!(chapter.variant(None, Provider::Ssh).unwrap().name.value, "static");
     assert_eq!(chapter.variant(None, Provider::Vagrant).unwrap().name.value, "flannel");
     assert_eq!(chapter.variant(None, Provider::Gce).unwrap().name.value, "gce");
@@ -50,7 +55,7 @@ fn default_variants_follow_the_provider() {
 
 #[test]
 fn static_routes_go_to_every_other_worker_and_nothing_is_hard_coded() {
-    let chapter = Catalog::Builtin.load("11-pod-network-routes").unwrap();
+    let chapter = builtin().load("11-pod-network-routes").unwrap();
     let mut inventory = sample_inventory();
     // A lab that is not KTHW's: other addresses and CIDRs must flow through.
     for (i, node) in inventory.nodes.iter_mut().filter(|n| n.pod_cidr.is_some()).enumerate() {
@@ -74,7 +79,7 @@ fn static_routes_go_to_every_other_worker_and_nothing_is_hard_coded() {
 
 #[test]
 fn values_from_the_inventory_are_shell_quoted_in_commands() {
-    let chapter = Catalog::Builtin.load("11-pod-network-routes").unwrap();
+    let chapter = builtin().load("11-pod-network-routes").unwrap();
     let mut inventory = sample_inventory();
     if let Some(gce) = inventory.gce.as_mut() {
         gce.network = "net; touch /tmp/pwned".into();
@@ -87,7 +92,7 @@ fn values_from_the_inventory_are_shell_quoted_in_commands() {
 
 #[test]
 fn gce_routes_are_named_as_the_chapter_names_them() {
-    let chapter = Catalog::Builtin.load("11-pod-network-routes").unwrap();
+    let chapter = builtin().load("11-pod-network-routes").unwrap();
     let variant = chapter.variant(Some("gce"), Provider::Gce).unwrap();
     let plan = labctl::plan::render(&chapter, variant, &sample_inventory()).unwrap();
     assert_eq!(plan.hosts.len(), 1, "gce routes are made from this machine only");
@@ -102,7 +107,7 @@ fn gce_routes_are_named_as_the_chapter_names_them() {
 
 #[test]
 fn gce_routes_in_the_way_are_reported_and_replaced_only_on_request() {
-    let chapter = Catalog::Builtin.load("11-pod-network-routes").unwrap();
+    let chapter = builtin().load("11-pod-network-routes").unwrap();
     let variant = chapter.variant(Some("gce"), Provider::Gce).unwrap();
     assert_eq!(variant.cloud, Some(labctl::chapter::Cloud::Gce));
     let plan = labctl::plan::render(&chapter, variant, &sample_inventory()).unwrap();

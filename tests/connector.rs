@@ -121,6 +121,16 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
+/// A port on loopback that is bound but not listening, and stays so while the socket lives:
+/// a connection to it is refused. (A port merely found free can be taken by the sshd of a test
+/// running beside this one, which then accepts and resets the connection.)
+fn closed_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.1:0".parse().unwrap()).expect("bind 127.0.0.1:0");
+    let port = socket.local_addr().expect("local address").port();
+    (socket, port)
+}
+
 /// SIGKILLs `root` and all its descendants (sshd puts each connection in its own session,
 /// so a process group kill would miss them).
 fn kill_tree(root: u32) {
@@ -432,10 +442,11 @@ async fn many_commands_share_one_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_port_is_unreachable() {
+    let (_bound, port) = closed_port();
     let endpoint = Endpoint {
         name: "worker-1".into(),
         host: "127.0.0.1".into(),
-        port: free_port(),
+        port,
         user: "root".into(),
         identity_files: Vec::new(),
         host_key_checking: HostKeyChecking::Strict,

@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
     // labctl refuses non-UTF-8 files before parsing (yaml::read_input).
     let Ok(text) = std::str::from_utf8(data) else { return };
     let file = Path::new(FILE);
-    match Chapter::parse(file, text, TemplateSource::Builtin) {
+    // Loading is reading (chapter/) and then the render for the example lab (course/).
+    let loaded = Chapter::parse(file, text, TemplateSource::Builtin)
+        .and_then(|c| labctl::course::check_renders(&c).map(|()| c));
+    match loaded {
         Err(e) => labctl_fuzz::check_error(&e, file, text),
         Ok(chapter) => {
             assert_eq!(chapter.name(), "11-pod-network-routes");

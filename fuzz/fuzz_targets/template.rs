@@ -14,7 +14,8 @@ const FUEL: u64 = 50_000;
 
 fn context() -> Value {
     let sample = labctl::chapter::sample::sample_inventory();
-    labctl::template::context::base_context(&sample, "11-pod-network-routes", "static")
+    let vars = labctl::pod_network::variables::template_variables(&sample);
+    labctl::template::context::base_context(&sample, "11-pod-network-routes", "static", &vars)
 }
 
 fn fueled() -> Environment<'static> {

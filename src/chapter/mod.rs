@@ -1,10 +1,9 @@
 //! Chapters: course content as data (`labs/*.yaml` + `templates/`), loaded and checked.
 //!
-//! Loading a chapter checks everything that can be checked without a lab: the strict schema,
-//! names, references between its parts, template syntax, and that every variant renders for
-//! the example lab (so an undefined variable is found by `labctl show`, not in a classroom).
+//! Reading a chapter checks what can be checked of it alone: the strict schema, names,
+//! references between its parts, template syntax. That every variant renders for the example
+//! lab is checked when the course loads it (`crate::course`).
 
-pub mod catalog;
 pub mod sample;
 pub mod schema;
 
@@ -16,8 +15,8 @@ use serde_saphyr::Spanned;
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, closest};
 use crate::inventory::Provider;
+use crate::template::context::{Variables, VariablesFn};
 use crate::template::{Located, Renderer, TemplateSource};
-pub use catalog::Catalog;
 pub use schema::{ChapterFile, Cloud, Step, Target, Variant, VerifyCheck};
 
 /// A loaded, checked chapter.
@@ -27,6 +26,9 @@ pub struct Chapter {
     pub file: PathBuf,
     pub spec: ChapterFile,
     pub templates: TemplateSource,
+    /// The variables the chapter's own Rust adds to its templates, if it has any (set by the
+    /// course that loads it: `crate::course::Catalog::with_variables`).
+    pub variables: Option<VariablesFn>,
 }
 
 impl Chapter {
@@ -39,7 +41,7 @@ impl Chapter {
     /// Parses and checks chapter text read from `file`.
     pub fn parse(file: &Path, text: &str, templates: TemplateSource) -> Result<Chapter, Error> {
         let spec: ChapterFile = crate::yaml::parse_str(file, text)?;
-        let chapter = Chapter { file: file.to_path_buf(), spec, templates };
+        let chapter = Chapter { file: file.to_path_buf(), spec, templates, variables: None };
         chapter.check()?;
         Ok(chapter)
     }
@@ -47,6 +49,11 @@ impl Chapter {
     /// The chapter's name, e.g. `11-pod-network-routes`.
     pub fn name(&self) -> &str {
         &self.spec.chapter.value
+    }
+
+    /// The variables the chapter's Rust adds for `inventory` (none for a chapter of data).
+    pub fn variables(&self, inventory: &crate::inventory::Inventory) -> Variables {
+        self.variables.map(|f| f(inventory)).unwrap_or_default()
     }
 
     /// A renderer for this chapter's commands and templates.
@@ -135,21 +142,6 @@ impl Chapter {
                     name,
                     format!("default variant for provider {provider} is `{}`, which is not a variant of this chapter{suggestion}", name.value),
                 ));
-            }
-        }
-        if problems.is_empty() {
-            // Only a structurally sound chapter is worth rendering.
-            let sample = sample::sample_inventory();
-            for variant in &self.spec.variants {
-                if let Err(d) = crate::plan::render(self, variant, &sample) {
-                    problems.push(d);
-                }
-                if let Err(d) = self.check_footprint_renders(variant, &sample) {
-                    problems.push(d);
-                }
-                if let Err(d) = crate::verify::command::planned_checks(self, variant, &sample) {
-                    problems.push(d);
-                }
             }
         }
         match problems.len() {
@@ -444,22 +436,6 @@ impl Chapter {
         if let Err(d) = renderer.check_command_syntax(&self.file, located) {
             problems.push(d);
         }
-    }
-
-    /// The footprint renders for the example lab, and so does every part's `remove` for an
-    /// example item, so that a misspelt variable there is found by `labctl show`.
-    fn check_footprint_renders(
-        &self,
-        variant: &Variant,
-        sample: &crate::inventory::Inventory,
-    ) -> Result<(), Diagnostic> {
-        let footprint = crate::plan::footprint::render(self, variant, sample)?;
-        for part in &footprint.parts {
-            if let Some(on) = part.hosts.first() {
-                footprint.remove_command(part, on, "10.200.9.0/24 via 10.240.0.29")?;
-            }
-        }
-        Ok(())
     }
 }
 

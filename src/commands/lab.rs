@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use crate::chapter::{Catalog, Chapter, Variant};
+use crate::chapter::{Chapter, Variant};
 use crate::cli::GlobalArgs;
 use crate::error::{EXIT_BAD_INPUT, Error, closest};
 use crate::inventory::Inventory;
@@ -53,7 +53,7 @@ impl Lab {
         let state_dir = StateDir::for_inventory(&inventory.source);
         let state = state_dir.load()?;
         let name = chapter_name(chapter, &state);
-        let chapter = Catalog::from_env().load(&name)?;
+        let chapter = crate::commands::course().load(&name)?;
         let style = Style::detect(global.color, global.no_progress);
         let connect_timeout = std::time::Duration::from_secs(global.connect_timeout);
         Ok(Lab {
@@ -110,12 +110,12 @@ impl Lab {
     }
 
     /// Whether `variant`'s plan needs facts first: flanneld's interface is `auto` and the plan
-    /// depends on it (see [`crate::plan::uses_iface_args`]).
+    /// depends on it (see [`crate::pod_network::variables::uses_iface_args`]).
     pub fn needs_iface_facts(&self, variant: &Variant) -> Result<bool, Error> {
         if self.inventory.flannel.iface != "auto" {
             return Ok(false);
         }
-        Ok(crate::plan::uses_iface_args(&self.chapter, variant, &self.inventory)?)
+        Ok(crate::pod_network::variables::uses_iface_args(&self.chapter, variant, &self.inventory)?)
     }
 
     /// The hosts to connect to for `plan`: its own, plus every worker when facts must decide
@@ -148,7 +148,7 @@ impl Lab {
             &self.chapter,
             variant,
             &self.inventory,
-            Some(decision.args()),
+            &crate::pod_network::variables::with_iface_args(&self.inventory, Some(decision.args())),
         )?;
         Ok((plan, decision))
     }

@@ -2,17 +2,16 @@
 
 use comfy_table::{Table, presets};
 
-use crate::chapter::Catalog;
 use crate::error::Error;
 
 /// Prints every chapter with its title and variants.
 pub fn run() -> Result<(), Error> {
-    let catalog = Catalog::from_env();
+    let course = super::course();
     let mut table = Table::new();
     table.load_style(presets::NOTHING);
     table.set_header(["CHAPTER", "TITLE", "VARIANTS"]);
-    for name in catalog.names()? {
-        let chapter = catalog.load(&name)?;
+    for name in course.catalog.names()? {
+        let chapter = course.load(&name)?;
         table.add_row([
             name.clone(),
             chapter.spec.title.clone(),

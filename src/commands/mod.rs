@@ -87,6 +87,11 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
     }
 }
 
+/// The chapters in effect, with chapter 11's template variables (`crate::pod_network`).
+pub fn course() -> crate::course::Course {
+    crate::course::Course::from_env(Some(crate::pod_network::variables::template_variables))
+}
+
 /// The inventory in effect (`-i`, else the lookup order), loaded and linted; warnings are printed.
 fn load_inventory(global: &crate::cli::GlobalArgs) -> Result<crate::inventory::Inventory, Error> {
     let cwd = std::env::current_dir()

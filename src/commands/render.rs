@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::chapter::Catalog;
 use crate::cli::GlobalArgs;
 use crate::error::Error;
 use crate::plan::{HostPlan, Plan};
@@ -17,7 +16,7 @@ pub fn run(
     variant: Option<&str>,
     out: Option<&Path>,
 ) -> Result<(), Error> {
-    let chapter = Catalog::from_env().load(chapter)?;
+    let chapter = crate::commands::course().load(chapter)?;
     let mut inventory = super::load_inventory(global)?;
     let variant = chapter.variant(variant, inventory.provider)?;
     if variant.cloud == Some(crate::chapter::Cloud::Gce) {

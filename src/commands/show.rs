@@ -2,15 +2,15 @@
 
 use std::fmt::Write as _;
 
+use crate::chapter::Chapter;
 use crate::chapter::schema::{RouteExpectation, Target, VerifyCheck};
-use crate::chapter::{Catalog, Chapter};
 use crate::error::Error;
 use crate::template::Located;
 use serde_saphyr::Spanned;
 
 /// Prints the chapter called (or stored at) `name`.
 pub fn run(name: &str) -> Result<(), Error> {
-    let chapter = Catalog::from_env().load(name)?;
+    let chapter = crate::commands::course().load(name)?;
     print!("{}", describe(&chapter));
     Ok(())
 }
@@ -74,10 +74,12 @@ pub fn describe(chapter: &Chapter) -> String {
         }
         if !variant.verify.is_empty() {
             // Names written as templates are shown as they come out for KTHW's own lab.
+            let inventory = crate::chapter::sample::sample_inventory();
             let sample = crate::template::context::base_context(
-                &crate::chapter::sample::sample_inventory(),
+                &inventory,
                 chapter.name(),
                 &variant.name.value,
+                &chapter.variables(&inventory),
             );
             let shown = |text: &Spanned<String>| {
                 let located = Located {

@@ -16,7 +16,7 @@ use crate::chapter::schema::Variant;
 use crate::diagnostic::Diagnostic;
 use crate::inventory::Inventory;
 use crate::plan::{HostRef, needs_controller, no_controller, targets};
-use crate::template::context::{NodeView, base_context};
+use crate::template::context::base_context;
 use crate::template::{Located, Renderer};
 
 /// A variant's footprint rendered for one inventory.
@@ -73,7 +73,8 @@ pub fn render(
     inventory: &Inventory,
 ) -> Result<Footprint, Diagnostic> {
     let renderer = chapter.renderer();
-    let base = base_context(inventory, chapter.name(), &variant.name.value);
+    let vars = chapter.variables(inventory);
+    let base = base_context(inventory, chapter.name(), &variant.name.value, &vars);
     let mut parts = Vec::with_capacity(variant.footprint.len());
     for part in &variant.footprint {
         let on = targets(part.target, inventory);
@@ -90,10 +91,7 @@ pub fn render(
         for node in on {
             let context = match node {
                 Some(n) => {
-                    let view = BTreeMap::from([(
-                        "node".to_string(),
-                        crate::template::to_value(NodeView::of(n)),
-                    )]);
+                    let view = BTreeMap::from([("node".to_string(), vars.node(n))]);
                     minijinja::context! { ..Value::from(view), ..base.clone() }
                 }
                 None => base.clone(),

@@ -16,7 +16,7 @@ use crate::chapter::Chapter;
 use crate::chapter::schema::{ForEach, Step, Target, Variant};
 use crate::diagnostic::Diagnostic;
 use crate::inventory::{Inventory, Node};
-use crate::template::context::{NodeView, base_context_with};
+use crate::template::context::{Variables, base_context};
 use crate::template::{Located, Renderer};
 
 /// Where a step runs.
@@ -120,18 +120,18 @@ pub fn render(
     variant: &Variant,
     inventory: &Inventory,
 ) -> Result<Plan, Diagnostic> {
-    render_with(chapter, variant, inventory, None)
+    render_with(chapter, variant, inventory, &chapter.variables(inventory))
 }
 
-/// [`render`] with flanneld's interface flags decided from facts (`None`: the offline form).
+/// [`render`] with the chapter's variables given, e.g. made from facts gathered on the lab.
 pub fn render_with(
     chapter: &Chapter,
     variant: &Variant,
     inventory: &Inventory,
-    iface_args: Option<&[String]>,
+    vars: &Variables,
 ) -> Result<Plan, Diagnostic> {
     let renderer = chapter.renderer();
-    let base = base_context_with(inventory, chapter.name(), &variant.name.value, iface_args);
+    let base = base_context(inventory, chapter.name(), &variant.name.value, vars);
     let mut hosts: Vec<HostPlan> = Vec::new();
     for step in &variant.steps {
         let on = targets(step.target, inventory);
@@ -149,7 +149,7 @@ pub fn render_with(
                 Some(n) => HostRef::Node(n.name.clone()),
                 None => HostRef::Local,
             };
-            let planned = plan_step(&renderer, &chapter.file, step, node, inventory, &base)?;
+            let planned = plan_step(&renderer, &chapter.file, step, node, inventory, vars, &base)?;
             match hosts.iter_mut().find(|h| h.host == host) {
                 Some(existing) => existing.steps.push(planned),
                 None => hosts.push(HostPlan {
@@ -161,19 +161,6 @@ pub fn render_with(
         }
     }
     Ok(Plan { chapter: chapter.name().to_string(), variant: variant.name.value.clone(), hosts })
-}
-
-/// Whether the plan of `variant` depends on flanneld's interface flags, i.e. whether facts
-/// must decide them before it is run: it is rendered with two different flags and compared.
-/// (Chapters stay data: no list of "flannel steps" in Rust.)
-pub fn uses_iface_args(
-    chapter: &Chapter,
-    variant: &Variant,
-    inventory: &Inventory,
-) -> Result<bool, Diagnostic> {
-    let a = render_with(chapter, variant, inventory, Some(&["--iface=labctl-a".to_string()]))?;
-    let b = render_with(chapter, variant, inventory, Some(&["--iface=labctl-b".to_string()]))?;
-    Ok(serde_json::to_string(&a).ok() != serde_json::to_string(&b).ok())
 }
 
 /// What the inventory lacks for `variant`, as warnings: no controller where the variant
@@ -254,10 +241,11 @@ fn plan_step(
     step: &Step,
     node: Option<&Node>,
     inventory: &Inventory,
+    vars: &Variables,
     base: &Value,
 ) -> Result<PlannedStep, Diagnostic> {
     let host_ctx = match node {
-        Some(n) => single("node", crate::template::to_value(NodeView::of(n))),
+        Some(n) => single("node", vars.node(n)),
         None => Value::from(BTreeMap::<String, Value>::new()),
     };
     let items: Vec<Option<(&'static str, &Node)>> = match step.for_each {
@@ -271,7 +259,7 @@ fn plan_step(
     let mut actions = Vec::with_capacity(items.len());
     for item in items {
         let item_ctx = match item {
-            Some((var, w)) => single(var, crate::template::to_value(NodeView::of(w))),
+            Some((var, w)) => single(var, vars.node(w)),
             None => Value::from(BTreeMap::<String, Value>::new()),
         };
         let ctx = minijinja::context! { ..item_ctx, ..host_ctx.clone(), ..base.clone() };
@@ -470,12 +458,11 @@ fn single(name: &str, value: Value) -> Value {
 }
 
 #[cfg(test)]
-mod lab_warning_tests {
+mod tests {
     use super::*;
-    use crate::chapter::Catalog;
 
     fn warnings(chapter: &str, variant: &str, edit: impl Fn(&mut Inventory)) -> Vec<String> {
-        let chapter = Catalog::from_env().load(chapter).unwrap();
+        let chapter = crate::commands::course().load(chapter).unwrap();
         let variant = chapter.spec.variants.iter().find(|v| v.name.value == variant).unwrap();
         let mut inventory = crate::chapter::sample::sample_inventory();
         edit(&mut inventory);

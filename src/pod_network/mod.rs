@@ -6,4 +6,5 @@
 
 pub mod flannel;
 pub mod gce;
+pub mod variables;
 pub mod verify;

@@ -11,8 +11,8 @@ use crate::connector::{CommandOutput, Completion};
 use crate::diagnostic::Diagnostic;
 use crate::inventory::Inventory;
 use crate::plan::HostRef;
-use crate::template::context::{NodeView, base_context};
-use crate::template::{Located, to_value};
+use crate::template::Located;
+use crate::template::context::base_context;
 
 /// A check about one host, rendered for a lab and ready to run.
 #[derive(Debug, Clone)]
@@ -43,7 +43,8 @@ pub fn planned_checks(
     inventory: &Inventory,
 ) -> Result<Vec<PlannedCheck>, Diagnostic> {
     let renderer = chapter.renderer();
-    let base = base_context(inventory, chapter.name(), &variant.name.value);
+    let vars = chapter.variables(inventory);
+    let base = base_context(inventory, chapter.name(), &variant.name.value, &vars);
     let located = |s: &Spanned<String>| -> (String, u64, u64) {
         (s.value.clone(), s.referenced.line(), s.referenced.column())
     };
@@ -88,7 +89,7 @@ pub fn planned_checks(
                     };
                     let ctx = match node {
                         Some(node) => {
-                            minijinja::context! { node => to_value(NodeView::of(node)), ..base.clone() }
+                            minijinja::context! { node => vars.node(node), ..base.clone() }
                         }
                         None => base.clone(),
                     };

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use comfy_table::{Cell, Table, presets};
 
 use crate::chapter::schema::{RouteExpectation, Target};
-use crate::chapter::{Catalog, Chapter, Cloud, Variant, VerifyCheck};
+use crate::chapter::{Chapter, Cloud, Variant, VerifyCheck};
 use crate::cli::GlobalArgs;
 use crate::error::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, Error};
 use crate::inventory::Provider;
@@ -35,7 +35,7 @@ pub fn run(
     variant: Option<&str>,
     shape: Option<Shape>,
 ) -> Result<(), Error> {
-    let loaded = Catalog::from_env().load(chapter)?;
+    let loaded = crate::commands::course().load(chapter)?;
     let (to_test, skipped) = choose_variants(&loaded, variant)?;
     crate::sandbox::programs::require_root("up").map_err(|_| Error::Other {
         message: "`labctl test` needs root: it brings up a sandbox of its own (network namespaces, sshd)\n  help: run it with sudo: `sudo labctl test ...`".into(),
@@ -619,7 +619,7 @@ mod tests {
 
     #[test]
     fn chapter_11_static_is_hosted_on_the_vagrant_shape_and_the_others_are_not() {
-        let chapter = Catalog::from_env().load("11-pod-network-routes").unwrap();
+        let chapter = crate::commands::course().load("11-pod-network-routes").unwrap();
         let variant = |name| chapter.variant(Some(name), Provider::Ssh).unwrap();
         assert_eq!(not_hostable(variant("static")), None);
         assert_eq!(fitting_shape(&chapter, variant("static")), Shape::Vagrant);

@@ -11,10 +11,10 @@ use crate::connector::CommandSpec;
 use crate::facts::HostFacts;
 use crate::inventory::{Inventory, Node};
 use crate::plan::HostRef;
+use crate::pod_network::variables::flannel_iface_args;
 use crate::runner::execute::run_logged;
 use crate::runner::hosts::Hosts;
 use crate::runner::log::RunLog;
-use crate::template::context::flannel_iface_args;
 
 /// How long the gather script may take on one worker.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(120);

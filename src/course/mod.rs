@@ -1,5 +1,10 @@
-//! The chapters labctl knows: the ones built into the binary (`labs/`), or those in the
-//! directory named by `LABCTL_LABS_DIR` (for course authors), or a single chapter file.
+//! The course: the chapters labctl knows (the ones built into the binary, `labs/`, or those
+//! in the directory named by `LABCTL_LABS_DIR`, for course authors, or a single chapter file),
+//! each loaded and then rendered for the example lab.
+//!
+//! This sits above `chapter/`, `plan/` and `verify/`: reading a chapter is `chapter/`'s,
+//! rendering its plans and checks is theirs, and loading a chapter for use needs both
+//! (docs/architecture.md, "Layers (folders)").
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +14,7 @@ use crate::chapter::Chapter;
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, closest};
 use crate::template::TemplateSource;
+use crate::template::context::VariablesFn;
 
 /// The `labs/` folder of this repository, built into the binary.
 static BUILTIN_LABS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/labs");
@@ -23,6 +29,29 @@ pub enum Catalog {
     Builtin,
     /// A directory of `*.yaml` chapter files, with its templates in `../templates` or `./templates`.
     Directory(PathBuf),
+}
+
+/// A catalog and the variables that the chapters' own Rust adds to their templates.
+#[derive(Debug, Clone)]
+pub struct Course {
+    pub catalog: Catalog,
+    pub variables: Option<VariablesFn>,
+}
+
+impl Course {
+    /// The catalog in effect ([`Catalog::from_env`]) with `variables`.
+    pub fn from_env(variables: Option<VariablesFn>) -> Self {
+        Course { catalog: Catalog::from_env(), variables }
+    }
+
+    /// Loads and checks the chapter called `name`, or the chapter file at path `name`, with the
+    /// course's variables, and checks that every variant renders for the example lab.
+    pub fn load(&self, name: &str) -> Result<Chapter, Error> {
+        let mut chapter = self.catalog.read(name)?;
+        chapter.variables = self.variables;
+        check_renders(&chapter)?;
+        Ok(chapter)
+    }
 }
 
 impl Catalog {
@@ -58,8 +87,8 @@ impl Catalog {
         Ok(names)
     }
 
-    /// Loads and checks the chapter called `name`, or the chapter file at path `name`.
-    pub fn load(&self, name: &str) -> Result<Chapter, Error> {
+    /// Reads and checks the chapter called `name` without rendering it.
+    pub fn read(&self, name: &str) -> Result<Chapter, Error> {
         if looks_like_path(name) {
             let path = PathBuf::from(name);
             return Chapter::load_file(&path, templates_near(&path));
@@ -112,4 +141,42 @@ fn templates_near(chapter_file: &Path) -> TemplateSource {
         }
     }
     TemplateSource::Builtin
+}
+
+/// Every variant of `chapter` renders for the example lab: its plan, its footprint (with each
+/// part's `remove` for an example item) and its verify checks, so that a misspelt variable is
+/// found by `labctl show`, not in a classroom.
+pub fn check_renders(chapter: &Chapter) -> Result<(), Error> {
+    let sample = crate::chapter::sample::sample_inventory();
+    let mut problems = Vec::new();
+    for variant in &chapter.spec.variants {
+        if let Err(d) = crate::plan::render(chapter, variant, &sample) {
+            problems.push(d);
+        }
+        if let Err(d) = footprint_renders(chapter, variant, &sample) {
+            problems.push(d);
+        }
+        if let Err(d) = crate::verify::command::planned_checks(chapter, variant, &sample) {
+            problems.push(d);
+        }
+    }
+    match problems.len() {
+        0 => Ok(()),
+        1 => Err(Error::Input(problems.remove(0))),
+        _ => Err(Error::Inputs(problems)),
+    }
+}
+
+fn footprint_renders(
+    chapter: &Chapter,
+    variant: &crate::chapter::Variant,
+    sample: &crate::inventory::Inventory,
+) -> Result<(), Diagnostic> {
+    let footprint = crate::plan::footprint::render(chapter, variant, sample)?;
+    for part in &footprint.parts {
+        if let Some(on) = part.hosts.first() {
+            footprint.remove_command(part, on, "an example item")?;
+        }
+    }
+    Ok(())
 }
