@@ -81,9 +81,7 @@ fn static_routes_go_to_every_other_worker_and_nothing_is_hard_coded() {
 fn values_from_the_inventory_are_shell_quoted_in_commands() {
     let chapter = builtin().load("11-pod-network-routes").unwrap();
     let mut inventory = sample_inventory();
-    if let Some(gce) = inventory.gce.as_mut() {
-        gce.network = "net; touch /tmp/pwned".into();
-    }
+    inventory.vars.get_mut("gce").unwrap().value["network"] = "net; touch /tmp/pwned".into();
     let variant = chapter.variant(Some("gce"), Provider::Gce).unwrap();
     let plan = labctl::plan::render(&chapter, variant, &inventory).unwrap();
     let run = &plan.hosts[0].steps[0].actions[0].run;

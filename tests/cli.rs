@@ -280,3 +280,46 @@ fn an_inventory_of_workers_only_does_the_static_variant_and_refuses_flannel() {
         .status(2)
         .run();
 }
+
+/// An inventory's `vars:` reach a chapter of data as `vars`, over the chapter's defaults.
+#[test]
+fn inventory_vars_reach_a_chapters_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let labs = dir.path().join("labs");
+    std::fs::create_dir(&labs).unwrap();
+    std::fs::write(
+        labs.join("98-vars.yaml"),
+        "chapter: 98-vars\ntitle: Vars\ndefault_variant: { ssh: only, vagrant: only, gce: only }\n\
+         vars: { greeting: hi, who: world }\n\
+         variants:\n  - name: only\n    summary: greet\n    steps:\n      - { name: greet, summary: greet, where: all, \
+         check: \"false\", run: \"echo {{ vars.greeting }} {{ vars.who }}\", undo: \"true\" }\n    \
+         verify:\n      - command: { name: greeted, where: all, run: \"true\" }\n",
+    )
+    .unwrap();
+    let inventory = dir.path().join("labctl.yaml");
+    std::fs::write(
+        &inventory,
+        "nodes:\n  - { name: worker-0, role: worker, address: 10.240.0.20, pod_cidr: 10.200.0.0/24 }\n\
+         vars:\n  greeting: hello there\n",
+    )
+    .unwrap();
+    let inv = inventory.to_str().unwrap();
+    let out = Test::new()
+        .env("LABCTL_LABS_DIR", labs.to_str().unwrap())
+        .args(["-i", inv, "render", "98-vars"])
+        .run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("echo 'hello there' world"), "{stdout}");
+    // Without it in the inventory, the chapter's default holds.
+    std::fs::write(
+        &inventory,
+        "nodes:\n  - { name: worker-0, role: worker, address: 10.240.0.20, pod_cidr: 10.200.0.0/24 }\n",
+    )
+    .unwrap();
+    let out = Test::new()
+        .env("LABCTL_LABS_DIR", labs.to_str().unwrap())
+        .args(["-i", inv, "render", "98-vars"])
+        .run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("echo hi world"), "{stdout}");
+}

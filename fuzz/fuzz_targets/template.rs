@@ -14,8 +14,15 @@ const FUEL: u64 = 50_000;
 
 fn context() -> Value {
     let sample = labctl::chapter::sample::sample_inventory();
-    let vars = labctl::pod_network::variables::template_variables(&sample);
-    labctl::template::context::base_context(&sample, "11-pod-network-routes", "static", &vars)
+    let vars = labctl::pod_network::variables::template_variables(&sample)
+        .expect("the example lab's settings read");
+    labctl::template::context::base_context(
+        &sample,
+        "11-pod-network-routes",
+        "static",
+        &Default::default(),
+        &vars,
+    )
 }
 
 fn fueled() -> Environment<'static> {

@@ -59,6 +59,15 @@ pub fn check_inventory(inv: &Inventory, file: &Path, text: &str) {
     for d in &lints {
         check_diagnostic(d, file, text);
     }
+    // Chapter 11 reads its own sections (`vars:` flannel and gce) with the same care.
+    match labctl::pod_network::settings::lint(inv) {
+        Ok(()) => {}
+        Err(labctl::error::Error::Input(d)) => check_diagnostic(&d, file, text),
+        Err(labctl::error::Error::Inputs(ds)) => {
+            ds.iter().for_each(|d| check_diagnostic(d, file, text))
+        }
+        Err(other) => panic!("chapter 11's lint failed otherwise than on input: {other}"),
+    }
     let refused = |what: &str| {
         lints.iter().any(|d| d.severity == Severity::Error && d.message.contains(what))
     };

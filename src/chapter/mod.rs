@@ -52,8 +52,11 @@ impl Chapter {
     }
 
     /// The variables the chapter's Rust adds for `inventory` (none for a chapter of data).
-    pub fn variables(&self, inventory: &crate::inventory::Inventory) -> Variables {
-        self.variables.map(|f| f(inventory)).unwrap_or_default()
+    pub fn variables(
+        &self,
+        inventory: &crate::inventory::Inventory,
+    ) -> Result<Variables, Diagnostic> {
+        self.variables.map_or_else(|| Ok(Variables::default()), |f| f(inventory))
     }
 
     /// A renderer for this chapter's commands and templates.

@@ -2,8 +2,8 @@
 //! Rendering each variant for it finds undefined template variables before any real lab is used.
 
 use crate::inventory::{
-    FlannelSettings, GceSettings, Inventory, InventoryFormat, KubernetesVersion, NetworkSettings,
-    Node, Provider, Role, SshSettings, VagrantSettings,
+    Inventory, InventoryFormat, KubernetesVersion, NetworkSettings, Node, Provider, Role,
+    SshSettings, VagrantSettings, Var,
 };
 
 /// KTHW's lab: `server` at 10.240.0.10 and workers `worker-0..2` at 10.240.0.20..22.
@@ -34,12 +34,19 @@ pub fn sample_inventory() -> Inventory {
         nodes,
         ssh: SshSettings::default(),
         network: NetworkSettings::default(),
-        flannel: FlannelSettings::default(),
-        gce: Some(GceSettings {
-            project: Some("example-project".into()),
-            network: "kubernetes-the-hard-way".into(),
-            zone: Some("us-west1-c".into()),
-        }),
+        // A `gce:` section, so that every variant renders (chapter 11's `gce` reads it).
+        vars: [(
+            "gce".to_string(),
+            Var {
+                value: serde_json::json!({
+                    "project": "example-project",
+                    "network": "kubernetes-the-hard-way",
+                    "zone": "us-west1-c",
+                }),
+                line: None,
+            },
+        )]
+        .into(),
         vagrant: Some(VagrantSettings { dir: ".".into() }),
         kubeconfig: None,
         lines: Default::default(),

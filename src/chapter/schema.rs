@@ -21,6 +21,10 @@ pub struct ChapterFile {
     pub summary: String,
     /// Which variant to use for each inventory provider when `--variant` is not given.
     pub default_variant: DefaultVariant,
+    /// The chapter's settings and their defaults, as `vars` in templates: an inventory's
+    /// `vars:` of the same name replace them (docs/chapters.md, "Variables from the inventory").
+    #[serde(default)]
+    pub vars: std::collections::BTreeMap<String, serde_json::Value>,
     /// The ways to do the chapter.
     pub variants: Vec<Variant>,
 }

@@ -112,7 +112,7 @@ impl Lab {
     /// Whether `variant`'s plan needs facts first: flanneld's interface is `auto` and the plan
     /// depends on it (see [`crate::pod_network::variables::uses_iface_args`]).
     pub fn needs_iface_facts(&self, variant: &Variant) -> Result<bool, Error> {
-        if self.inventory.flannel.iface != "auto" {
+        if crate::pod_network::settings::flannel(&self.inventory)?.iface != "auto" {
             return Ok(false);
         }
         Ok(crate::pod_network::variables::uses_iface_args(&self.chapter, variant, &self.inventory)?)
@@ -141,14 +141,19 @@ impl Lab {
         hosts: &Hosts,
         log: &RunLog,
     ) -> Result<(Plan, IfaceDecision), Error> {
-        let decision = crate::pod_network::flannel::gather::decide(&self.inventory, hosts, log)
-            .await
-            .map_err(|e| Error::Other { message: e.to_string(), code: EXIT_BAD_INPUT })?;
+        let flannel = crate::pod_network::settings::flannel(&self.inventory)?;
+        let decision =
+            crate::pod_network::flannel::gather::decide(&self.inventory, &flannel, hosts, log)
+                .await
+                .map_err(|e| Error::Other { message: e.to_string(), code: EXIT_BAD_INPUT })?;
         let plan = crate::plan::render_with(
             &self.chapter,
             variant,
             &self.inventory,
-            &crate::pod_network::variables::with_iface_args(&self.inventory, Some(decision.args())),
+            &crate::pod_network::variables::with_iface_args(
+                &self.inventory,
+                Some(decision.args()),
+            )?,
         )?;
         Ok((plan, decision))
     }

@@ -101,7 +101,24 @@ fn load_inventory(global: &crate::cli::GlobalArgs) -> Result<crate::inventory::I
         &cwd,
         crate::sandbox::running_inventory,
     )?;
-    let warnings = crate::inventory::lint::check(&located.inventory)?;
+    // The inventory's own lints and chapter 11's of its sections, reported together.
+    let problems = |e: Error| match e {
+        Error::Input(d) => Ok(vec![d]),
+        Error::Inputs(ds) => Ok(ds),
+        other => Err(other),
+    };
+    let (warnings, mut errors) = match crate::inventory::lint::check(&located.inventory) {
+        Ok(warnings) => (warnings, Vec::new()),
+        Err(e) => (Vec::new(), problems(e)?),
+    };
+    if let Err(e) = crate::pod_network::settings::lint(&located.inventory) {
+        errors.extend(problems(e)?);
+    }
+    match errors.len() {
+        0 => {}
+        1 => return Err(Error::Input(errors.remove(0))),
+        _ => return Err(Error::Inputs(errors)),
+    }
     for warning in warnings {
         crate::complain!(global.sink, "warning: {warning}");
     }

@@ -21,7 +21,8 @@ pub fn run(
     let variant = chapter.variant(variant, inventory.provider)?;
     if variant.cloud == Some(crate::chapter::Cloud::Gce) {
         // Offline: gcloud is not asked, so project and zone are what the inventory says.
-        inventory.gce = Some(crate::pod_network::gce::settings(&inventory, &variant.name.value)?);
+        let settings = crate::pod_network::gce::settings(&inventory, &variant.name.value)?;
+        crate::pod_network::settings::set_gce(&mut inventory, &settings);
     }
     let plan = crate::plan::render(&chapter, variant, &inventory)?;
     match out {

@@ -79,7 +79,8 @@ pub fn describe(chapter: &Chapter) -> String {
                 &inventory,
                 chapter.name(),
                 &variant.name.value,
-                &chapter.variables(&inventory),
+                &chapter.spec.vars,
+                &chapter.variables(&inventory).unwrap_or_default(),
             );
             let shown = |text: &Spanned<String>| {
                 let located = Located {

@@ -1,6 +1,6 @@
 //! Checks on an inventory as a whole, run before any plan: the mistakes that parse fine but
 //! break a cluster later (two workers claiming one pod CIDR, a node address inside the pod
-//! range, a name Kubernetes or GCE refuses). Each diagnostic names the file and the node's
+//! range, a name Kubernetes refuses; a chapter's own settings are its own to check). Each diagnostic names the file and the node's
 //! line and says what to change. CIDR math is ipnet's; two CIDRs overlap exactly when one
 //! contains the other.
 
@@ -9,7 +9,6 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::gce::{gce_name_problem, gce_route_name};
 use super::hostname::is_dns_label;
 use super::model::{Inventory, Node, Provider, Role};
 use crate::diagnostic::{Diagnostic, Severity};
@@ -22,7 +21,6 @@ pub fn lint(inv: &Inventory) -> Vec<Diagnostic> {
     addresses(inv, &mut out);
     pod_cidrs(inv, &mut out);
     network(inv, &mut out);
-    gce(inv, &mut out);
     counts(inv, &mut out);
     out
 }
@@ -192,41 +190,6 @@ fn network(inv: &Inventory, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn gce(inv: &Inventory, out: &mut Vec<Diagnostic>) {
-    if inv.provider != Provider::Gce && inv.gce.is_none() {
-        return;
-    }
-    let rule = "GCE names are 1 to 63 lower-case letters, digits and `-`, starting with a letter \
-                and not ending with `-`";
-    if let Some(gce) = &inv.gce
-        && let Some(why) = gce_name_problem(&gce.network)
-    {
-        out.push(
-            Diagnostic::error(
-                &inv.source,
-                inv.lines.gce_network,
-                None,
-                format!("gce.network `{}` is not a valid GCE name: {why}", gce.network),
-            )
-            .with_help(format!("{rule}, e.g. `kubernetes-the-hard-way`")),
-        );
-    }
-    // Derived route names of IPv4 CIDRs are always valid today; this guards the derivation.
-    for node in &inv.nodes {
-        if let Some(cidr) = node.pod_cidr {
-            let route = gce_route_name(&cidr);
-            if let Some(why) = gce_name_problem(&route) {
-                out.push(error(
-                    inv,
-                    node,
-                    format!("the GCE route name `{route}` for pod_cidr {cidr} of `{}` is not valid: {why}", node.name),
-                    rule.into(),
-                ));
-            }
-        }
-    }
-}
-
 /// A lab has nodes. How many controllers and workers it needs is the chapter's to say: see
 /// `crate::plan::lab_warnings`, once the variant is known.
 fn counts(inv: &Inventory, out: &mut Vec<Diagnostic>) {
@@ -385,21 +348,6 @@ network:
             ["labctl.yaml:4: node name `Worker_1` is not a valid host name\n  help: use 1 to 63 \
               lower-case letters, digits and `-`, starting and ending with a letter or digit, e.g. \
               `worker-0`"]
-        );
-    }
-
-    #[test]
-    fn gce_network_name() {
-        let text = format!("{LAB}gce: {{ network: kthw }}\n");
-        assert_eq!(messages(&text), Vec::<String>::new());
-        let text = format!("{LAB}gce:\n  project: p\n  network: KTHW_net\n");
-        assert_eq!(
-            messages(&text),
-            [
-                "labctl.yaml:10: gce.network `KTHW_net` is not a valid GCE name: it must start with a \
-              lower-case letter\n  help: GCE names are 1 to 63 lower-case letters, digits and `-`, \
-              starting with a letter and not ending with `-`, e.g. `kubernetes-the-hard-way`"
-            ]
         );
     }
 

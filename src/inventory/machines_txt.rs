@@ -9,8 +9,8 @@ use std::path::Path;
 
 use super::address::{Field, parse_address, parse_cidr};
 use super::model::{
-    FlannelSettings, Inventory, InventoryFormat, KubernetesVersion, NetworkSettings, Node,
-    Provider, Role, SettingLines, SshSettings,
+    Inventory, InventoryFormat, KubernetesVersion, NetworkSettings, Node, Provider, Role,
+    SettingLines, SshSettings,
 };
 use crate::diagnostic::Diagnostic;
 
@@ -70,8 +70,7 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Inventory, Diagnostic> {
         nodes,
         ssh: SshSettings { user: KTHW_USER.into(), sudo: false, ..SshSettings::default() },
         network: NetworkSettings::default(),
-        flannel: FlannelSettings::default(),
-        gce: None,
+        vars: Default::default(),
         vagrant: None,
         kubeconfig: None,
         lines: SettingLines::default(),

@@ -9,7 +9,6 @@
 
 mod address;
 pub mod class;
-pub mod gce;
 mod hostname;
 pub mod lint;
 pub mod lookup;
@@ -23,7 +22,6 @@ pub mod yaml_format;
 
 use std::path::Path;
 
-pub use gce::gce_route_name;
 pub use hostname::is_dns_label;
 pub use lint::lint;
 pub use lookup::{Located, LookupError, Origin, load, load_str, locate, resolve_vagrant_endpoints};

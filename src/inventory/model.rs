@@ -117,59 +117,15 @@ impl Default for NetworkSettings {
     }
 }
 
-/// flannel's backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FlannelBackend {
-    #[default]
-    Vxlan,
-    HostGw,
-}
-
-/// The flannel variant's settings.
+/// A value under the inventory's `vars:`, for a chapter: labctl's core keeps it as written and
+/// hands it to templates as `vars.NAME`; a chapter's own Rust may read and check it
+/// (docs/chapters.md, "Variables from the inventory").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FlannelSettings {
-    /// flannel release, e.g. `v0.28.9`.
-    pub version: String,
-    /// flannel-cni-plugin release, e.g. `v1.9.0-flannel1`.
-    pub cni_plugin_version: String,
-    /// Image repositories (configurable for mirrors).
-    pub image: String,
-    pub cni_plugin_image: String,
-    pub backend: FlannelBackend,
-    /// `auto` (decided from facts) or a NIC name.
-    pub iface: String,
-    /// How long `run` waits for the DaemonSet's rollout, in seconds.
-    pub rollout_timeout: u32,
-}
-
-impl Default for FlannelSettings {
-    fn default() -> Self {
-        FlannelSettings {
-            version: "v0.28.9".into(),
-            cni_plugin_version: "v1.9.0-flannel1".into(),
-            image: "ghcr.io/flannel-io/flannel".into(),
-            cni_plugin_image: "ghcr.io/flannel-io/flannel-cni-plugin".into(),
-            backend: FlannelBackend::Vxlan,
-            iface: "auto".into(),
-            rollout_timeout: 180,
-        }
-    }
-}
-
-/// The gce variant's settings; empty fields come from the user's gcloud configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GceSettings {
-    pub project: Option<String>,
-    pub network: String,
-    pub zone: Option<String>,
-}
-
-impl Default for GceSettings {
-    /// KTHW's VPC network name, so a `gce:` section may leave `network` out.
-    fn default() -> Self {
-        GceSettings { project: None, network: "kubernetes-the-hard-way".into(), zone: None }
-    }
+pub struct Var {
+    pub value: serde_json::Value,
+    /// The line that holds the name (`None` when built in code).
+    #[serde(skip)]
+    pub line: Option<u64>,
 }
 
 /// Where the Vagrantfile lives.
@@ -248,8 +204,9 @@ pub struct Inventory {
     pub nodes: Vec<Node>,
     pub ssh: SshSettings,
     pub network: NetworkSettings,
-    pub flannel: FlannelSettings,
-    pub gce: Option<GceSettings>,
+    /// Settings for chapters, by name: `vars:`, and the sections written at the top level
+    /// for chapter 11 (see `yaml_format::CHAPTER_SECTIONS`).
+    pub vars: std::collections::BTreeMap<String, Var>,
     pub vagrant: Option<VagrantSettings>,
     /// A kubeconfig on the operator's machine: when given, `kubectl` steps run here with it
     /// rather than on the first controller over SSH.
@@ -266,7 +223,6 @@ pub struct SettingLines {
     pub nodes: Option<u64>,
     pub cluster_cidr: Option<u64>,
     pub service_cidr: Option<u64>,
-    pub gce_network: Option<u64>,
 }
 
 impl Inventory {

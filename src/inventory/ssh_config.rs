@@ -15,8 +15,8 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use super::model::{
-    FlannelSettings, HostKeyChecking, Inventory, InventoryFormat, KubernetesVersion,
-    NetworkSettings, Node, Provider, Role, SettingLines, SshEndpoint, SshSettings, VagrantSettings,
+    HostKeyChecking, Inventory, InventoryFormat, KubernetesVersion, NetworkSettings, Node,
+    Provider, Role, SettingLines, SshEndpoint, SshSettings, VagrantSettings,
 };
 use super::paths;
 use crate::diagnostic::Diagnostic;
@@ -316,8 +316,7 @@ pub fn to_inventory(
         nodes,
         ssh: SshSettings::default(),
         network,
-        flannel: FlannelSettings::default(),
-        gce: None,
+        vars: Default::default(),
         vagrant: Some(VagrantSettings { dir: vagrant_dir.to_path_buf() }),
         kubeconfig: None,
         lines: SettingLines::default(),

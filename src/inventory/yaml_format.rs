@@ -4,6 +4,7 @@
 //! the position of every value a later check may complain about; then it is converted into an
 //! [`Inventory`], parsing addresses and CIDRs and resolving paths, each with a located message.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -11,12 +12,14 @@ use serde_saphyr::Spanned;
 
 use super::address::{Field, parse_address, parse_cidr};
 use super::model::{
-    FlannelBackend, FlannelSettings, GceSettings, HostKeyChecking, Inventory, InventoryFormat,
-    KubernetesVersion, NetworkSettings, Node, Provider, Role, SettingLines, SshEndpoint,
-    SshSettings, VagrantSettings,
+    HostKeyChecking, Inventory, InventoryFormat, KubernetesVersion, NetworkSettings, Node,
+    Provider, Role, SettingLines, SshEndpoint, SshSettings, VagrantSettings, Var,
 };
 use super::paths;
 use crate::diagnostic::Diagnostic;
+
+/// The `vars:` entries that may also be written at the top level of the file.
+pub const TOP_LEVEL_VARS: &[&str] = &["flannel", "gce"];
 
 /// A whole labctl YAML inventory file, as written.
 #[derive(Debug, Deserialize)]
@@ -28,8 +31,12 @@ struct RawInventory {
     nodes: Spanned<Vec<Spanned<RawNode>>>,
     ssh: Option<RawSsh>,
     network: Option<RawNetwork>,
-    flannel: Option<RawFlannel>,
-    gce: Option<Spanned<RawGce>>,
+    /// Settings for chapters, each kept as written (see [`Var`]).
+    vars: Option<BTreeMap<String, Spanned<serde_json::Value>>>,
+    /// Chapter 11's sections, written at the top level before there was `vars:`; the same as
+    /// under `vars:` (the names are [`TOP_LEVEL_VARS`]).
+    flannel: Option<Spanned<serde_json::Value>>,
+    gce: Option<Spanned<serde_json::Value>>,
     vagrant: Option<RawVagrant>,
     kubeconfig: Option<Spanned<String>>,
 }
@@ -70,28 +77,6 @@ struct RawSsh {
 struct RawNetwork {
     cluster_cidr: Option<Spanned<String>>,
     service_cidr: Option<Spanned<String>>,
-}
-
-/// The `flannel` section.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFlannel {
-    version: Option<String>,
-    backend: Option<FlannelBackend>,
-    iface: Option<String>,
-    cni_plugin_version: Option<String>,
-    image: Option<String>,
-    cni_plugin_image: Option<String>,
-    rollout_timeout: Option<Spanned<u32>>,
-}
-
-/// The `gce` section.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawGce {
-    project: Option<String>,
-    network: Option<Spanned<String>>,
-    zone: Option<String>,
 }
 
 /// The `vagrant` section.
@@ -148,32 +133,13 @@ impl Convert<'_> {
             None => NetworkSettings::default(),
             Some(n) => self.network(n, &mut lines)?,
         };
-        let gce = raw.gce.as_ref().map(|g| {
-            let network = g.value.network.as_ref();
-            lines.gce_network = Some(network.map_or(g.referenced.line(), |n| n.referenced.line()));
-            GceSettings {
-                project: g.value.project.clone(),
-                network: network
-                    .map_or_else(|| GceSettings::default().network, |n| n.value.clone()),
-                zone: g.value.zone.clone(),
-            }
-        });
+        let vars = self.vars(&raw)?;
         let vagrant = match (&raw.vagrant, raw.provider) {
             (Some(v), _) => Some(VagrantSettings { dir: self.path(&v.dir, "vagrant.dir")? }),
             // A vagrant inventory usually sits next to its Vagrantfile.
             (None, Provider::Vagrant) => Some(VagrantSettings { dir: self.base.clone() }),
             (None, _) => None,
         };
-        if let Some(t) = raw.flannel.as_ref().and_then(|f| f.rollout_timeout.as_ref())
-            && !(1..=3600).contains(&t.value)
-        {
-            return Err(self
-                .error_at(
-                    t,
-                    format!("flannel.rollout_timeout {} is not 1 to 3600 seconds", t.value),
-                )
-                .with_help("the rollout usually takes under a minute; the default is 180"));
-        }
         let kubeconfig = match &raw.kubeconfig {
             None => None,
             Some(k) => Some(self.path(k, "kubeconfig")?),
@@ -186,12 +152,33 @@ impl Convert<'_> {
             nodes,
             ssh,
             network,
-            flannel: raw.flannel.map(flannel).unwrap_or_default(),
-            gce,
+            vars,
             vagrant,
             kubeconfig,
             lines,
         })
+    }
+
+    /// `vars:`, with the top-level sections of [`TOP_LEVEL_VARS`] among them.
+    fn vars(&self, raw: &RawInventory) -> Result<BTreeMap<String, Var>, Diagnostic> {
+        let var = |v: &Spanned<serde_json::Value>| Var {
+            value: v.value.clone(),
+            line: Some(v.referenced.line()),
+        };
+        let mut vars: BTreeMap<String, Var> = BTreeMap::new();
+        for (name, value) in raw.vars.iter().flatten() {
+            vars.insert(name.clone(), var(value));
+        }
+        for (name, value) in TOP_LEVEL_VARS.iter().zip([&raw.flannel, &raw.gce]) {
+            let Some(value) = value else { continue };
+            if vars.contains_key(*name) {
+                return Err(self
+                    .error_at(value, format!("`{name}` is set twice: here and under `vars:`"))
+                    .with_help(format!("keep one: `{name}:` at the top level and `vars: {{ {name}: ... }}` mean the same")));
+            }
+            vars.insert(name.to_string(), var(value));
+        }
+        Ok(vars)
     }
 
     fn node(&self, index: usize, raw: &Spanned<RawNode>) -> Result<Node, Diagnostic> {
@@ -285,19 +272,6 @@ impl Convert<'_> {
     }
 }
 
-fn flannel(raw: RawFlannel) -> FlannelSettings {
-    let d = FlannelSettings::default();
-    FlannelSettings {
-        version: raw.version.unwrap_or(d.version),
-        cni_plugin_version: raw.cni_plugin_version.unwrap_or(d.cni_plugin_version),
-        image: raw.image.unwrap_or(d.image),
-        cni_plugin_image: raw.cni_plugin_image.unwrap_or(d.cni_plugin_image),
-        backend: raw.backend.unwrap_or(d.backend),
-        iface: raw.iface.unwrap_or(d.iface),
-        rollout_timeout: raw.rollout_timeout.map_or(d.rollout_timeout, |t| t.value),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
@@ -388,26 +362,32 @@ kubeconfig: ~/.kube/kthw
                 cluster_cidr: "10.200.0.0/16".parse().unwrap(),
                 service_cidr: "10.32.0.0/24".parse().unwrap(),
             },
-            flannel: FlannelSettings {
-                version: "v0.27.0".into(),
-                backend: FlannelBackend::HostGw,
-                iface: "enp0s8".into(),
-                image: "mirror/flannel".into(),
-                ..FlannelSettings::default()
-            },
-            gce: Some(GceSettings {
-                project: Some("my-project".into()),
-                network: "kthw".into(),
-                zone: Some("us-west1-c".into()),
-            }),
+            // Kept as written, for the chapter that reads them.
+            vars: [
+                (
+                    "flannel".to_string(),
+                    Var {
+                        value: serde_json::json!({
+                            "version": "v0.27.0", "backend": "host-gw",
+                            "iface": "enp0s8", "image": "mirror/flannel",
+                        }),
+                        line: Some(21),
+                    },
+                ),
+                (
+                    "gce".to_string(),
+                    Var {
+                        value: serde_json::json!({
+                            "project": "my-project", "network": "kthw", "zone": "us-west1-c",
+                        }),
+                        line: Some(22),
+                    },
+                ),
+            ]
+            .into(),
             vagrant: Some(VagrantSettings { dir: PathBuf::from("/lab/vm") }),
             kubeconfig: Some(PathBuf::from("/home/u/.kube/kthw")),
-            lines: SettingLines {
-                nodes: Some(4),
-                cluster_cidr: Some(19),
-                service_cidr: Some(20),
-                gce_network: Some(22),
-            },
+            lines: SettingLines { nodes: Some(4), cluster_cidr: Some(19), service_cidr: Some(20) },
         };
         assert_eq!(inv, expected);
     }
@@ -420,8 +400,7 @@ kubeconfig: ~/.kube/kthw
         assert_eq!(inv.kubernetes_version, KubernetesVersion::DEFAULT);
         assert_eq!(inv.ssh, SshSettings::default());
         assert_eq!(inv.network, NetworkSettings::default());
-        assert_eq!(inv.flannel, FlannelSettings::default());
-        assert_eq!(inv.gce, None);
+        assert!(inv.vars.is_empty());
         assert_eq!(inv.vagrant, None);
         assert_eq!(inv.nodes[0].line, Some(2));
     }
@@ -442,11 +421,11 @@ kubeconfig: ~/.kube/kthw
     }
 
     #[test]
-    fn gce_network_defaults_to_kthw() {
-        let inv = parse("provider: gce\nnodes: []\ngce: { project: p }\n").unwrap();
-        let gce = inv.gce.unwrap();
-        assert_eq!(gce.network, "kubernetes-the-hard-way");
-        assert_eq!(inv.lines.gce_network, Some(3));
+    fn vars_are_kept_as_written_with_their_lines() {
+        let inv = parse("nodes: []\nvars:\n  greeting: hello\n  ports: [80, 443]\n").unwrap();
+        assert_eq!(inv.vars["greeting"].value, serde_json::json!("hello"));
+        assert_eq!(inv.vars["ports"].value, serde_json::json!([80, 443]));
+        assert_eq!(inv.vars["ports"].line, Some(4));
     }
 
     #[test]

@@ -73,8 +73,9 @@ pub fn render(
     inventory: &Inventory,
 ) -> Result<Footprint, Diagnostic> {
     let renderer = chapter.renderer();
-    let vars = chapter.variables(inventory);
-    let base = base_context(inventory, chapter.name(), &variant.name.value, &vars);
+    let vars = chapter.variables(inventory)?;
+    let base =
+        base_context(inventory, chapter.name(), &variant.name.value, &chapter.spec.vars, &vars);
     let mut parts = Vec::with_capacity(variant.footprint.len());
     for part in &variant.footprint {
         let on = targets(part.target, inventory);

@@ -120,7 +120,7 @@ pub fn render(
     variant: &Variant,
     inventory: &Inventory,
 ) -> Result<Plan, Diagnostic> {
-    render_with(chapter, variant, inventory, &chapter.variables(inventory))
+    render_with(chapter, variant, inventory, &chapter.variables(inventory)?)
 }
 
 /// [`render`] with the chapter's variables given, e.g. made from facts gathered on the lab.
@@ -131,7 +131,8 @@ pub fn render_with(
     vars: &Variables,
 ) -> Result<Plan, Diagnostic> {
     let renderer = chapter.renderer();
-    let base = base_context(inventory, chapter.name(), &variant.name.value, vars);
+    let base =
+        base_context(inventory, chapter.name(), &variant.name.value, &chapter.spec.vars, vars);
     let mut hosts: Vec<HostPlan> = Vec::new();
     for step in &variant.steps {
         let on = targets(step.target, inventory);

@@ -6,5 +6,6 @@
 
 pub mod flannel;
 pub mod gce;
+pub mod settings;
 pub mod variables;
 pub mod verify;

@@ -8,7 +8,9 @@ use serde::Serialize;
 
 use crate::chapter::{Chapter, Variant};
 use crate::diagnostic::Diagnostic;
-use crate::inventory::{FlannelBackend, Inventory, KubernetesVersion, gce_route_name};
+use crate::inventory::{Inventory, KubernetesVersion};
+use crate::pod_network::gce::names::gce_route_name;
+use crate::pod_network::settings::{self, FlannelBackend, FlannelSettings};
 use crate::template::context::Variables;
 use crate::template::to_value;
 
@@ -45,9 +47,9 @@ struct GceView<'a> {
 /// render`, which touches no machine; `plan` and `run` decide from facts instead),
 /// `--iface-regex` matches the nodes' own lab addresses: flanneld accepts an IP there, so each
 /// node picks the NIC that holds its lab address and never the NAT NIC with `10.0.2.15`.
-pub fn flannel_iface_args(inventory: &Inventory) -> Vec<String> {
-    if inventory.flannel.iface != "auto" {
-        return vec![format!("--iface={}", inventory.flannel.iface)];
+pub fn flannel_iface_args(inventory: &Inventory, flannel: &FlannelSettings) -> Vec<String> {
+    if flannel.iface != "auto" {
+        return vec![format!("--iface={}", flannel.iface)];
     }
     let addresses: Vec<String> =
         inventory.nodes.iter().map(|n| n.address.to_string().replace('.', "\\.")).collect();
@@ -55,13 +57,17 @@ pub fn flannel_iface_args(inventory: &Inventory) -> Vec<String> {
 }
 
 /// Chapter 11's variables for `inventory`, without facts.
-pub fn template_variables(inventory: &Inventory) -> Variables {
+pub fn template_variables(inventory: &Inventory) -> Result<Variables, Diagnostic> {
     with_iface_args(inventory, None)
 }
 
 /// Chapter 11's variables with flanneld's interface flags decided from facts, when given.
-pub fn with_iface_args(inventory: &Inventory, iface_args: Option<&[String]>) -> Variables {
-    let f = &inventory.flannel;
+pub fn with_iface_args(
+    inventory: &Inventory,
+    iface_args: Option<&[String]>,
+) -> Result<Variables, Diagnostic> {
+    let f = &settings::flannel(inventory)?;
+    let gce_settings = settings::gce(inventory)?;
     // apps/v1 DaemonSets exist from Kubernetes 1.9, but extensions/v1beta1 ones are gone in 1.16.
     let legacy = inventory.kubernetes_version < KubernetesVersion { major: 1, minor: 16 };
     let flannel = FlannelView {
@@ -77,13 +83,13 @@ pub fn with_iface_args(inventory: &Inventory, iface_args: Option<&[String]>) -> 
         rollout_timeout: format!("{}s", f.rollout_timeout),
         iface_args: match iface_args {
             Some(args) => args.to_vec(),
-            None => flannel_iface_args(inventory),
+            None => flannel_iface_args(inventory, f),
         },
         legacy,
         namespace: if legacy { "kube-system" } else { "kube-flannel" },
         daemonset: if legacy { "kube-flannel-ds-amd64" } else { "kube-flannel-ds" },
     };
-    let gce = inventory.gce.as_ref().map(|g| GceView {
+    let gce = gce_settings.as_ref().map(|g| GceView {
         project: g.project.as_deref(),
         network: &g.network,
         zone: g.zone.as_deref(),
@@ -102,7 +108,7 @@ pub fn with_iface_args(inventory: &Inventory, iface_args: Option<&[String]>) -> 
             .or_default()
             .insert("gce_route_name".into(), to_value(route));
     }
-    vars
+    Ok(vars)
 }
 
 /// Whether the plan of `variant` depends on flanneld's interface flags, i.e. whether facts
@@ -114,8 +120,8 @@ pub fn uses_iface_args(
     inventory: &Inventory,
 ) -> Result<bool, Diagnostic> {
     let with = |flag: &str| with_iface_args(inventory, Some(&[flag.to_string()]));
-    let a = crate::plan::render_with(chapter, variant, inventory, &with("--iface=labctl-a"))?;
-    let b = crate::plan::render_with(chapter, variant, inventory, &with("--iface=labctl-b"))?;
+    let a = crate::plan::render_with(chapter, variant, inventory, &with("--iface=labctl-a")?)?;
+    let b = crate::plan::render_with(chapter, variant, inventory, &with("--iface=labctl-b")?)?;
     Ok(serde_json::to_string(&a).ok() != serde_json::to_string(&b).ok())
 }
 
@@ -138,10 +144,10 @@ mod tests {
                 .find(|l| l.split('|').nth(1).is_some_and(|c| c.contains(&format!("`{name}`"))))
                 .copied()
         };
-        let mut inventory = crate::chapter::sample::sample_inventory();
-        inventory.gce = Some(crate::inventory::GceSettings::default());
-        let vars = template_variables(&inventory);
-        let context = base_context(&inventory, "11-pod-network-routes", "gce", &vars);
+        let inventory = crate::chapter::sample::sample_inventory();
+        let vars = template_variables(&inventory).unwrap();
+        let context =
+            base_context(&inventory, "11-pod-network-routes", "gce", &Default::default(), &vars);
         let json = serde_json::to_value(&context).unwrap();
         let mut missing = Vec::new();
         for (name, value) in json.as_object().unwrap() {
@@ -150,6 +156,8 @@ mod tests {
                 continue;
             };
             let fields = match value {
+                // The inventory's vars are named by whoever writes them.
+                serde_json::Value::Object(_) if name == "vars" => Vec::new(),
                 serde_json::Value::Object(fields) => fields.keys().cloned().collect(),
                 serde_json::Value::Array(items) => match items.first() {
                     // Lists of nodes: their fields are on the row of "a node".
@@ -186,7 +194,7 @@ mod tests {
     #[test]
     fn route_names_follow_the_chapter() {
         let inventory = crate::chapter::sample::sample_inventory();
-        let vars = template_variables(&inventory);
+        let vars = template_variables(&inventory).unwrap();
         let worker = inventory.workers().next().unwrap();
         let view = serde_json::to_value(vars.node(worker)).unwrap();
         let cidr = worker.pod_cidr.unwrap().to_string().replace(['.', '/'], "-");

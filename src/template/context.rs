@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use minijinja::Value;
 use serde::Serialize;
 
+use crate::diagnostic::Diagnostic;
 use crate::inventory::{Inventory, Node, Role};
 
 /// Variables that a chapter's own Rust adds to its templates (docs/chapters.md, "Variables
@@ -21,8 +22,9 @@ pub struct Variables {
 
 /// How a chapter's Rust makes its [`Variables`] for a lab, from the inventory alone (what
 /// `show`, `render` and the chapter lint use). Facts gathered later can make other variables,
-/// handed to the renders that take [`Variables`].
-pub type VariablesFn = fn(&Inventory) -> Variables;
+/// handed to the renders that take [`Variables`]. An error is the inventory's: a setting the
+/// chapter reads is malformed.
+pub type VariablesFn = fn(&Inventory) -> Result<Variables, Diagnostic>;
 
 impl Variables {
     /// The template view of `node`, with its added fields.
@@ -82,13 +84,19 @@ pub fn kubectl_words(inventory: &Inventory) -> Vec<String> {
 }
 
 /// The variables common to every template of a chapter run against `inventory`, with the
-/// chapter's own top-level `vars` (which never replace these).
+/// variables of the chapter's Rust (`vars`, which never replace these). `vars` in templates is
+/// the inventory's `vars:` over the chapter's own defaults (`defaults`, its `vars:`).
 pub fn base_context(
     inventory: &Inventory,
     chapter: &str,
     variant: &str,
+    defaults: &BTreeMap<String, serde_json::Value>,
     vars: &Variables,
 ) -> Value {
+    let mut settings = defaults.clone();
+    for (name, var) in &inventory.vars {
+        settings.insert(name.clone(), var.value.clone());
+    }
     let nodes: Vec<Value> = inventory.nodes.iter().map(|n| vars.node(n)).collect();
     let workers: Vec<Value> = inventory.workers().map(|n| vars.node(n)).collect();
     let controllers: Vec<Value> = inventory.controllers().map(|n| vars.node(n)).collect();
@@ -110,6 +118,7 @@ pub fn base_context(
             cluster_cidr => inventory.network.cluster_cidr.to_string(),
             service_cidr => inventory.network.service_cidr.to_string(),
         },
+        vars => crate::template::to_value(&settings),
     };
     if vars.globals.is_empty() {
         return core;

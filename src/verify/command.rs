@@ -43,8 +43,9 @@ pub fn planned_checks(
     inventory: &Inventory,
 ) -> Result<Vec<PlannedCheck>, Diagnostic> {
     let renderer = chapter.renderer();
-    let vars = chapter.variables(inventory);
-    let base = base_context(inventory, chapter.name(), &variant.name.value, &vars);
+    let vars = chapter.variables(inventory)?;
+    let base =
+        base_context(inventory, chapter.name(), &variant.name.value, &chapter.spec.vars, &vars);
     let located = |s: &Spanned<String>| -> (String, u64, u64) {
         (s.value.clone(), s.referenced.line(), s.referenced.column())
     };

@@ -33,7 +33,35 @@ pub struct Report {
     pub diagnoses: Vec<DiagnosisGroup>,
     /// The chapter's checks that are about one host, not a pair (rollout, custom commands...).
     pub host_checks: Vec<HostCheck>,
+    /// Every check made, pairs' and hosts' alike, with its evidence and diagnoses: the report's
+    /// model, of which `pairs` (the matrix) and `host_checks` (the check × host table) are views.
+    pub checks: Vec<Check>,
 }
+
+/// One check with what was seen and why it fails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// What kind of check: `route-evidence` and `data-plane` (of a pair of workers), or `host`.
+    pub kind: &'static str,
+    /// The check's name: `FROM -> TO` for a pair's, the chapter's name for a host's.
+    pub name: String,
+    /// Where it ran: a node's name, or `local` for this machine (a pair's `from`).
+    pub host: String,
+    /// The other node of a pair's check (its `to`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    pub passed: bool,
+    pub evidence: String,
+    /// On failure, what the chapter tells the student.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// Why it fails (a pair's diagnoses); empty when it passes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnoses: Vec<Diagnosis>,
+}
+
+/// The kind of a host check in [`Check::kind`].
+pub const HOST_CHECK: &str = "host";
 
 /// A verify check on one host (or this machine), e.g. a DaemonSet's rollout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -220,7 +248,43 @@ impl Report {
             pairs,
             diagnoses,
             host_checks: Vec::new(),
+            checks: Vec::new(),
         }
+        .with_checks()
+    }
+
+    /// Fills [`Report::checks`] from the pairs and host checks.
+    fn with_checks(mut self) -> Report {
+        let mut checks = Vec::new();
+        for pair in &self.pairs {
+            for kind in [CheckKind::RouteEvidence, CheckKind::DataPlane] {
+                let Some(result) = pair.check(kind) else { continue };
+                checks.push(Check {
+                    kind: kind.name(),
+                    name: format!("{} -> {}", pair.from, pair.to),
+                    host: pair.from.clone(),
+                    peer: Some(pair.to.clone()),
+                    passed: result.passed,
+                    evidence: result.evidence.clone(),
+                    hint: None,
+                    diagnoses: if result.passed { Vec::new() } else { pair.diagnoses.clone() },
+                });
+            }
+        }
+        for c in &self.host_checks {
+            checks.push(Check {
+                kind: HOST_CHECK,
+                name: c.name.clone(),
+                host: c.host.clone(),
+                peer: None,
+                passed: c.passed,
+                evidence: c.evidence.clone(),
+                hint: c.hint.clone(),
+                diagnoses: Vec::new(),
+            });
+        }
+        self.checks = checks;
+        self
     }
 
     /// The report of a chapter whose checks are all about single hosts: it passes when there
@@ -246,7 +310,9 @@ impl Report {
             pairs: Vec::new(),
             diagnoses,
             host_checks: checks,
+            checks: Vec::new(),
         }
+        .with_checks()
     }
 
     /// The hosts of the host checks, in the order they first appear.
@@ -264,7 +330,7 @@ impl Report {
     pub fn with_host_checks(mut self, checks: Vec<HostCheck>) -> Report {
         self.passed = self.passed && checks.iter().all(|c| c.passed);
         self.host_checks = checks;
-        self
+        self.with_checks()
     }
 
     /// Why the report is not a pass, in one line: its first diagnosis, else its first failed
@@ -802,6 +868,15 @@ verify: 1 of 5 checks fail on 3 hosts
             "copy worker-1's own certificate: labctl run 04-certificate-authority"
         );
         assert!(json["host_checks"][0].get("hint").is_none());
+        // The same checks in the report's one list, each with its kind.
+        let checks = json["checks"].as_array().unwrap();
+        assert_eq!(checks.len(), 5);
+        assert_eq!(checks[3]["kind"], "host");
+        assert_eq!(checks[3]["name"], "kubelet-cert");
+        assert_eq!(checks[3]["host"], "worker-1");
+        assert_eq!(checks[3]["passed"], false);
+        assert_eq!(checks[3]["hint"], json["host_checks"][3]["hint"]);
+        assert!(checks[3].get("peer").is_none());
         let empty = Report::of_host_checks("x", Vec::new());
         assert!(!empty.passed, "nothing checked is never a pass");
         assert_eq!(

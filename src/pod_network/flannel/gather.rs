@@ -11,6 +11,7 @@ use crate::connector::CommandSpec;
 use crate::facts::HostFacts;
 use crate::inventory::{Inventory, Node};
 use crate::plan::HostRef;
+use crate::pod_network::settings::FlannelSettings;
 use crate::pod_network::variables::flannel_iface_args;
 use crate::runner::execute::run_logged;
 use crate::runner::hosts::Hosts;
@@ -63,6 +64,7 @@ impl IfaceDecision {
 /// Reads every worker's facts over `hosts` and decides flanneld's interface flags.
 pub async fn decide(
     inventory: &Inventory,
+    flannel: &FlannelSettings,
     hosts: &Hosts,
     log: &RunLog,
 ) -> Result<IfaceDecision, IfaceError> {
@@ -83,12 +85,12 @@ pub async fn decide(
     }
     if !problems.is_empty() {
         return Ok(IfaceDecision::Fallback {
-            args: flannel_iface_args(inventory),
+            args: flannel_iface_args(inventory, flannel),
             why: format!("the facts of some workers could not be read ({})", problems.join("; ")),
         });
     }
     let pairs: Vec<(&Node, &HostFacts)> = facts.iter().map(|(n, f)| (*n, f)).collect();
-    choose(&pairs, &inventory.flannel, target).map(IfaceDecision::Chosen)
+    choose(&pairs, flannel, target).map(IfaceDecision::Chosen)
 }
 
 async fn gather_one(

@@ -20,7 +20,8 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use crate::facts::HostFacts;
-use crate::inventory::{FlannelSettings, Node};
+use crate::inventory::Node;
+use crate::pod_network::settings::FlannelSettings;
 
 /// The first flannel release with `--iface-can-reach` (flannel-io/flannel#1545).
 pub const CAN_REACH_SINCE: (u32, u32, u32) = (0, 19, 0);

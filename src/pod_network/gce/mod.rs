@@ -14,11 +14,13 @@
 pub mod config;
 pub mod gcloud;
 pub mod instance;
+pub mod names;
 pub mod routes;
 
 use crate::diagnostic::Diagnostic;
 use crate::error::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE, Error};
-use crate::inventory::{GceSettings, Inventory, Provider};
+use crate::inventory::{Inventory, Provider};
+use crate::pod_network::settings::{GceSettings, set_gce};
 use config::GcloudConfig;
 use gcloud::{Gcloud, command_line, error_tail, is_auth_failure};
 
@@ -41,8 +43,8 @@ pub enum Need {
 /// The inventory's GCE settings for `variant`: its `gce:` section, or the defaults (network
 /// `kubernetes-the-hard-way`, the rest from gcloud) for `provider: gce`.
 pub fn settings(inventory: &Inventory, variant: &str) -> Result<GceSettings, Error> {
-    match (&inventory.gce, inventory.provider) {
-        (Some(gce), _) => Ok(gce.clone()),
+    match (super::settings::gce(inventory)?, inventory.provider) {
+        (Some(gce), _) => Ok(gce),
         (None, Provider::Gce) => Ok(GceSettings::default()),
         (None, _) => Err(Diagnostic::error(
             &inventory.source,
@@ -98,7 +100,7 @@ pub async fn prepare(inventory: &mut Inventory, variant: &str, need: Need) -> Re
     settings.project = Some(project.clone());
     settings.zone = Some(zone.clone());
     read_instances(&gcloud, inventory, &settings, &project, &zone).await?;
-    inventory.gce = Some(settings);
+    set_gce(inventory, &settings);
     Ok(())
 }
 
@@ -178,6 +180,7 @@ async fn read_instances(
     if filled {
         // Pod CIDRs from the instances get the checks the inventory's own get (overlaps...).
         crate::inventory::lint::check(inventory)?;
+        crate::pod_network::settings::lint(inventory)?;
     }
     Ok(())
 }

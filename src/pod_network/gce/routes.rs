@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::gcloud::{Gcloud, command_line, error_tail};
 use crate::connector::CommandOutput;
-use crate::inventory::{Inventory, gce_route_name};
+use crate::inventory::Inventory;
+use crate::pod_network::gce::names::gce_route_name;
 use crate::runner::log::RunLog;
 use crate::verify::HostCheck;
 
@@ -141,7 +142,7 @@ pub fn judge(
 /// Lists the routes of the inventory's network with gcloud and judges them.
 pub async fn verify(inventory: &Inventory, run_hint: &str, log: &RunLog) -> Vec<HostCheck> {
     let planned = planned(inventory);
-    let settings = inventory.gce.clone().unwrap_or_default();
+    let settings = crate::pod_network::settings::gce(inventory).ok().flatten().unwrap_or_default();
     let failed = |why: String| -> Vec<HostCheck> {
         planned.iter().map(|p| check(p, false, why.clone())).collect()
     };
