@@ -29,6 +29,10 @@ pub struct GlobalArgs {
     #[arg(short = 'i', long, global = true, value_name = "FILE", env = "LABCTL_INVENTORY")]
     pub inventory: Option<PathBuf>,
 
+    /// Use the inventory of the running sandbox called NAME (`labctl sandbox status` lists them).
+    #[arg(long = "sandbox", global = true, value_name = "NAME", conflicts_with = "inventory")]
+    pub sandbox_name: Option<String>,
+
     /// Class file: a list of environments (instructors), each with its own inventory.
     #[arg(long, global = true, value_name = "FILE")]
     pub class: Option<PathBuf>,
@@ -114,7 +118,7 @@ pub enum Command {
 
     /// Show what `run` would do on every host (read-only: connects and runs only checks).
     #[command(
-        after_help = "Examples:\n  labctl plan 11-pod-network-routes\n  labctl -i labctl.yaml plan 11-pod-network-routes --variant static"
+        after_help = "Examples:\n  labctl plan 11-pod-network-routes\n  labctl -i labctl.yaml plan 11-pod-network-routes --variant static\n  labctl plan 11-pod-network-routes --output json\n  labctl plan 11-pod-network-routes --detailed-exitcode   # 0 nothing to do, 2 changes pending, 1 error"
     )]
     Plan {
         /// Chapter name or chapter file.
@@ -125,6 +129,13 @@ pub enum Command {
         /// Show what `run --replace` would do over conflicts.
         #[arg(long)]
         replace: bool,
+        /// Output format (json: docs/plan-json.md).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        /// Exit 0 when there is nothing to do, 2 when changes are pending (or in conflict),
+        /// 1 on any error, as `terraform plan -detailed-exitcode` does.
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
 
     /// Do a chapter on the lab: every step on every host, skipping what is already done.

@@ -56,19 +56,39 @@ pub enum Error {
     )]
     UnprotectedKey { path: PathBuf, mode: u32, nodes: Vec<String> },
 
+    #[error(
+        "cannot read the key file {} of {} (named in `{}`): {}; nothing was run\n  \
+         help: fix the path in the inventory (`ssh: {{ identity_file: FILE }}`), or make the key with `ssh-keygen -t ed25519 -f FILE`",
+        .paths.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", "),
+        .nodes.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+        .inventory.display(),
+        .why
+    )]
+    MissingKey { paths: Vec<PathBuf>, nodes: Vec<String>, inventory: PathBuf, why: String },
+
     #[error("{0}")]
     Usage(String),
 
     /// A failure with its own message and exit code (sandbox, runner).
     #[error("{message}")]
     Other { message: String, code: i32 },
+
+    /// The user said no at a prompt: nothing was done (exit 1, as `terraform apply` declined).
+    #[error("{what} cancelled; nothing was changed")]
+    Cancelled { what: String },
+
+    /// Not a failure: the command said all there is to say and exits with `code` (e.g.
+    /// `plan --detailed-exitcode`'s 2, changes pending). Nothing more is printed.
+    #[error("exit status {0}")]
+    Exit(i32),
 }
 
 impl Error {
     /// The process exit code for this error (see the module docs).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Other { code, .. } => *code,
+            Error::Other { code, .. } | Error::Exit(code) => *code,
+            Error::Cancelled { .. } => EXIT_FAILED,
             _ => EXIT_BAD_INPUT,
         }
     }

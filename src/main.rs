@@ -6,7 +6,9 @@ use clap::Parser;
 fn main() {
     let cli = labctl::cli::Cli::parse();
     if let Err(error) = labctl::commands::run(cli) {
-        eprintln!("error: {error}");
+        if !matches!(error, labctl::error::Error::Exit(_)) {
+            eprintln!("error: {error}");
+        }
         std::process::exit(error.exit_code());
     }
 }

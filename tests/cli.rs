@@ -323,3 +323,74 @@ fn inventory_vars_reach_a_chapters_templates() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("echo hi world"), "{stdout}");
 }
+
+/// A key file that is not there is bad input (exit 2), named with its nodes and the inventory,
+/// found before any connection (the nodes are on loopback, in case it were not).
+#[test]
+fn a_missing_key_file_is_bad_input_not_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("labctl.yaml");
+    std::fs::write(
+        &inventory,
+        "nodes:\n  - { name: worker-0, role: worker, address: 127.0.0.2, pod_cidr: 10.200.0.0/24 }\n  \
+         - { name: worker-1, role: worker, address: 127.0.0.3, pod_cidr: 10.200.1.0/24 }\n\
+         ssh: { identity_file: keys/missing, port: 1 }\n",
+    )
+    .unwrap();
+    let inv = inventory.to_str().unwrap();
+    let key = dir.path().join("keys/missing");
+    Test::new()
+        .args(["-i", inv, "plan", "11-pod-network-routes"])
+        .stderr(&format!(
+            "error: cannot read the key file `{}` of `worker-0`, `worker-1` (named in `{inv}`): no such file; nothing was run\n  \
+             help: fix the path in the inventory (`ssh: {{ identity_file: FILE }}`), or make the key with `ssh-keygen -t ed25519 -f FILE`\n",
+            key.display()
+        ))
+        .status(2)
+        .run();
+}
+
+/// After `run ./FILE.yaml`, the commands that name no chapter (or name it by its name) read it
+/// from that file again: `verify` and `reset` work on it without the path. Its steps and checks
+/// run on this machine only (`where: local`), so nothing is contacted.
+#[test]
+fn a_chapter_run_from_a_file_is_remembered_by_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let chapters = dir.path().join("mine");
+    std::fs::create_dir(&chapters).unwrap();
+    let marker = dir.path().join("done-marker");
+    std::fs::write(
+        chapters.join("97-local.yaml"),
+        format!(
+            "chapter: 97-local\ntitle: Local\ndefault_variant: {{ ssh: only, vagrant: only, gce: only }}\n\
+             variants:\n  - name: only\n    summary: mark\n    steps:\n      - {{ name: mark, summary: mark, where: local, \
+             check: \"test -f {m}\", run: \"touch {m}\", undo: \"rm -f {m}\" }}\n    \
+             verify:\n      - command: {{ name: marked, where: local, run: \"test -f {m}\" }}\n",
+            m = marker.display()
+        ),
+    )
+    .unwrap();
+    let inventory = dir.path().join("labctl.yaml");
+    std::fs::write(
+        &inventory,
+        "nodes:\n  - { name: worker-0, role: worker, address: 127.0.0.2, pod_cidr: 10.200.0.0/24 }\n",
+    )
+    .unwrap();
+    let inv = inventory.to_str().unwrap();
+    Test::new()
+        .current_dir(dir.path())
+        .args(["-i", inv, "--no-progress", "run", "mine/97-local.yaml"])
+        .any_stderr()
+        .run();
+    assert!(marker.exists());
+    let verify = Test::new().current_dir(dir.path()).args(["-i", inv, "verify"]).any_stderr().run();
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).contains("verify: 1 of 1 checks pass on 1 host")
+    );
+    Test::new()
+        .current_dir(dir.path())
+        .args(["-i", inv, "--no-progress", "reset", "97-local", "--yes"])
+        .any_stderr()
+        .run();
+    assert!(!marker.exists(), "reset by the chapter's name undid the file chapter's step");
+}

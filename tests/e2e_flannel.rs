@@ -361,7 +361,7 @@ fn kubectl_on_this_machine_when_the_inventory_gives_a_kubeconfig() {
     let kubeconfig = double.kubeconfig_file();
     assert!(
         out.contains(&format!(
-            "\n## local\n  run   flannel-manifest: kubectl --kubeconfig {} apply --server-side --force-conflicts -f - && ",
+            "\n## local\n  run       flannel-manifest: kubectl --kubeconfig {} apply --server-side --force-conflicts -f - && ",
             kubeconfig.display()
         )),
         "{out}"

@@ -195,9 +195,9 @@ fn plan_reads_the_instances_and_prints_the_gcloud_commands() {
         "# plan: chapter 11-pod-network-routes, variant gce\n\
          \n\
          ## local\n  \
-         run   gce-routes (worker worker-0): gcloud compute routes create kubernetes-route-10-200-0-0-24 --project labctl-test --network kubernetes-the-hard-way --next-hop-address 10.240.0.20 --destination-range 10.200.0.0/24\n  \
-         run   gce-routes (worker worker-1): gcloud compute routes create kubernetes-route-10-200-1-0-24 --project labctl-test --network kubernetes-the-hard-way --next-hop-address 10.240.0.21 --destination-range 10.200.1.0/24\n  \
-         run   gce-routes (worker worker-2): gcloud compute routes create kubernetes-route-10-200-2-0-24 --project labctl-test --network kubernetes-the-hard-way --next-hop-address 10.240.0.22 --destination-range 10.200.2.0/24\n\
+         run       gce-routes (worker worker-0): gcloud compute routes create kubernetes-route-10-200-0-0-24 --project labctl-test --network kubernetes-the-hard-way --next-hop-address 10.240.0.20 --destination-range 10.200.0.0/24\n  \
+         run       gce-routes (worker worker-1): gcloud compute routes create kubernetes-route-10-200-1-0-24 --project labctl-test --network kubernetes-the-hard-way --next-hop-address 10.240.0.21 --destination-range 10.200.1.0/24\n  \
+         run       gce-routes (worker worker-2): gcloud compute routes create kubernetes-route-10-200-2-0-24 --project labctl-test --network kubernetes-the-hard-way --next-hop-address 10.240.0.22 --destination-range 10.200.2.0/24\n\
          \n\
          plan: 3 to change, 0 already done, 0 unknown\n"
     );
@@ -240,7 +240,7 @@ fn pod_cidrs_come_from_the_instances_and_project_and_zone_from_gcloud() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         stdout(&out).contains(
-            "run   gce-routes (worker worker-2): gcloud compute routes create kubernetes-route-10-200-2-0-24 --project labctl-test --network kubernetes-the-hard-way --next-hop-address 10.240.0.22 --destination-range 10.200.2.0/24\n"
+            "run       gce-routes (worker worker-2): gcloud compute routes create kubernetes-route-10-200-2-0-24 --project labctl-test --network kubernetes-the-hard-way --next-hop-address 10.240.0.22 --destination-range 10.200.2.0/24\n"
         ),
         "{}",
         text(&out)
@@ -294,7 +294,7 @@ fn a_route_in_the_way_is_a_conflict_until_replace_and_reset_undoes_only_labctls(
     assert!(plan.status.success(), "{}", text(&plan));
     assert!(
         stdout(&plan).contains(
-            "  run   gce-routes (worker worker-1): gcloud compute routes delete kubernetes-route-10-200-1-0-24 --project labctl-test --quiet && gcloud compute routes create kubernetes-route-10-200-1-0-24 --project labctl-test --network kubernetes-the-hard-way --next-hop-address 10.240.0.21 --destination-range 10.200.1.0/24\n"
+            "  run       gce-routes (worker worker-1): gcloud compute routes delete kubernetes-route-10-200-1-0-24 --project labctl-test --quiet && gcloud compute routes create kubernetes-route-10-200-1-0-24 --project labctl-test --network kubernetes-the-hard-way --next-hop-address 10.240.0.21 --destination-range 10.200.1.0/24\n"
         ),
         "{}",
         text(&plan)

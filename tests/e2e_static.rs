@@ -766,3 +766,95 @@ fn reset_hard_names_an_unreachable_node_and_resets_the_others() {
     );
     assert_eq!(tables(&lab), start);
 }
+
+/// `plan --detailed-exitcode` tells drift by its exit code alone (0 nothing to do, 2 changes
+/// pending, 1 an error), and `plan --output json` gives each host's exact commands: the ones
+/// `run` then runs.
+#[test]
+fn plan_json_and_detailed_exitcode_show_drift() {
+    let root = Root::new();
+    let lab = Chapter11::up(&root, "drift", &["--network", "10.232.8.0/24", "--workers", "2"]);
+    let pending = lab.labctl(&["plan", CHAPTER, "--detailed-exitcode"]);
+    assert_eq!(pending.status.code(), Some(2), "{}", text(&pending));
+    assert!(stderr(&pending).is_empty(), "{}", text(&pending));
+    assert!(stdout(&pending).ends_with("plan: 2 to change, 0 already done, 0 unknown\n"));
+
+    let json = lab.labctl(&["plan", CHAPTER, "--output", "json"]);
+    assert!(json.status.success(), "{}", text(&json));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("plan JSON");
+    assert_eq!(plan["chapter"], CHAPTER);
+    assert_eq!(plan["variant"], "static");
+    assert_eq!(
+        plan["summary"],
+        serde_json::json!({"change": 2, "done": 0, "unknown": 0, "conflict": 0})
+    );
+    let hosts = plan["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 2);
+    assert_eq!(hosts[0]["host"], "worker-0");
+    assert_eq!(hosts[0]["address"], "10.232.8.20");
+    let action = &hosts[0]["actions"][0];
+    assert_eq!(action["step"], "pod-routes");
+    assert_eq!(action["item"], "peer worker-1");
+    assert_eq!(action["status"], "change");
+    assert_eq!(action["run"], "ip route replace 10.200.1.0/24 via 10.232.8.21");
+    assert!(action["check"].as_str().unwrap().contains("ip route show exact 10.200.1.0/24"));
+    assert!(action["undo"].as_str().unwrap().contains("ip route del 10.200.1.0/24"));
+
+    let run = lab.labctl(&["run", CHAPTER]);
+    assert!(run.status.success(), "{}", text(&run));
+    let done = lab.labctl(&["plan", CHAPTER, "--detailed-exitcode", "--output", "json"]);
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&done)).unwrap();
+    assert_eq!(plan["hosts"][0]["actions"][0]["status"], "done");
+
+    // A route lost, as after a reboot: drift again.
+    let lost = std::process::Command::new("ip")
+        .args(["-n", &lab.netns("worker-1"), "route", "del", "10.200.0.0/24"])
+        .status()
+        .unwrap();
+    assert!(lost.success());
+    let drift = lab.labctl(&["plan", CHAPTER, "--detailed-exitcode"]);
+    assert_eq!(drift.status.code(), Some(2), "{}", text(&drift));
+    assert!(
+        stdout(&drift).contains("\n## worker-1\n  run       pod-routes (peer worker-0): "),
+        "{}",
+        text(&drift)
+    );
+
+    // Any error is 1, so that 2 means only "changes pending".
+    let bad = lab.labctl(&["plan", "no-such-chapter", "--detailed-exitcode"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(stderr(&bad).starts_with("error: unknown chapter `no-such-chapter`"), "{}", text(&bad));
+}
+
+/// Saying no at `reset`'s prompt (on a real terminal, from `script`) changes nothing and
+/// exits 1: the user's choice, not bad input.
+#[test]
+fn declining_reset_at_its_prompt_changes_nothing_and_exits_1() {
+    let root = Root::new();
+    let lab = Chapter11::up(&root, "decline", &["--network", "10.232.9.0/24", "--workers", "2"]);
+    let run = lab.labctl(&["run", CHAPTER]);
+    assert!(run.status.success(), "{}", text(&run));
+    let command = format!(
+        "{} -i {} --connect-timeout 3 reset {CHAPTER}",
+        labctl_bin(),
+        lab.inventory.display()
+    );
+    let mut script = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("LABCTL_SANDBOX_ROOT", root.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script runs");
+    use std::io::Write as _;
+    script.stdin.take().unwrap().write_all(b"n\n").unwrap();
+    let out = script.wait_with_output().unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("Go on? [y/N]"), "{all}");
+    assert!(all.contains("error: reset cancelled; nothing was changed"), "{all}");
+    assert!(lab.routes("worker-0").contains("10.200.1.0/24"), "the route went: {all}");
+}

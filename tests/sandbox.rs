@@ -277,7 +277,33 @@ fn two_sandboxes_side_by_side_do_not_interfere() {
     assert_eq!(a.ssh_ok("10.231.6.20", "hostname"), "worker-0");
     assert_eq!(b.ssh_ok("10.231.7.20", "hostname"), "worker-0");
     // Neither is called `default`, so no inventory is picked without -i.
-    assert_eq!(labctl::sandbox::running_inventory_in(root.path()), None);
+    let ambiguous = labctl::sandbox::running_inventory_in(root.path()).unwrap_err();
+    assert!(ambiguous.contains("2 sandboxes are running, none called `default`"), "{ambiguous}");
+    assert!(ambiguous.contains(&format!("  {name_a}  (inventory ")), "{ambiguous}");
+    assert!(ambiguous.contains(&format!("  {name_b}  (inventory ")), "{ambiguous}");
+    // As a user sees it: no -i, two sandboxes; then one chosen by name.
+    let empty = tempfile::tempdir().unwrap();
+    let plan =
+        root.labctl(["plan", "11-pod-network-routes"]).current_dir(empty.path()).output().unwrap();
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
+    assert!(stderr(&plan).starts_with("error: no inventory given, and 2 sandboxes are running"));
+    assert!(stderr(&plan).ends_with("help: choose one with `--sandbox NAME` or `-i FILE`\n"));
+    let chosen = root
+        .labctl(["--sandbox", name_b.as_str(), "plan", "11-pod-network-routes"])
+        .current_dir(empty.path())
+        .output()
+        .unwrap();
+    assert!(chosen.status.success(), "{}", text(&chosen));
+    assert!(String::from_utf8_lossy(&chosen.stdout).contains("10.231.7.21"), "{}", text(&chosen));
+    let missing = root
+        .labctl(["--sandbox", "no-such-sandbox", "plan", "11-pod-network-routes"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+    assert!(
+        stderr(&missing)
+            .starts_with("error: sandbox `no-such-sandbox` is not running\n  help: running: ")
+    );
 
     // A third one on the network of the first is refused, naming it; nothing is made.
     let name_c = unique_name("pair-c");
@@ -299,7 +325,7 @@ fn two_sandboxes_side_by_side_do_not_interfere() {
     assert!(ping_until(&b_pods[0].netns, &b_pods[0].gateway(), Duration::from_secs(3)));
     assert_eq!(
         labctl::sandbox::running_inventory_in(root.path()),
-        Some(b.dir().join("labctl.yaml"))
+        Ok(Some(b.dir().join("labctl.yaml")))
     );
 }
 
@@ -602,4 +628,32 @@ fn tools_except(missing: &[&str]) -> tempfile::TempDir {
         }
     }
     dir
+}
+
+/// `sandbox up` without `--network` takes a free network when KTHW's 10.240.0.0/24 is held by
+/// another sandbox, and says so; with `--network`, an overlap is still refused.
+#[test]
+fn without_network_a_second_sandbox_takes_a_free_one() {
+    require_root();
+    let root = Root::new();
+    let first = Lab::up(
+        &root,
+        &unique_name("net-a"),
+        &["--network", "10.240.0.0/24", "--workers", "1", "--controllers", "0"],
+    );
+    let second = Lab::up(&root, &unique_name("net-b"), &["--workers", "1", "--controllers", "0"]);
+    let out = String::from_utf8_lossy(&second.up.stdout).into_owned();
+    assert!(
+        out.starts_with(&format!(
+            "note: the lab network 10.240.0.0/24 overlaps 10.240.0.0/24, the network of sandbox `{}`; this sandbox takes 10.24",
+            first.name
+        )),
+        "{out}"
+    );
+    let network = second.status()["network"].as_str().unwrap().to_string();
+    assert_ne!(network, "10.240.0.0/24");
+    assert!(out.contains(&format!("this sandbox takes {network} instead\n")), "{out}");
+    let address = second.nodes()[0].1.clone();
+    assert!(network.starts_with(&address[..address.rfind('.').unwrap()]), "{address} in {network}");
+    assert_eq!(second.ssh_ok(&address, "hostname"), "worker-0");
 }

@@ -177,7 +177,10 @@ fn labctl_connects_through_what_vagrant_ssh_config_prints() {
         out.contains("  choice: --iface=enp0s8 (every worker holds its lab address on enp0s8)\n"),
         "{out}"
     );
-    assert!(out.contains("\n## controller-0\n  run   flannel-manifest: kubectl apply"), "{out}");
+    assert!(
+        out.contains("\n## controller-0\n  run       flannel-manifest: kubectl apply"),
+        "{out}"
+    );
     // Nothing was learnt into labctl's known_hosts: vagrant said /dev/null.
     let known = lab.project.path().join(".labctl").join("known_hosts");
     assert!(std::fs::read_to_string(&known).unwrap_or_default().is_empty());

@@ -150,10 +150,7 @@ fn confirm_reset(
     if super::reset::confirm("Go on? [y/N] ")? {
         return Ok(());
     }
-    Err(Error::Other {
-        message: "reset cancelled; nothing was changed".into(),
-        code: EXIT_BAD_INPUT,
-    })
+    Err(Error::Cancelled { what: "reset".into() })
 }
 
 /// How many actions labctl recorded for the chapter on an environment (no SSH).

@@ -53,7 +53,14 @@ impl Lab {
         let state_dir = StateDir::for_inventory(&inventory.source);
         let state = state_dir.load()?;
         let name = chapter_name(chapter, &state);
-        let chapter = crate::commands::course().load(&name)?;
+        let course = crate::commands::course();
+        // A chapter run from a file is read from that file again when named by its name.
+        let chapter = match (course.load(&name), state.chapter_files.get(&name)) {
+            (Err(Error::UnknownChapter { .. }), Some(file)) => {
+                course.load(&file.to_string_lossy())?
+            }
+            (loaded, _) => loaded?,
+        };
         let style = Style::detect(global.color, global.no_progress);
         let connect_timeout = std::time::Duration::from_secs(global.connect_timeout);
         Ok(Lab {
@@ -193,6 +200,17 @@ impl Lab {
             crate::runner::hosts::unprotected_keys(hosts, &self.inventory).into_iter().next()
         {
             return Err(Error::UnprotectedKey { path, mode, nodes });
+        }
+        if let Some((paths, nodes)) =
+            crate::runner::hosts::missing_keys(hosts, &self.inventory).into_iter().next()
+        {
+            let why = match std::fs::File::open(&paths[0]) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => "no such file".to_string(),
+                Err(e) => e.to_string(),
+                Ok(_) => "unreadable".to_string(),
+            };
+            let inventory = self.inventory.source.clone();
+            return Err(Error::MissingKey { paths, nodes, inventory, why });
         }
         self.state_dir.create()?;
         // Local steps run in the lab's working directory, made when one is about to run.

@@ -44,8 +44,13 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
         Command::Render { chapter, variant, out } => {
             render::run(global, chapter, variant.as_deref(), out.as_deref())
         }
-        Command::Plan { chapter, variant, replace } => {
-            plan::run(global, chapter, variant.as_deref(), *replace)
+        Command::Plan { chapter, variant, replace, output, detailed_exitcode } => {
+            let options = plan::Options {
+                replace: *replace,
+                json: *output == crate::cli::OutputFormat::Json,
+                detailed_exitcode: *detailed_exitcode,
+            };
+            plan::run(global, chapter, variant.as_deref(), options)
         }
         Command::Run { chapter, variant, from, only, fail_fast, replace } => run::run(
             global,
@@ -96,11 +101,12 @@ pub fn course() -> crate::course::Course {
 fn load_inventory(global: &crate::cli::GlobalArgs) -> Result<crate::inventory::Inventory, Error> {
     let cwd = std::env::current_dir()
         .map_err(|e| Error::Usage(format!("cannot read the current directory: {e}")))?;
-    let located = crate::inventory::locate(
-        global.inventory.as_deref(),
-        &cwd,
-        crate::sandbox::running_inventory,
-    )?;
+    let chosen = match &global.sandbox_name {
+        Some(name) => Some(crate::sandbox::inventory_of(name)?),
+        None => global.inventory.clone(),
+    };
+    let located =
+        crate::inventory::locate(chosen.as_deref(), &cwd, crate::sandbox::running_inventory)?;
     // The inventory's own lints and chapter 11's of its sections, reported together.
     let problems = |e: Error| match e {
         Error::Input(d) => Ok(vec![d]),

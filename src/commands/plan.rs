@@ -8,19 +8,50 @@ use crate::cli::GlobalArgs;
 use crate::commands::lab::{Lab, print_unreachable};
 use crate::error::Error;
 use crate::output::summary::Status;
+use crate::plan::Plan;
 use crate::runner::Tally;
 use crate::runner::execute::{Context, HostResult, Mode, Selection, execute};
 use crate::runner::interrupt::Interrupt;
 use crate::runner::log::RunLog;
 
+/// How `plan` runs and reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Show what `run --replace` would do over conflicts.
+    pub replace: bool,
+    /// Print the plan as JSON (docs/plan-json.md) instead of text.
+    pub json: bool,
+    /// Exit 0 when nothing is to do, 2 when changes are pending, 1 on any error.
+    pub detailed_exitcode: bool,
+}
+
 /// Prints the plan of `chapter` for the lab.
-/// With `replace`, shows what `run --replace` would do over conflicts.
 pub fn run(
     global: &GlobalArgs,
     chapter: &str,
     variant: Option<&str>,
-    replace: bool,
+    options: Options,
 ) -> Result<(), Error> {
+    let result = plan(global, chapter, variant, options);
+    if !options.detailed_exitcode {
+        return result;
+    }
+    match result {
+        // Nothing to do.
+        Ok(()) => Ok(()),
+        Err(Error::Exit(code)) => Err(Error::Exit(code)),
+        // Every error is 1, so that 2 means only "changes pending" (as terraform does).
+        Err(e) => Err(Error::Other { message: e.to_string(), code: crate::error::EXIT_FAILED }),
+    }
+}
+
+fn plan(
+    global: &GlobalArgs,
+    chapter: &str,
+    variant: Option<&str>,
+    options: Options,
+) -> Result<(), Error> {
+    let replace = options.replace;
     let mut lab = Lab::open(global, Some(chapter))?;
     let variant = lab.prepare(variant, true, crate::pod_network::gce::Need::Instances)?;
     let variant = lab.variant(Some(&variant), true)?;
@@ -54,7 +85,7 @@ pub fn run(
         super::reset::add_hosts_of(&recorder.pending(), &mut hosts);
     }
     let runtime = crate::runner::runtime()?;
-    let (results, decision) = runtime.block_on(async {
+    let (results, decision, plan) = runtime.block_on(async {
         let interrupt = Interrupt::listen();
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
         if lock.is_some() {
@@ -83,15 +114,26 @@ pub fn run(
         let results =
             execute(&plan, Mode::Plan, &Selection { replace, ..Selection::default() }, &ctx).await;
         print_unreachable(&connections, &global.sink);
-        Ok::<_, Error>((results, decision))
+        Ok::<_, Error>((results, decision, plan))
     })?;
-    let mut text = describe(&plan.chapter, &plan.variant, &results);
-    if let Some(decision) = &decision {
-        let at = text.find('\n').map_or(0, |i| i + 1);
-        text.insert_str(at, &format!("\n{}", decision.describe()));
+    if options.json {
+        let extra = decision.as_ref().map(|d| d.describe());
+        global.sink.out(&json(&plan, &results, extra.as_deref()));
+    } else {
+        let mut text = describe(&plan.chapter, &plan.variant, &results);
+        if let Some(decision) = &decision {
+            let at = text.find('\n').map_or(0, |i| i + 1);
+            text.insert_str(at, &format!("\n{}", decision.describe()));
+        }
+        global.sink.out(&text);
     }
-    global.sink.out(&text);
     let tally = Tally::of(&results);
+    if options.detailed_exitcode && tally.failed + tally.unreachable == 0 {
+        return match tally.changed + tally.conflicts {
+            0 => Ok(()),
+            _ => Err(Error::Exit(2)),
+        };
+    }
     if tally.conflicts > 0 && tally.failed + tally.unreachable == 0 {
         return Err(Error::Other {
             message: format!(
@@ -123,14 +165,15 @@ pub fn describe(chapter: &str, variant: &str, results: &[HostResult]) -> String 
                 Some(item) => format!("{} ({item})", a.step),
                 None => a.step.clone(),
             };
-            let line = match a.status {
-                Status::Changed => format!("  run   {label}: {}", a.detail),
-                Status::Ok => format!("  skip  {label}: {}", a.detail),
-                Status::Unreachable => format!("  ????  {label}: host unreachable: {}", a.detail),
-                Status::Failed => format!("  ????  {label}: check could not run: {}", a.detail),
-                Status::Skipped => format!("  skip  {label}: {}", a.detail),
-                Status::Conflict => format!("  conflict  {label}: {}", a.detail),
+            let (word, detail) = match a.status {
+                Status::Changed => ("run", a.detail.clone()),
+                Status::Ok | Status::Skipped => ("skip", a.detail.clone()),
+                Status::Unreachable => ("unknown", format!("host unreachable: {}", a.detail)),
+                Status::Failed => ("unknown", format!("check could not run: {}", a.detail)),
+                Status::Conflict => ("conflict", a.detail.clone()),
             };
+            // One column of words as wide as the widest, `conflict`.
+            let line = format!("  {word:<8}  {label}: {detail}");
             let _ = writeln!(out, "{line}");
         }
     }
@@ -151,4 +194,148 @@ pub fn describe(chapter: &str, variant: &str, results: &[HostResult]) -> String 
         );
     }
     out
+}
+
+/// What a planned action will do, in `plan --output json` (docs/plan-json.md).
+fn json_status(status: Status) -> &'static str {
+    match status {
+        Status::Changed => "change",
+        Status::Ok | Status::Skipped => "done",
+        Status::Unreachable | Status::Failed => "unknown",
+        Status::Conflict => "conflict",
+    }
+}
+
+/// `plan --output json` (docs/plan-json.md).
+#[derive(serde::Serialize)]
+struct JsonPlan<'a> {
+    chapter: &'a str,
+    variant: &'a str,
+    summary: JsonSummary,
+    /// What labctl decided from facts before planning (flanneld's interface), in words.
+    decisions: Vec<&'a str>,
+    hosts: Vec<JsonHost<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonSummary {
+    change: usize,
+    done: usize,
+    unknown: usize,
+    conflict: usize,
+}
+
+#[derive(serde::Serialize)]
+struct JsonHost<'a> {
+    host: &'a str,
+    address: Option<std::net::Ipv4Addr>,
+    actions: Vec<JsonAction<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonAction<'a> {
+    step: &'a str,
+    item: Option<&'a str>,
+    status: &'static str,
+    detail: &'a str,
+    sudo: bool,
+    check: Option<&'a str>,
+    run: Option<&'a str>,
+    replace: Option<&'a str>,
+    undo: Option<&'a str>,
+}
+
+/// `plan --output json`: per host, every action with what it will do and its exact commands
+/// (docs/plan-json.md).
+pub fn json(plan: &Plan, results: &[HostResult], decision: Option<&str>) -> String {
+    let t = Tally::of(results);
+    let hosts = results
+        .iter()
+        .map(|host| {
+            let planned = plan.hosts.iter().find(|h| h.host.name() == host.host);
+            let actions = host
+                .actions
+                .iter()
+                .map(|a| {
+                    let step = planned.and_then(|h| h.steps.iter().find(|s| s.name == a.step));
+                    let action = step.and_then(|s| s.actions.iter().find(|x| x.item == a.item));
+                    JsonAction {
+                        step: &a.step,
+                        item: a.item.as_deref(),
+                        status: json_status(a.status),
+                        detail: &a.detail,
+                        sudo: step.is_some_and(|s| s.sudo),
+                        check: action.map(|x| x.check.as_str()),
+                        run: action.map(|x| x.run.as_str()),
+                        replace: action.and_then(|x| x.replace.as_deref()),
+                        undo: action.map(|x| x.undo.as_str()),
+                    }
+                })
+                .collect();
+            JsonHost { host: &host.host, address: planned.and_then(|h| h.address), actions }
+        })
+        .collect();
+    let value = JsonPlan {
+        chapter: &plan.chapter,
+        variant: &plan.variant,
+        summary: JsonSummary {
+            change: t.changed,
+            done: t.ok,
+            unknown: t.failed + t.unreachable,
+            conflict: t.conflicts,
+        },
+        decisions: decision.into_iter().collect(),
+        hosts,
+    };
+    serde_json::to_string_pretty(&value).expect("a plan serializes to JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::execute::ActionResult;
+
+    /// Every field `plan --output json` writes is in docs/plan-json.md.
+    #[test]
+    fn every_json_field_is_documented() {
+        let chapter = crate::commands::course().load("11-pod-network-routes").unwrap();
+        let variant = chapter.variant(Some("static"), crate::inventory::Provider::Ssh).unwrap();
+        let plan =
+            crate::plan::render(&chapter, variant, &crate::chapter::sample::sample_inventory())
+                .unwrap();
+        let host = &plan.hosts[0];
+        let action = &host.steps[0].actions[0];
+        let results = vec![HostResult {
+            host: host.host.name().to_string(),
+            actions: vec![ActionResult {
+                step: host.steps[0].name.clone(),
+                item: action.item.clone(),
+                status: Status::Changed,
+                detail: action.run.clone(),
+                unsettled: false,
+            }],
+        }];
+        let value: serde_json::Value =
+            serde_json::from_str(&json(&plan, &results, Some("flannel interface: x"))).unwrap();
+        assert_eq!(value["hosts"][0]["actions"][0]["run"], action.run.as_str());
+        let docs = include_str!("../../docs/plan-json.md");
+        let mut missing = Vec::new();
+        let mut names = Vec::new();
+        for (key, v) in value.as_object().unwrap() {
+            match v.as_object() {
+                Some(fields) if key == "summary" => {
+                    names.extend(fields.keys().map(|k| format!("summary.{k}")))
+                }
+                _ => names.push(key.clone()),
+            }
+        }
+        names.extend(value["hosts"][0].as_object().unwrap().keys().cloned());
+        names.extend(value["hosts"][0]["actions"][0].as_object().unwrap().keys().cloned());
+        for name in names {
+            if !docs.contains(&format!("`{name}`")) {
+                missing.push(name);
+            }
+        }
+        assert!(missing.is_empty(), "not in docs/plan-json.md: {missing:?}");
+    }
 }

@@ -66,10 +66,7 @@ pub fn run(
             hosts.len()
         ))?
     {
-        return Err(Error::Other {
-            message: "reset cancelled; nothing was changed".into(),
-            code: EXIT_BAD_INPUT,
-        });
+        return Err(Error::Cancelled { what: "reset".into() });
     }
     let log = RunLog::open(&lab.state_dir.logs(), "reset");
     let recorder = lab.recorder(&variant)?;

@@ -102,10 +102,7 @@ pub fn run(
             applied.len()
         ))?
     {
-        return Err(Error::Other {
-            message: "reset cancelled; nothing was changed".into(),
-            code: EXIT_BAD_INPUT,
-        });
+        return Err(Error::Cancelled { what: "reset".into() });
     }
 
     let recorder = lab.recorder(&name)?;

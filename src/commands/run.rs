@@ -32,6 +32,10 @@ pub fn run(
         let mut state =
             recorder.state.lock().map_err(|_| Error::Usage("state lock poisoned".into()))?;
         state.last_chapter = Some(lab.chapter.name().to_string());
+        if crate::course::looks_like_path(chapter) {
+            let file = std::path::absolute(chapter).unwrap_or_else(|_| chapter.into());
+            state.chapter_files.insert(lab.chapter.name().to_string(), file);
+        }
         let entry = state.chapters.entry(lab.chapter.name().to_string()).or_default();
         entry.variant = variant.name.value.clone();
         entry.last_run = Some(now());

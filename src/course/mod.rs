@@ -94,12 +94,7 @@ impl Catalog {
             return Chapter::load_file(&path, templates_near(&path));
         }
         let names = self.names()?;
-        if !names.iter().any(|n| n == name) {
-            return Err(Error::UnknownChapter {
-                name: name.to_string(),
-                suggestion: closest(name, names.iter().map(String::as_str)),
-            });
-        }
+        let name = resolve(name, &names)?;
         let file_name = format!("{name}.yaml");
         match self {
             Catalog::Builtin => {
@@ -118,6 +113,27 @@ impl Catalog {
     }
 }
 
+/// The chapter `name` stands for: itself, or the one chapter whose name begins with `name-`
+/// (`11` for `11-pod-network-routes`, as a student says it).
+fn resolve<'a>(name: &'a str, names: &'a [String]) -> Result<&'a str, Error> {
+    if names.iter().any(|n| n == name) {
+        return Ok(name);
+    }
+    let prefix = format!("{name}-");
+    let starting: Vec<&String> = names.iter().filter(|n| n.starts_with(&prefix)).collect();
+    match starting.as_slice() {
+        [one] => Ok(one.as_str()),
+        [] => Err(Error::UnknownChapter {
+            name: name.to_string(),
+            suggestion: closest(name, names.iter().map(String::as_str)),
+        }),
+        several => Err(Error::Usage(format!(
+            "`{name}` could be any of {}\n  help: name one of them",
+            several.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
 /// `name` for `name.yaml`, for files that look like chapters.
 fn chapter_name(path: &Path) -> Option<String> {
     if path.extension()? != "yaml" {
@@ -127,7 +143,7 @@ fn chapter_name(path: &Path) -> Option<String> {
 }
 
 /// A chapter argument is a path when it has a slash or ends in `.yaml`.
-fn looks_like_path(name: &str) -> bool {
+pub fn looks_like_path(name: &str) -> bool {
     name.contains('/') || name.ends_with(".yaml") || name.ends_with(".yml")
 }
 
@@ -179,4 +195,28 @@ fn footprint_renders(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chapter_is_named_whole_or_by_its_number() {
+        let names: Vec<String> = ["04-certificate-authority", "11-pod-network-routes", "11-other"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(resolve("04", &names).unwrap(), "04-certificate-authority");
+        assert_eq!(
+            resolve("04-certificate-authority", &names).unwrap(),
+            "04-certificate-authority"
+        );
+        let several = resolve("11", &names).unwrap_err().to_string();
+        assert_eq!(
+            several,
+            "`11` could be any of `11-pod-network-routes`, `11-other`\n  help: name one of them"
+        );
+        assert!(matches!(resolve("4", &names), Err(Error::UnknownChapter { .. })));
+        assert!(matches!(resolve("certificate", &names), Err(Error::UnknownChapter { .. })));
+    }
 }

@@ -48,6 +48,11 @@ pub enum LookupError {
     #[error("{0}")]
     Input(Diagnostic),
 
+    /// Which inventory is meant cannot be told (several running sandboxes); the message
+    /// lists the choices.
+    #[error("{0}")]
+    Ambiguous(String),
+
     /// The Vagrant machines could not be asked for their SSH configuration.
     #[error(transparent)]
     Vagrant(#[from] VagrantError),
@@ -64,6 +69,7 @@ impl From<LookupError> for Error {
         match e {
             LookupError::NotFound { searched } => Error::NoInventory { searched },
             LookupError::Input(d) => Error::Input(d),
+            LookupError::Ambiguous(message) => Error::Usage(message),
             LookupError::Vagrant(v) => v.into(),
         }
     }
@@ -109,13 +115,14 @@ pub fn load_str(path: &Path, text: &str) -> Result<Inventory, Diagnostic> {
 }
 
 /// Finds and reads the inventory: `explicit` (from `-i`) if given, else the lookup of
-/// DESIGN §4 in `cwd`. `running_sandbox` names the inventory of a running sandbox: the caller
+/// DESIGN §4 in `cwd`. `running_sandbox` names the inventory of a running sandbox (or says why
+/// none can be chosen): the caller
 /// hands it in, as the sandbox is a provider of machines built on top of the inventory
 /// (docs/architecture.md, "Layers (folders)").
 pub fn locate(
     explicit: Option<&Path>,
     cwd: &Path,
-    running_sandbox: impl FnOnce() -> Option<PathBuf>,
+    running_sandbox: impl FnOnce() -> Result<Option<PathBuf>, String>,
 ) -> Result<Located, LookupError> {
     locate_with(explicit, cwd, running_sandbox, &VagrantCli::default())
 }
@@ -124,7 +131,7 @@ pub fn locate(
 fn locate_with(
     explicit: Option<&Path>,
     cwd: &Path,
-    running_sandbox: impl FnOnce() -> Option<PathBuf>,
+    running_sandbox: impl FnOnce() -> Result<Option<PathBuf>, String>,
     vagrant: &VagrantCli,
 ) -> Result<Located, LookupError> {
     if let Some(path) = explicit {
@@ -144,7 +151,7 @@ fn locate_with(
     }
 
     searched.push("a running sandbox".into());
-    if let Some(file) = running_sandbox() {
+    if let Some(file) = running_sandbox().map_err(LookupError::Ambiguous)? {
         return Ok(Located { inventory: load(&file)?, origin: Origin::Sandbox(file), searched });
     }
 
@@ -234,7 +241,7 @@ mod tests {
         std::fs::write(dir.path().join(INVENTORY_FILE), LAB).unwrap();
         let mine = dir.path().join("machines");
         std::fs::write(&mine, "10.240.0.10 server.kubernetes.local server\n").unwrap();
-        let found = locate_with(Some(&mine), dir.path(), || None, &no_vagrant()).unwrap();
+        let found = locate_with(Some(&mine), dir.path(), || Ok(None), &no_vagrant()).unwrap();
         assert_eq!(found.origin, Origin::Explicit(mine));
         assert_eq!(found.inventory.format, InventoryFormat::MachinesTxt);
         assert_eq!(found.searched, Vec::<String>::new());
@@ -259,8 +266,8 @@ mod tests {
         let sandbox_file = dir.path().join("sandbox.yaml");
         std::fs::write(&sandbox_file, LAB).unwrap();
         std::fs::write(dir.path().join("Vagrantfile"), "").unwrap();
-        let found =
-            locate_with(None, dir.path(), || Some(sandbox_file.clone()), &no_vagrant()).unwrap();
+        let found = locate_with(None, dir.path(), || Ok(Some(sandbox_file.clone())), &no_vagrant())
+            .unwrap();
         assert_eq!(found.origin, Origin::Sandbox(sandbox_file));
         assert_eq!(found.searched, ["./labctl.yaml", "a running sandbox"]);
     }
@@ -268,7 +275,7 @@ mod tests {
     #[test]
     fn nothing_found_lists_what_was_searched() {
         let dir = tempfile::tempdir().unwrap();
-        let e = locate_with(None, dir.path(), || None, &no_vagrant()).unwrap_err();
+        let e = locate_with(None, dir.path(), || Ok(None), &no_vagrant()).unwrap_err();
         assert_eq!(
             e.to_string(),
             "no inventory found: looked for ./labctl.yaml, a running sandbox, ./Vagrantfile"
@@ -282,7 +289,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("Vagrantfile"), "").unwrap();
         let vagrant = fake_vagrant(dir.path(), &format!("cat '{LIBVIRT}'"));
-        let found = locate_with(None, dir.path(), || None, &vagrant).unwrap();
+        let found = locate_with(None, dir.path(), || Ok(None), &vagrant).unwrap();
         assert_eq!(found.origin, Origin::Vagrantfile(dir.path().join("Vagrantfile")));
         assert_eq!(found.searched, ["./labctl.yaml", "a running sandbox", "./Vagrantfile"]);
         let inv = found.inventory;
@@ -298,7 +305,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("Vagrantfile"), "").unwrap();
         let vagrant = fake_vagrant(dir.path(), &format!("cat '{VIRTUALBOX}'"));
-        let e = locate_with(None, dir.path(), || None, &vagrant).unwrap_err();
+        let e = locate_with(None, dir.path(), || Ok(None), &vagrant).unwrap_err();
         assert!(
             e.to_string().starts_with(
                 "vagrant ssh-config:1: `server` is reached through a port forward (127.0.0.1:2222)"
@@ -311,7 +318,7 @@ mod tests {
     fn vagrantfile_without_vagrant_says_so() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("Vagrantfile"), "").unwrap();
-        let e = locate_with(None, dir.path(), || None, &no_vagrant()).unwrap_err();
+        let e = locate_with(None, dir.path(), || Ok(None), &no_vagrant()).unwrap_err();
         assert!(matches!(e, LookupError::Vagrant(VagrantError::NotInstalled { .. })), "{e}");
         assert!(e.to_string().contains("the `vagrant` program is not installed"), "{e}");
     }

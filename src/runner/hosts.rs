@@ -96,6 +96,27 @@ pub fn unprotected_keys(
     found
 }
 
+/// The nodes among `wanted` none of whose key files named in the inventory can be read, each
+/// set of files with its nodes. (OpenSSH goes on past a missing file when another is there, as
+/// `vagrant ssh-config` often lists several; with none, no login can work.)
+pub fn missing_keys(wanted: &[HostRef], inventory: &Inventory) -> Vec<(Vec<PathBuf>, Vec<String>)> {
+    let mut found: Vec<(Vec<PathBuf>, Vec<String>)> = Vec::new();
+    for node in inventory.nodes.iter().filter(|n| wanted.contains(&HostRef::Node(n.name.clone()))) {
+        let named = match node.ssh.as_ref().map(|o| &o.identity_files).filter(|f| !f.is_empty()) {
+            Some(files) => files,
+            None => &inventory.ssh.identity_files,
+        };
+        if named.is_empty() || named.iter().any(|p| std::fs::File::open(p).is_ok()) {
+            continue;
+        }
+        match found.iter_mut().find(|(files, _)| files == named) {
+            Some((_, nodes)) => nodes.push(node.name.clone()),
+            None => found.push((named.clone(), vec![node.name.clone()])),
+        }
+    }
+    found
+}
+
 /// OpenSSH's default keys, those that exist.
 fn default_identity_files() -> Vec<PathBuf> {
     let Some(home) = std::env::var_os("HOME") else { return Vec::new() };

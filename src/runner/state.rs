@@ -87,6 +87,10 @@ pub struct State {
     pub version: u32,
     /// The chapter `run` was last used with (what `verify` checks by default).
     pub last_chapter: Option<String>,
+    /// Chapters `run` was given as a file (`labctl run ./my-chapter.yaml`), by name: where the
+    /// later commands that name the chapter, or name none, read it from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub chapter_files: BTreeMap<String, PathBuf>,
     pub chapters: BTreeMap<String, ChapterState>,
 }
 

@@ -56,9 +56,10 @@ pub struct UpArgs {
     #[arg(long, value_name = "NAME")]
     pub nic: Option<String>,
 
-    /// The lab network the nodes are on.
-    #[arg(long, value_name = "CIDR", default_value = "10.240.0.0/24", value_parser = parse_network)]
-    pub network: Ipv4Net,
+    /// The lab network the nodes are on [default: 10.240.0.0/24, KTHW's; when this machine
+    /// already uses it (another sandbox), the first free of 10.241.0.0/24 to 10.254.0.0/24].
+    #[arg(long, value_name = "CIDR", value_parser = parse_network)]
+    pub network: Option<Ipv4Net>,
 
     /// Address of worker-0; the others follow it [default: the network's .20].
     #[arg(long, value_name = "IP", conflicts_with = "addresses")]

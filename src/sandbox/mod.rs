@@ -50,12 +50,14 @@ pub fn execute(cmd: &SandboxCommand, global: &crate::cli::GlobalArgs) -> Result<
 
 /// The inventory of the running sandbox labctl should use when no `-i` is given, if any:
 /// the sandbox `default` if it runs, else the only running one.
-pub fn running_inventory() -> Option<PathBuf> {
+pub fn running_inventory() -> Result<Option<PathBuf>, String> {
     running_inventory_in(&paths::sandboxes_root())
 }
 
 /// [`running_inventory`] for the sandboxes under `root`.
-pub fn running_inventory_in(root: &Path) -> Option<PathBuf> {
+/// Several running, none called `default`: which is meant cannot be told, and the error
+/// lists them.
+pub fn running_inventory_in(root: &Path) -> Result<Option<PathBuf>, String> {
     let running: Vec<(String, PathBuf)> = status::sandbox_names(root)
         .into_iter()
         .map(|name| {
@@ -65,12 +67,39 @@ pub fn running_inventory_in(root: &Path) -> Option<PathBuf> {
         .filter(|(name, inventory)| inventory.is_file() && is_running(name))
         .collect();
     if let Some((_, inventory)) = running.iter().find(|(name, _)| name == "default") {
-        return Some(inventory.clone());
+        return Ok(Some(inventory.clone()));
     }
     match running.as_slice() {
-        [(_, inventory)] => Some(inventory.clone()),
-        _ => None,
+        [] => Ok(None),
+        [(_, inventory)] => Ok(Some(inventory.clone())),
+        several => {
+            let list: Vec<String> = several
+                .iter()
+                .map(|(name, inventory)| format!("  {name}  (inventory {})", inventory.display()))
+                .collect();
+            Err(format!(
+                "no inventory given, and {} sandboxes are running, none called `default`:\n{}\n  help: choose one with `--sandbox NAME` or `-i FILE`",
+                several.len(),
+                list.join("\n")
+            ))
+        }
     }
+}
+
+/// The inventory of the running sandbox called `name` (`--sandbox NAME`).
+pub fn inventory_of(name: &str) -> Result<PathBuf, Error> {
+    let root = paths::sandboxes_root();
+    let inventory = paths::SandboxPaths::new(&root, name).inventory();
+    if inventory.is_file() && is_running(name) {
+        return Ok(inventory);
+    }
+    let running: Vec<String> =
+        status::sandbox_names(&root).into_iter().filter(|n| is_running(n)).collect();
+    let help = match running.as_slice() {
+        [] => "start one with `sudo labctl sandbox up`".to_string(),
+        names => format!("running: {}", names.join(", ")),
+    };
+    Err(bad_input(format!("sandbox `{name}` is not running\n  help: {help}")))
 }
 
 /// True when the sandbox called `name` has its namespaces (it is up, or half-built).

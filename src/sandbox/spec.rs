@@ -21,6 +21,16 @@ pub const NAT_NIC: &str = "enp0s3";
 pub const NAT_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);
 /// VirtualBox's NAT gateway; in the sandbox the default route leads there and nowhere else.
 pub const NAT_GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
+/// The lab network when `--network` is not given: KTHW's.
+pub const DEFAULT_NETWORK: Ipv4Net =
+    Ipv4Net::new_assert(std::net::Ipv4Addr::new(10, 240, 0, 0), 24);
+
+/// The lab network when `--network` is not given and [`DEFAULT_NETWORK`] is taken: the first
+/// of these that nothing on this machine overlaps.
+pub fn fallback_networks() -> impl Iterator<Item = Ipv4Net> {
+    (241u8..=254).map(|b| Ipv4Net::new_assert(std::net::Ipv4Addr::new(10, b, 0, 0), 24))
+}
+
 /// The NAT network's prefix length.
 pub const NAT_PREFIX: u8 = 24;
 
@@ -106,7 +116,7 @@ impl SandboxSpec {
     pub fn from_args(args: &UpArgs) -> Result<SandboxSpec, String> {
         check_name(&args.name)?;
         let shape = args.shape;
-        let network = args.network;
+        let network = args.network.unwrap_or(DEFAULT_NETWORK);
         check_network(network)?;
         let count = worker_count(args)?;
         let nic = args.nic.clone().unwrap_or_else(|| shape.default_nic().to_string());

@@ -14,7 +14,7 @@ use super::netns::{Ip, Link, LinkAddress, Route, netns_names};
 use super::node_etc::{self, Accounts};
 use super::paths::{SandboxPaths, etc_netns_dir, netns_file, sandboxes_root};
 use super::programs::{Programs, require_root};
-use super::spec::{SandboxSpec, Shape, overlaps};
+use super::spec::{SandboxSpec, Shape, fallback_networks, overlaps};
 use super::state::{NodeState, Phase, SandboxState, write_atomically};
 use super::{bad_input, failed, inventory_file, network, pod, sshd};
 
@@ -36,7 +36,7 @@ struct Build<'a> {
 /// Runs `labctl sandbox up`.
 pub fn run(args: &UpArgs) -> Result<(), crate::error::Error> {
     let started = Instant::now();
-    let spec = SandboxSpec::from_args(args).map_err(bad_input)?;
+    let mut spec = SandboxSpec::from_args(args).map_err(bad_input)?;
     require_root("up").map_err(bad_input)?;
     let programs = Programs::find().map_err(bad_input)?;
     let ip = Ip::new(programs.ip.clone());
@@ -56,6 +56,21 @@ pub fn run(args: &UpArgs) -> Result<(), crate::error::Error> {
     let links = ip.links().map_err(failed)?;
     let addresses = ip.addresses().map_err(failed)?;
     let routes = ip.routes().map_err(failed)?;
+    if args.network.is_none()
+        && let Err(why) = check_network_is_free(&spec, &links, &addresses, &routes)
+    {
+        // No network asked for: take a free one rather than refuse (another sandbox holds
+        // KTHW's), and say so.
+        let free = fallback_networks().find_map(|network| {
+            let args = UpArgs { network: Some(network), ..args.clone() };
+            let spec = SandboxSpec::from_args(&args).ok()?;
+            check_network_is_free(&spec, &links, &addresses, &routes).is_ok().then_some(spec)
+        });
+        let Some(free) = free else { return Err(bad_input(why)) };
+        let taken = why.split_once('\n').map_or(why.as_str(), |(first, _)| first);
+        println!("note: {taken}; this sandbox takes {} instead", free.network);
+        spec = free;
+    }
     check_network_is_free(&spec, &links, &addresses, &routes).map_err(bad_input)?;
     let host_link = names
         .host_link_candidates()
@@ -338,8 +353,7 @@ fn check_network_is_free(
     let Some((clash, dev)) = taken.iter().find(|(net, _)| overlaps(*net, spec.network)) else {
         return Ok(());
     };
-    let free = (241u8..=254)
-        .filter_map(|b| format!("10.{b}.0.0/24").parse::<ipnet::Ipv4Net>().ok())
+    let free = fallback_networks()
         .find(|candidate| taken.iter().all(|(net, _)| !overlaps(*net, *candidate)));
     let help = match free {
         Some(net) => format!("\n  help: give this sandbox another network, like `--network {net}`"),

@@ -307,7 +307,7 @@ struct Cycle<'a> {
 impl Cycle<'_> {
     fn run(&mut self) -> Result<(), Error> {
         // 0: what there is to do on the untouched lab, to compare with after `reset --hard`.
-        let Some(out) = self.step(0, &["plan"])? else { return Ok(()) };
+        let Some(out) = self.step(0, &["plan", "--output", "json"])? else { return Ok(()) };
         let start = outputs::plan_view(&stdout(&out));
         let start = match (out.status.code(), start) {
             (Some(0), Some(view)) if !view.to_do.is_empty() => {
@@ -371,7 +371,7 @@ impl Cycle<'_> {
         self.run_row(4, "0 changed", &out, |c| c.changed == 0);
 
         // 5: plan is empty.
-        let Some(out) = self.step(5, &["plan"])? else { return Ok(()) };
+        let Some(out) = self.step(5, &["plan", "--output", "json"])? else { return Ok(()) };
         match (out.status.code(), outputs::plan_view(&stdout(&out))) {
             (Some(0), Some(view)) => {
                 let ok = view.is_empty();
@@ -429,7 +429,7 @@ impl Cycle<'_> {
             }
             _ => self.failed_command(10, "back at the start", &out),
         }
-        let Some(out) = self.step(11, &["plan"])? else { return Ok(()) };
+        let Some(out) = self.step(11, &["plan", "--output", "json"])? else { return Ok(()) };
         match (out.status.code(), outputs::plan_view(&stdout(&out)), &start) {
             (Some(0), Some(view), Some(start)) => {
                 let differences = outputs::plan_difference(start, &view);

@@ -1,10 +1,10 @@
 //! Reading what the labctl subprocesses of `labctl test` printed (docs/chapters.md, "Testing a
 //! chapter: labctl test").
 //!
-//! `verify` is read from its `--output json` (docs/verify-json.md). `plan`, `run` and `reset`
-//! have no machine-readable output, so their exit codes and summary lines are read here; the
-//! unit tests below hold the words as the commands print them, and tests/e2e_chapter_test.rs
-//! reads the real commands' output.
+//! `verify` and `plan` are read from their `--output json` (docs/verify-json.md,
+//! docs/plan-json.md). `run` and `reset` have no machine-readable output yet, so their exit
+//! codes and summary lines are read here; the unit tests below hold the words as the commands
+//! print them, and tests/e2e_chapter_test.rs reads the real commands' output.
 
 use std::collections::BTreeSet;
 
@@ -63,24 +63,59 @@ impl PlanView {
     }
 }
 
-/// Reads `plan`'s text (`commands/plan.rs`, `describe`): `## HOST` headers, then one line per
-/// action, `  run   LABEL: WHY` for what `run` would do.
+/// Reads `plan --output json` (docs/plan-json.md): the actions whose status is `change`,
+/// named `STEP (ITEM)` per host, and those `unknown` or in `conflict`.
 pub fn plan_view(stdout: &str) -> Option<PlanView> {
+    #[derive(serde::Deserialize)]
+    struct Plan {
+        summary: Summary,
+        hosts: Vec<Host>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Summary {
+        change: usize,
+        done: usize,
+        unknown: usize,
+        conflict: usize,
+    }
+    #[derive(serde::Deserialize)]
+    struct Host {
+        host: String,
+        actions: Vec<Action>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Action {
+        step: String,
+        item: Option<String>,
+        status: String,
+    }
+    let plan: Plan = serde_json::from_str(stdout).ok()?;
     let mut view = PlanView::default();
-    let mut host: Option<String> = None;
-    for line in stdout.lines() {
-        if let Some(h) = line.strip_prefix("## ") {
-            host = Some(h.trim().to_string());
-        } else if let Some(rest) = line.strip_prefix("  run   ") {
-            let label = rest.split_once(": ").map_or(rest, |(label, _)| label);
-            view.to_do.insert((host.clone().unwrap_or_default(), label.to_string()));
-        } else if line.starts_with("  ????  ") || line.starts_with("  conflict  ") {
-            view.unsure += 1;
-        } else if line.starts_with("plan: ") {
-            view.summary = line.to_string();
+    for host in &plan.hosts {
+        for a in &host.actions {
+            let label = match &a.item {
+                Some(item) => format!("{} ({item})", a.step),
+                None => a.step.clone(),
+            };
+            match a.status.as_str() {
+                "change" => {
+                    view.to_do.insert((host.host.clone(), label));
+                }
+                "unknown" | "conflict" => view.unsure += 1,
+                _ => {}
+            }
         }
     }
-    (!view.summary.is_empty()).then_some(view)
+    let s = &plan.summary;
+    view.summary = if s.change + s.unknown + s.conflict == 0 {
+        format!("plan: nothing to change ({} already done)", s.done)
+    } else {
+        format!(
+            "plan: {} to change, {} already done, {} unknown, {} in conflict",
+            s.change, s.done, s.unknown, s.conflict
+        )
+    };
+    Some(view)
 }
 
 /// The differences between two plans' actions, in words (empty when they are the same).
@@ -213,10 +248,26 @@ mod tests {
         assert_eq!(run_counts("nothing here\n"), None);
     }
 
+    fn plan_json(hosts: &str, change: usize, done: usize) -> String {
+        format!(
+            r#"{{"chapter": "c", "variant": "static", "decisions": [],
+                "summary": {{"change": {change}, "done": {done}, "unknown": 0, "conflict": 0}},
+                "hosts": [{hosts}]}}"#
+        )
+    }
+
     #[test]
     fn plan_actions_and_summary_are_read() {
-        let out = "# plan: chapter c, variant static\n\n## worker-0\n  run   pod-routes (peer worker-1): check failed\n  skip  pod-routes (peer worker-2): done\n\n## worker-1\n  run   pod-routes (peer worker-0): check failed: x: y\n\nplan: 2 to change, 1 already done, 0 unknown\n";
-        let view = plan_view(out).unwrap();
+        let out = plan_json(
+            r#"{"host": "worker-0", "address": null, "actions": [
+                 {"step": "pod-routes", "item": "peer worker-1", "status": "change"},
+                 {"step": "pod-routes", "item": "peer worker-2", "status": "done"}]},
+               {"host": "worker-1", "address": null, "actions": [
+                 {"step": "pod-routes", "item": "peer worker-0", "status": "change"}]}"#,
+            2,
+            1,
+        );
+        let view = plan_view(&out).unwrap();
         let expected: BTreeSet<(String, String)> = [
             ("worker-0".to_string(), "pod-routes (peer worker-1)".to_string()),
             ("worker-1".to_string(), "pod-routes (peer worker-0)".to_string()),
@@ -225,9 +276,12 @@ mod tests {
         .collect();
         assert_eq!(view.to_do, expected);
         assert!(!view.is_empty());
-        let empty =
-            plan_view("## worker-0\n  skip  a: done\n\nplan: nothing to change (1 already done)\n")
-                .unwrap();
+        let empty = plan_view(&plan_json(
+            r#"{"host": "worker-0", "address": null, "actions": [{"step": "a", "item": null, "status": "done"}]}"#,
+            0,
+            1,
+        ))
+        .unwrap();
         assert!(empty.is_empty());
         let mut other = view.clone();
         other.to_do.remove(&("worker-1".to_string(), "pod-routes (peer worker-0)".to_string()));
