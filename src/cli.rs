@@ -53,7 +53,8 @@ pub struct GlobalArgs {
           value_parser = crate::chapter::schema::parse_timeout)]
     pub command_timeout: Option<std::time::Duration>,
 
-    /// More detail; repeat for more.
+    /// Show each command as it runs, per host (on stderr); `-vv` also its exit status and
+    /// output. `verify -v` also lists every check with its evidence.
     #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
@@ -78,7 +79,7 @@ pub enum ColorChoice {
     Never,
 }
 
-/// How `verify` prints its report.
+/// How a command prints its result: words for people, or JSON for programs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -89,8 +90,12 @@ pub enum OutputFormat {
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// List the chapters labctl knows.
-    #[command(after_help = "Examples:\n  labctl list")]
-    List,
+    #[command(after_help = "Examples:\n  labctl list\n  labctl list --output json")]
+    List {
+        /// Output format (json: docs/json.md).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
 
     /// Show a chapter: its variants, their steps, and its verify checks.
     #[command(
@@ -99,6 +104,9 @@ pub enum Command {
     Show {
         /// Chapter name (see `labctl list`) or the path of a chapter file.
         chapter: String,
+        /// Output format (json: docs/json.md).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
     },
 
     /// Render a chapter for an inventory: every command per host and every template, nothing touched.
@@ -161,6 +169,9 @@ pub enum Command {
         /// values) instead of reporting a conflict and leaving it alone.
         #[arg(long)]
         replace: bool,
+        /// Output format (json: docs/json.md): what happened to every action on every host.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
     },
 
     /// Check the chapter's result with evidence: routes, and probe pods pinging across nodes.
@@ -216,6 +227,10 @@ pub enum Command {
         /// Only list what would be undone or removed; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Output format (json: docs/json.md): what happened to every undo on every host
+        /// (not with `--hard` or `--dry-run`).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
     },
 
     /// Self-test a chapter on a throwaway sandbox: verify fails, run, verify passes, run again

@@ -387,10 +387,64 @@ fn a_chapter_run_from_a_file_is_remembered_by_its_file() {
     assert!(
         String::from_utf8_lossy(&verify.stdout).contains("verify: 1 of 1 checks pass on 1 host")
     );
+    // `--color always` colours the report (the summary green when it passes) and `error:`.
+    let colored = Test::new()
+        .current_dir(dir.path())
+        .args(["-i", inv, "--color", "always", "verify"])
+        .any_stderr()
+        .run();
+    assert!(
+        String::from_utf8_lossy(&colored.stdout)
+            .contains("\x1b[32m\x1b[1mverify: 1 of 1 checks pass on 1 host\x1b[0m\x1b[0m"),
+        "{:?}",
+        String::from_utf8_lossy(&colored.stdout)
+    );
+    let error = Test::new()
+        .args(["--color", "always", "show", "no-such-chapter"])
+        .any_stderr()
+        .status(2)
+        .run();
+    assert!(
+        String::from_utf8_lossy(&error.stderr)
+            .starts_with("\x1b[31m\x1b[1merror\x1b[0m\x1b[0m: unknown chapter")
+    );
     Test::new()
         .current_dir(dir.path())
         .args(["-i", inv, "--no-progress", "reset", "97-local", "--yes"])
         .any_stderr()
         .run();
     assert!(!marker.exists(), "reset by the chapter's name undid the file chapter's step");
+}
+
+/// `list` and `show` print JSON as docs/json.md says, every field documented.
+#[test]
+fn list_and_show_print_documented_json() {
+    let docs = std::fs::read_to_string(harness::repo().join("docs/json.md")).unwrap();
+    let documented = |key: &str| docs.contains(&format!("`{key}`"));
+    let out = Test::new().args(["list", "--output", "json"]).run();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("list prints JSON");
+    let chapters = list.as_array().unwrap();
+    let eleven = chapters.iter().find(|c| c["chapter"] == "11-pod-network-routes").unwrap();
+    assert_eq!(eleven["title"], "Provisioning Pod Network Routes");
+    assert_eq!(eleven["variants"], serde_json::json!(["static", "gce", "flannel"]));
+    for key in eleven.as_object().unwrap().keys() {
+        assert!(documented(key), "list's `{key}` is not in docs/json.md");
+    }
+
+    let out = Test::new().args(["show", "11", "--output", "json"]).run();
+    let show: serde_json::Value = serde_json::from_slice(&out.stdout).expect("show prints JSON");
+    assert_eq!(show["chapter"], "11-pod-network-routes");
+    assert_eq!(show["default_variant"]["vagrant"], "flannel");
+    let static_variant = &show["variants"][0];
+    assert_eq!(static_variant["name"], "static");
+    assert_eq!(static_variant["steps"][0]["name"], "pod-routes");
+    assert_eq!(static_variant["steps"][0]["where"], "workers");
+    assert_eq!(static_variant["steps"][0]["for_each"], "peers");
+    assert_eq!(static_variant["steps"][0]["sudo"], true);
+    let mut keys: Vec<String> = show.as_object().unwrap().keys().cloned().collect();
+    keys.extend(static_variant.as_object().unwrap().keys().cloned());
+    keys.extend(static_variant["steps"][0].as_object().unwrap().keys().cloned());
+    for key in keys {
+        assert!(documented(&key), "show's `{key}` is not in docs/json.md");
+    }
 }

@@ -779,6 +779,18 @@ fn plan_json_and_detailed_exitcode_show_drift() {
     assert!(stderr(&pending).is_empty(), "{}", text(&pending));
     assert!(stdout(&pending).ends_with("plan: 2 to change, 0 already done, 0 unknown\n"));
 
+    // -v shows each command as it runs, per host, on stderr; -vv its result and output too.
+    let verbose = lab.labctl(&["-v", "plan", CHAPTER]);
+    assert!(verbose.status.success(), "{}", text(&verbose));
+    let shown = stderr(&verbose);
+    let line =
+        shown.lines().find(|l| l.contains("ip route show exact 10.200.1.0/24 via 10.232.8.21"));
+    assert!(line.is_some_and(|l| l.starts_with("worker-0: $ ")), "{}", text(&verbose));
+    assert!(!stderr(&verbose).contains("exit 1"), "{}", text(&verbose));
+    assert_eq!(stdout(&verbose), stdout(&pending), "-v changes only stderr");
+    let very = lab.labctl(&["-vv", "plan", CHAPTER]);
+    assert!(stderr(&very).contains("\nworker-0:   exit 1\n"), "{}", text(&very));
+
     let json = lab.labctl(&["plan", CHAPTER, "--output", "json"]);
     assert!(json.status.success(), "{}", text(&json));
     let plan: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("plan JSON");
@@ -800,8 +812,16 @@ fn plan_json_and_detailed_exitcode_show_drift() {
     assert!(action["check"].as_str().unwrap().contains("ip route show exact 10.200.1.0/24"));
     assert!(action["undo"].as_str().unwrap().contains("ip route del 10.200.1.0/24"));
 
-    let run = lab.labctl(&["run", CHAPTER]);
+    // run --output json: what happened to every action, as docs/json.md says.
+    let run = lab.labctl(&["run", CHAPTER, "--output", "json"]);
     assert!(run.status.success(), "{}", text(&run));
+    let ran: serde_json::Value = serde_json::from_str(&stdout(&run)).expect("run JSON");
+    assert_eq!(ran["command"], "run");
+    assert_eq!(ran["summary"]["changed"], 2);
+    assert_eq!(ran["hosts"][0]["host"], "worker-0");
+    assert_eq!(ran["hosts"][0]["actions"][0]["step"], "pod-routes");
+    assert_eq!(ran["hosts"][0]["actions"][0]["status"], "changed");
+    assert!(ran["log"].as_str().unwrap().contains("/.labctl/logs/"), "{ran}");
     let done = lab.labctl(&["plan", CHAPTER, "--detailed-exitcode", "--output", "json"]);
     assert_eq!(done.status.code(), Some(0), "{}", text(&done));
     let plan: serde_json::Value = serde_json::from_str(&stdout(&done)).unwrap();
@@ -825,6 +845,13 @@ fn plan_json_and_detailed_exitcode_show_drift() {
     let bad = lab.labctl(&["plan", "no-such-chapter", "--detailed-exitcode"]);
     assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
     assert!(stderr(&bad).starts_with("error: unknown chapter `no-such-chapter`"), "{}", text(&bad));
+
+    let reset = lab.labctl(&["reset", "--yes", "--output", "json"]);
+    assert!(reset.status.success(), "{}", text(&reset));
+    let undone: serde_json::Value = serde_json::from_str(&stdout(&reset)).expect("reset JSON");
+    assert_eq!(undone["command"], "reset");
+    // worker-1's route was deleted by hand and re-added by no run: one undo checks and skips it.
+    assert_eq!(undone["hosts"].as_array().unwrap().len(), 2, "{undone}");
 }
 
 /// Saying no at `reset`'s prompt (on a real terminal, from `script`) changes nothing and

@@ -73,8 +73,21 @@ pub fn run(cli: &Cli, class_file: &Path, files: VerifyFiles) -> Result<(), Error
             style,
         );
     }
+    let json = matches!(
+        &cli.command,
+        Command::Run { output: OutputFormat::Json, .. }
+            | Command::Reset { output: OutputFormat::Json, .. }
+            | Command::Plan { output: OutputFormat::Json, .. }
+            | Command::List { output: OutputFormat::Json }
+            | Command::Show { output: OutputFormat::Json, .. }
+    );
+    if json {
+        return Err(Error::Usage(
+            "`--output json` with `--class` is for `verify` (the class's gradebook, docs/class-json.md); for one lab's JSON, use `-i` with its inventory".into(),
+        ));
+    }
     let command = match &cli.command {
-        Command::Reset { chapter, variant, yes: false, hard, dry_run: false } => {
+        Command::Reset { chapter, variant, yes: false, hard, dry_run: false, output } => {
             confirm_reset(&environments, chapter.as_deref(), *hard)?;
             Command::Reset {
                 chapter: chapter.clone(),
@@ -82,6 +95,7 @@ pub fn run(cli: &Cli, class_file: &Path, files: VerifyFiles) -> Result<(), Error
                 yes: true,
                 hard: *hard,
                 dry_run: false,
+                output: *output,
             }
         }
         other => other.clone(),

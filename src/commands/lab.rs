@@ -61,7 +61,8 @@ impl Lab {
             }
             (loaded, _) => loaded?,
         };
-        let style = Style::detect(global.color, global.no_progress);
+        // Commands shown as they run (`-v`) and progress bars would draw over each other.
+        let style = Style::detect(global.color, global.no_progress || global.verbose > 0);
         let connect_timeout = std::time::Duration::from_secs(global.connect_timeout);
         Ok(Lab {
             chapter,

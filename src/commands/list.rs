@@ -4,9 +4,30 @@ use comfy_table::{Table, presets};
 
 use crate::error::Error;
 
+/// A chapter in `list --output json` (docs/json.md).
+#[derive(serde::Serialize)]
+struct Listed {
+    chapter: String,
+    title: String,
+    variants: Vec<String>,
+}
+
 /// Prints every chapter with its title and variants.
-pub fn run() -> Result<(), Error> {
+pub fn run(json: bool) -> Result<(), Error> {
     let course = super::course();
+    if json {
+        let mut listed = Vec::new();
+        for name in course.catalog.names()? {
+            let chapter = course.load(&name)?;
+            listed.push(Listed {
+                chapter: name,
+                title: chapter.spec.title.clone(),
+                variants: chapter.variant_names().into_iter().map(String::from).collect(),
+            });
+        }
+        println!("{}", serde_json::to_string_pretty(&listed).expect("a list serializes"));
+        return Ok(());
+    }
     let mut table = Table::new();
     table.load_style(presets::NOTHING);
     table.set_header(["CHAPTER", "TITLE", "VARIANTS"]);

@@ -14,6 +14,7 @@ mod run;
 mod show;
 mod verify;
 
+use crate::cli::OutputFormat;
 use crate::cli::{Cli, Command};
 use crate::error::Error;
 
@@ -39,8 +40,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 /// Runs `command` with `global` (for one lab).
 fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Error> {
     match command {
-        Command::List => list::run(),
-        Command::Show { chapter } => show::run(chapter),
+        Command::List { output } => list::run(*output == OutputFormat::Json),
+        Command::Show { chapter, output } => show::run(chapter, *output == OutputFormat::Json),
         Command::Render { chapter, variant, out } => {
             render::run(global, chapter, variant.as_deref(), out.as_deref())
         }
@@ -52,7 +53,7 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
             };
             plan::run(global, chapter, variant.as_deref(), options)
         }
-        Command::Run { chapter, variant, from, only, fail_fast, replace } => run::run(
+        Command::Run { chapter, variant, from, only, fail_fast, replace, output } => run::run(
             global,
             chapter,
             variant.as_deref(),
@@ -62,11 +63,22 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
                 fail_fast: *fail_fast,
                 replace: *replace,
             },
+            *output == OutputFormat::Json,
         ),
-        Command::Reset { chapter, variant, yes, hard: false, dry_run } => {
-            reset::run(global, chapter.as_deref(), variant.as_deref(), *yes, *dry_run)
+        Command::Reset { output: OutputFormat::Json, hard, dry_run, .. } if *hard || *dry_run => {
+            Err(Error::Usage(
+                "`reset --output json` is for a plain reset; `--hard` and `--dry-run` print text only".into(),
+            ))
         }
-        Command::Reset { chapter, variant, yes, hard: true, dry_run } => {
+        Command::Reset { chapter, variant, yes, hard: false, dry_run, output } => reset::run(
+            global,
+            chapter.as_deref(),
+            variant.as_deref(),
+            *yes,
+            *dry_run,
+            *output == OutputFormat::Json,
+        ),
+        Command::Reset { chapter, variant, yes, hard: true, dry_run, .. } => {
             reset_hard::run(global, chapter.as_deref(), variant.as_deref(), *yes, *dry_run)
         }
         Command::Verify { chapter, variant, output, junit, html, csv, env } => {
@@ -89,6 +101,24 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
         }
         Command::Sandbox(cmd) => crate::sandbox::execute(cmd, global),
         Command::Completions { shell } => completions::run(*shell),
+    }
+}
+
+/// What `run` and `reset` print with `--output json` (docs/json.md): every action on every
+/// host with what happened to it, and the counts.
+#[derive(serde::Serialize)]
+pub struct ResultsJson<'a> {
+    pub command: &'a str,
+    pub chapter: &'a str,
+    pub variant: &'a str,
+    pub summary: crate::runner::Tally,
+    pub hosts: &'a [crate::runner::execute::HostResult],
+    pub log: &'a std::path::Path,
+}
+
+impl ResultsJson<'_> {
+    pub fn render(&self) -> String {
+        serde_json::to_string_pretty(self).expect("results serialize to JSON")
     }
 }
 

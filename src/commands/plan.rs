@@ -57,7 +57,8 @@ fn plan(
     let variant = lab.variant(Some(&variant), true)?;
     let plan = lab.plan(variant)?;
     let iface_facts = lab.needs_iface_facts(variant)?;
-    let log = RunLog::open(&lab.state_dir.logs(), "plan");
+    let log =
+        RunLog::open(&lab.state_dir.logs(), "plan").echoing(global.verbose, global.sink.clone());
     let mut hosts = lab.hosts_for(&plan, iface_facts);
     // Actions an earlier run left recorded as started are settled first, so that the plan
     // shows the lab as it is. That writes the state, so it needs the lab's lock; a labctl

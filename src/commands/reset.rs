@@ -18,6 +18,7 @@ pub fn run(
     variant: Option<&str>,
     yes: bool,
     dry_run: bool,
+    json: bool,
 ) -> Result<(), Error> {
     let mut lab = Lab::open(global, chapter)?;
     // The variant only matters for messages: reset undoes what the state records.
@@ -27,6 +28,18 @@ pub fn run(
     let applied =
         state.chapters.get(lab.chapter.name()).map(|c| c.applied.clone()).unwrap_or_default();
     if applied.is_empty() {
+        if json {
+            let out = super::ResultsJson {
+                command: "reset",
+                chapter: lab.chapter.name(),
+                variant: &variant,
+                summary: Tally::default(),
+                hosts: &[],
+                log: std::path::Path::new(""),
+            };
+            crate::say!(global.sink, "{}", out.render());
+            return Ok(());
+        }
         crate::say!(
             global.sink,
             "reset: nothing to undo: labctl has applied nothing of {} on this lab",
@@ -68,7 +81,8 @@ pub fn run(
     {
         return Err(Error::Cancelled { what: "reset".into() });
     }
-    let log = RunLog::open(&lab.state_dir.logs(), "reset");
+    let log =
+        RunLog::open(&lab.state_dir.logs(), "reset").echoing(global.verbose, global.sink.clone());
     let recorder = lab.recorder(&variant)?;
     *recorder.state.lock().map_err(|_| Error::Usage("state lock poisoned".into()))? = state;
     let work: Vec<(String, u64)> = hosts
@@ -108,8 +122,19 @@ pub fn run(
             steps.push(a.step.clone());
         }
     }
+    if json {
+        let out = super::ResultsJson {
+            command: "reset",
+            chapter: lab.chapter.name(),
+            variant: &variant,
+            summary: Tally::of(&results),
+            hosts: &results,
+            log: log.path(),
+        };
+        crate::say!(global.sink, "{}", out.render());
+    }
     // Settling may leave nothing to undo: then there is no table to show.
-    if results.iter().any(|h| !h.actions.is_empty()) {
+    if !json && results.iter().any(|h| !h.actions.is_empty()) {
         crate::say!(
             global.sink,
             "{}",
@@ -138,15 +163,17 @@ pub fn run(
         0 => String::new(),
         n => format!(", {n} not settled"),
     };
-    crate::say!(
-        global.sink,
-        "reset: {} undone, {} failed, {} unreachable, {} skipped{not_settled} (log: {})",
-        tally.changed,
-        tally.failed,
-        tally.unreachable,
-        tally.skipped,
-        log.path().display()
-    );
+    if !json {
+        crate::say!(
+            global.sink,
+            "reset: {} undone, {} failed, {} unreachable, {} skipped{not_settled} (log: {})",
+            tally.changed,
+            tally.failed,
+            tally.unreachable,
+            tally.skipped,
+            log.path().display()
+        );
+    }
     let code = match tally.exit_code(interrupted) {
         // An interrupted action could not be settled: its host is out of reach, or its check
         // could not be run there.

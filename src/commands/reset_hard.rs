@@ -55,7 +55,8 @@ pub fn run(
     let log = RunLog::open(
         &lab.state_dir.logs(),
         if dry_run { "reset-hard-dry-run" } else { "reset-hard" },
-    );
+    )
+    .echoing(global.verbose, global.sink.clone());
     let concurrency = global.concurrency as usize;
     let runtime = crate::runner::runtime()?;
     let connections = runtime.block_on(lab.connect(&hosts, concurrency, &log))?;

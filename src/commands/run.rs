@@ -16,6 +16,7 @@ pub fn run(
     chapter: &str,
     variant: Option<&str>,
     selection: Selection,
+    json: bool,
 ) -> Result<(), Error> {
     let mut lab = Lab::open(global, Some(chapter))?;
     let variant = lab.prepare(variant, false, crate::pod_network::gce::Need::Instances)?;
@@ -26,7 +27,8 @@ pub fn run(
         lab.check_step(&plan, step)?;
     }
     let _lock = lab.state_dir.lock()?;
-    let log = RunLog::open(&lab.state_dir.logs(), "run");
+    let log =
+        RunLog::open(&lab.state_dir.logs(), "run").echoing(global.verbose, global.sink.clone());
     let recorder = lab.recorder(&variant.name.value)?;
     {
         let mut state =
@@ -82,16 +84,28 @@ pub fn run(
         Ok::<_, Error>((results, interrupt.by_user()))
     })?;
     let steps = step_names(&plan);
-    crate::say!(
-        global.sink,
-        "{}",
-        summary::table(
-            &lab.style,
-            &steps,
-            &crate::runner::summary_rows(&steps, &results),
-            "changed",
-        )
-    );
+    if json {
+        let out = super::ResultsJson {
+            command: "run",
+            chapter: lab.chapter.name(),
+            variant: &variant.name.value,
+            summary: Tally::of(&results),
+            hosts: &results,
+            log: log.path(),
+        };
+        crate::say!(global.sink, "{}", out.render());
+    } else {
+        crate::say!(
+            global.sink,
+            "{}",
+            summary::table(
+                &lab.style,
+                &steps,
+                &crate::runner::summary_rows(&steps, &results),
+                "changed",
+            )
+        );
+    }
     for host in &results {
         for action in host.actions.iter() {
             let label = match &action.item {
@@ -133,16 +147,18 @@ pub fn run(
         0 => String::new(),
         n => format!(", {n} in conflict"),
     };
-    crate::say!(
-        global.sink,
-        "run: {} changed, {} ok, {} failed, {} unreachable, {} skipped{conflicts} (log: {})",
-        tally.changed,
-        tally.ok,
-        tally.failed,
-        tally.unreachable,
-        tally.skipped,
-        log.path().display()
-    );
+    if !json {
+        crate::say!(
+            global.sink,
+            "run: {} changed, {} ok, {} failed, {} unreachable, {} skipped{conflicts} (log: {})",
+            tally.changed,
+            tally.ok,
+            tally.failed,
+            tally.unreachable,
+            tally.skipped,
+            log.path().display()
+        );
+    }
     match tally.exit_code(interrupted) {
         0 => Ok(()),
         code => Err(Error::Other { message: failure_message(&tally, interrupted), code }),

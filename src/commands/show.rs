@@ -9,10 +9,106 @@ use crate::template::Located;
 use serde_saphyr::Spanned;
 
 /// Prints the chapter called (or stored at) `name`.
-pub fn run(name: &str) -> Result<(), Error> {
+pub fn run(name: &str, json: bool) -> Result<(), Error> {
     let chapter = crate::commands::course().load(name)?;
-    print!("{}", describe(&chapter));
+    match json {
+        true => println!("{}", describe_json(&chapter)),
+        false => print!("{}", describe(&chapter)),
+    }
     Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct ShownChapter<'a> {
+    chapter: &'a str,
+    title: &'a str,
+    summary: &'a str,
+    /// The variant used for each inventory provider when `--variant` is not given.
+    default_variant: std::collections::BTreeMap<&'static str, &'a str>,
+    variants: Vec<ShownVariant<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ShownVariant<'a> {
+    name: &'a str,
+    summary: &'a str,
+    steps: Vec<ShownStep<'a>>,
+    /// Each verify check in words, as the text shows it.
+    verify: Vec<String>,
+    /// The footprint's parts `reset --hard` removes.
+    footprint: Vec<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct ShownStep<'a> {
+    name: &'a str,
+    summary: &'a str,
+    #[serde(rename = "where")]
+    target: &'static str,
+    for_each: Option<&'static str>,
+    sudo: bool,
+}
+
+/// `labctl show --output json` (docs/json.md).
+pub fn describe_json(chapter: &Chapter) -> String {
+    let spec = &chapter.spec;
+    let d = &spec.default_variant;
+    let renderer = chapter.renderer();
+    let inventory = crate::chapter::sample::sample_inventory();
+    let variants = spec
+        .variants
+        .iter()
+        .map(|variant| {
+            let sample = crate::template::context::base_context(
+                &inventory,
+                chapter.name(),
+                &variant.name.value,
+                &chapter.spec.vars,
+                &chapter.variables(&inventory).unwrap_or_default(),
+            );
+            let shown = |text: &Spanned<String>| {
+                let located = Located {
+                    text: &text.value,
+                    line: text.referenced.line(),
+                    column: text.referenced.column(),
+                };
+                renderer
+                    .render_command(&chapter.file, located, &sample)
+                    .unwrap_or_else(|_| text.value.clone())
+            };
+            ShownVariant {
+                name: &variant.name.value,
+                summary: variant.summary.trim(),
+                steps: variant
+                    .steps
+                    .iter()
+                    .map(|s| ShownStep {
+                        name: &s.name.value,
+                        summary: s.summary.trim(),
+                        target: s.target.as_str(),
+                        for_each: s.for_each.map(|e| e.as_str()),
+                        sudo: s.sudo,
+                    })
+                    .collect(),
+                verify: variant.verify.iter().map(|c| describe_check(c, &shown)).collect(),
+                footprint: variant.footprint.iter().map(|p| p.name.value.as_str()).collect(),
+            }
+        })
+        .collect();
+    let shown = ShownChapter {
+        chapter: chapter.name(),
+        title: &spec.title,
+        summary: spec.summary.trim(),
+        default_variant: [
+            ("ssh", d.ssh.value.as_str()),
+            ("vagrant", d.vagrant.value.as_str()),
+            ("gce", d.gce.value.as_str()),
+        ]
+        .into_iter()
+        .collect(),
+        variants,
+    };
+    serde_json::to_string_pretty(&shown).expect("a chapter serializes")
 }
 
 /// The text `labctl show` prints.

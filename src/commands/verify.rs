@@ -56,7 +56,8 @@ pub fn verify_lab(
     let mut lab = Lab::open(global, chapter)?;
     let variant = lab.prepare(variant, true, crate::pod_network::gce::Need::Instances)?;
     let variant = lab.variant(Some(&variant), true)?;
-    let log = RunLog::open(&lab.state_dir.logs(), "verify");
+    let log =
+        RunLog::open(&lab.state_dir.logs(), "verify").echoing(global.verbose, global.sink.clone());
     let hosts = hosts_needed(variant, &lab.inventory);
     let runtime = crate::runner::runtime()?;
     let (report, unreachable, interrupted) = runtime.block_on(async {
@@ -132,7 +133,11 @@ pub fn run(
     }
     match output {
         OutputFormat::Json => crate::say!(global.sink, "{}", verified.report.render_json()),
-        OutputFormat::Text => global.sink.out(&verified.report.render(false, global.verbose > 0)),
+        OutputFormat::Text => {
+            let text = verified.report.render(false, global.verbose > 0);
+            let style = crate::output::style::Style::detect(global.color, true);
+            global.sink.out(&style.report(&text))
+        }
     }
     if let Some(path) = junit {
         let xml = verified.report.render_junit().map_err(|e| Error::Other {

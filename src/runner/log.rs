@@ -12,6 +12,8 @@ use crate::connector::{CommandOutput, Completion};
 pub struct RunLog {
     path: PathBuf,
     file: Mutex<Option<File>>,
+    /// `-v`: each command is also shown as it starts; `-vv`: its result and output too.
+    echo: Option<(u8, crate::output::sink::Sink)>,
 }
 
 impl RunLog {
@@ -27,7 +29,16 @@ impl RunLog {
             .create(dir)
             .and_then(|_| File::create(&path))
             .ok();
-        RunLog { path, file: Mutex::new(file) }
+        RunLog { path, file: Mutex::new(file), echo: None }
+    }
+
+    /// Also shows the commands on `sink`'s stderr, as `-v` (`verbosity` 1: each command as
+    /// it starts, per host) and `-vv` (2: also its exit status and output) ask.
+    pub fn echoing(mut self, verbosity: u8, sink: crate::output::sink::Sink) -> RunLog {
+        if verbosity > 0 {
+            self.echo = Some((verbosity, sink));
+        }
+        self
     }
 
     /// Where the log is.
@@ -38,6 +49,10 @@ impl RunLog {
     /// Records that a command starts (so a log shows what was running when labctl stopped).
     pub fn started(&self, host: &str, command: &str) {
         self.write(&format!("[{}] {host} $ {command}\n", super::state::now()));
+        if let Some((_, sink)) = &self.echo {
+            let shown = command.replace('\n', "\n    ");
+            sink.err(&format!("{host}: $ {shown}\n"));
+        }
     }
 
     /// Records a command's result.
@@ -64,6 +79,12 @@ impl RunLog {
             Err(e) => text.push_str(&format!("  error: {e}\n")),
         }
         self.write(&text);
+        if let Some((verbosity, sink)) = &self.echo
+            && *verbosity >= 2
+        {
+            let shown: String = text.lines().skip(1).map(|l| format!("{host}: {l}\n")).collect();
+            sink.err(&shown);
+        }
     }
 
     /// Records a line about a host (connected, unreachable, ...).
@@ -84,6 +105,31 @@ impl RunLog {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn verbose_logs_show_each_command_and_at_two_its_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = crate::output::sink::Sink::capture();
+        let log = RunLog::open(dir.path(), "run").echoing(2, sink.clone());
+        log.started("worker-0", "ip route replace 10.200.1.0/24 via 10.240.0.21");
+        let out = CommandOutput {
+            completion: Completion::Exited(0),
+            stdout: b"done\n".to_vec(),
+            stderr: Vec::new(),
+        };
+        log.command("worker-0", "ip route replace 10.200.1.0/24 via 10.240.0.21", &Ok(out));
+        let quiet_sink = crate::output::sink::Sink::capture();
+        let quiet = RunLog::open(dir.path(), "run").echoing(0, quiet_sink.clone());
+        quiet.started("worker-0", "true");
+        assert_eq!(quiet_sink.take().stderr, "");
+        assert_eq!(
+            sink.take().stderr,
+            "worker-0: $ ip route replace 10.200.1.0/24 via 10.240.0.21\n\
+             worker-0:   stdout:\n\
+             worker-0:     done\n\
+             worker-0:   exit 0\n"
+        );
+    }
 
     #[test]
     fn the_log_makes_its_directories_private() {
