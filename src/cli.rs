@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
 
 /// Run, check and reset the chapters of Kubernetes The Hard Way on lab machines over SSH.
 #[derive(Debug, Parser)]
@@ -21,8 +22,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags accepted before or after any subcommand.
+/// Flags accepted before or after any subcommand, shown apart from a subcommand's own, as
+/// cargo and kubectl do.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Inventory file: labctl YAML, a KTHW machines.txt, or the output of `vagrant ssh-config`.
     /// Default: ./labctl.yaml, then a running sandbox, then ./Vagrantfile.
@@ -30,7 +33,7 @@ pub struct GlobalArgs {
     pub inventory: Option<PathBuf>,
 
     /// Use the inventory of the running sandbox called NAME (`labctl sandbox status` lists them).
-    #[arg(long = "sandbox", global = true, value_name = "NAME", conflicts_with = "inventory")]
+    #[arg(add = ArgValueCandidates::new(complete::sandboxes), long = "sandbox", global = true, value_name = "NAME", conflicts_with = "inventory")]
     pub sandbox_name: Option<String>,
 
     /// Class file: a list of environments (instructors), each with its own inventory.
@@ -103,6 +106,7 @@ pub enum Command {
     )]
     Show {
         /// Chapter name (see `labctl list`) or the path of a chapter file.
+        #[arg(add = ArgValueCandidates::new(complete::chapters))]
         chapter: String,
         /// Output format (json: docs/json.md).
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -115,9 +119,10 @@ pub enum Command {
     )]
     Render {
         /// Chapter name or chapter file.
+        #[arg(add = ArgValueCandidates::new(complete::chapters))]
         chapter: String,
         /// Variant to render (default: the one for the inventory's provider).
-        #[arg(long, value_name = "V")]
+        #[arg(add = ArgValueCandidates::new(complete::variants), long, value_name = "V")]
         variant: Option<String>,
         /// Write the rendered files to this directory instead of printing them.
         #[arg(long, value_name = "DIR")]
@@ -130,9 +135,10 @@ pub enum Command {
     )]
     Plan {
         /// Chapter name or chapter file.
+        #[arg(add = ArgValueCandidates::new(complete::chapters))]
         chapter: String,
         /// Variant (default: the one recorded in the state, else the provider's default).
-        #[arg(long, value_name = "V")]
+        #[arg(add = ArgValueCandidates::new(complete::variants), long, value_name = "V")]
         variant: Option<String>,
         /// Show what `run --replace` would do over conflicts.
         #[arg(long)]
@@ -152,15 +158,16 @@ pub enum Command {
     )]
     Run {
         /// Chapter name or chapter file.
+        #[arg(add = ArgValueCandidates::new(complete::chapters))]
         chapter: String,
         /// Variant (default: the provider's default).
-        #[arg(long, value_name = "V")]
+        #[arg(add = ArgValueCandidates::new(complete::variants), long, value_name = "V")]
         variant: Option<String>,
         /// Start at this step (earlier steps are skipped).
-        #[arg(long, value_name = "STEP", conflicts_with = "only")]
+        #[arg(add = ArgValueCandidates::new(complete::steps), long, value_name = "STEP", conflicts_with = "only")]
         from: Option<String>,
         /// Run only this step.
-        #[arg(long, value_name = "STEP")]
+        #[arg(add = ArgValueCandidates::new(complete::steps), long, value_name = "STEP")]
         only: Option<String>,
         /// Stop every host at the first failure.
         #[arg(long)]
@@ -185,9 +192,10 @@ pub enum Command {
     )]
     Verify {
         /// Chapter (default: the one `run` last did, else 11-pod-network-routes).
+        #[arg(add = ArgValueCandidates::new(complete::chapters))]
         chapter: Option<String>,
         /// Variant (default: the one recorded in the state, else the provider's default).
-        #[arg(long, value_name = "V")]
+        #[arg(add = ArgValueCandidates::new(complete::variants), long, value_name = "V")]
         variant: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -214,9 +222,10 @@ pub enum Command {
     )]
     Reset {
         /// Chapter (default: the one `run` last did).
+        #[arg(add = ArgValueCandidates::new(complete::chapters))]
         chapter: Option<String>,
         /// Variant (default: the one recorded in the state, else the provider's default).
-        #[arg(long, value_name = "V")]
+        #[arg(add = ArgValueCandidates::new(complete::variants), long, value_name = "V")]
         variant: Option<String>,
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
@@ -247,9 +256,10 @@ pub enum Command {
     )]
     Test {
         /// Chapter name or chapter file.
+        #[arg(add = ArgValueCandidates::new(complete::chapters))]
         chapter: String,
         /// Variant to test (default: every variant the sandbox can host, one after another).
-        #[arg(long, value_name = "V")]
+        #[arg(add = ArgValueCandidates::new(complete::variants), long, value_name = "V")]
         variant: Option<String>,
         /// Sandbox shape (default: the one the variant is meant for; vagrant unless its routes
         /// go via a VPC router).
@@ -258,7 +268,10 @@ pub enum Command {
     },
 
     /// Manage the built-in sandbox lab (network namespaces on this machine; needs root).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sudo labctl sandbox up                    a controller and three workers on 10.240.0.0/24 (or a free network)\n  labctl sandbox status\n  labctl run 11-pod-network-routes          finds the running sandbox by itself\n  sudo labctl sandbox up --name lab2        a second one beside it; then `labctl --sandbox lab2 run 11`\n  sudo labctl sandbox down"
+    )]
     Sandbox(crate::sandbox::SandboxCommand),
 
     /// Print a shell completion script.
@@ -269,4 +282,94 @@ pub enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+}
+
+/// The global options that say which lab and how to reach it: they mean nothing to the
+/// subcommands that touch no lab, whose help leaves them out.
+const LAB_OPTIONS: &[&str] =
+    &["inventory", "sandbox_name", "class", "concurrency", "connect_timeout", "command_timeout"];
+
+/// The subcommands that touch no lab.
+const NO_LAB: &[&str] = &["list", "show", "completions"];
+
+impl Cli {
+    /// The command line as clap sees it, with the lab options hidden from the help of the
+    /// subcommands that touch no lab (they are still accepted there, as global options are).
+    pub fn command_line() -> clap::Command {
+        use clap::CommandFactory;
+        let mut command = Cli::command();
+        // A subcommand's own argument of a global's id takes its place there: the same
+        // argument, hidden, so that the flag is accepted but not listed.
+        let hidden: Vec<clap::Arg> = command
+            .get_arguments()
+            .filter(|a| LAB_OPTIONS.contains(&a.get_id().as_str()))
+            .map(|a| a.clone().global(false).hide(true))
+            .collect();
+        for name in NO_LAB {
+            command = command.mut_subcommand(name, |sub| sub.args(hidden.clone()));
+        }
+        command
+    }
+
+    /// Parses the process's arguments (exits with clap's message on a usage error).
+    pub fn parse_args() -> Cli {
+        use clap::FromArgMatches;
+        let matches = Cli::command_line().get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
+/// Candidates for dynamic shell completion (`labctl completions SHELL`): the chapters, their
+/// variants and steps, and the sandboxes running now, read when the shell asks.
+pub mod complete {
+    use clap_complete::engine::CompletionCandidate;
+
+    fn chapters_loaded() -> Vec<crate::chapter::Chapter> {
+        let course = crate::commands::course();
+        let names = course.catalog.names().unwrap_or_default();
+        names.iter().filter_map(|n| course.load(n).ok()).collect()
+    }
+
+    fn unique(values: impl IntoIterator<Item = String>) -> Vec<CompletionCandidate> {
+        let mut seen: Vec<String> = Vec::new();
+        for v in values {
+            if !seen.contains(&v) {
+                seen.push(v);
+            }
+        }
+        seen.into_iter().map(CompletionCandidate::new).collect()
+    }
+
+    /// The chapters' names, each with its title.
+    pub fn chapters() -> Vec<CompletionCandidate> {
+        chapters_loaded()
+            .iter()
+            .map(|c| CompletionCandidate::new(c.name()).help(Some(c.spec.title.clone().into())))
+            .collect()
+    }
+
+    /// Every chapter's variants.
+    pub fn variants() -> Vec<CompletionCandidate> {
+        unique(
+            chapters_loaded()
+                .iter()
+                .flat_map(|c| c.variant_names().into_iter().map(String::from).collect::<Vec<_>>()),
+        )
+    }
+
+    /// Every chapter's step names.
+    pub fn steps() -> Vec<CompletionCandidate> {
+        unique(chapters_loaded().iter().flat_map(|c| {
+            c.spec
+                .variants
+                .iter()
+                .flat_map(|v| v.steps.iter().map(|s| s.name.value.clone()))
+                .collect::<Vec<_>>()
+        }))
+    }
+
+    /// The sandboxes running on this machine.
+    pub fn sandboxes() -> Vec<CompletionCandidate> {
+        crate::sandbox::running_names().into_iter().map(CompletionCandidate::new).collect()
+    }
 }

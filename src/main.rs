@@ -1,10 +1,11 @@
 //! The `labctl` binary: parse the command line, run the command, print the one error once,
 //! exit with its code.
 
-use clap::Parser;
-
 fn main() {
-    let cli = labctl::cli::Cli::parse();
+    // `COMPLETE=bash labctl` prints the shell's hook; the hook asks labctl again for each
+    // completion, with the words typed so far (`labctl completions SHELL` prints the same hook).
+    clap_complete::CompleteEnv::with_factory(labctl::cli::Cli::command_line).complete();
+    let cli = labctl::cli::Cli::parse_args();
     let style = labctl::output::style::Style::for_stderr(cli.global.color);
     if let Err(error) = labctl::commands::run(cli) {
         if !matches!(error, labctl::error::Error::Exit(_)) {

@@ -108,9 +108,10 @@ fn completions_are_generated_for_the_common_shells() {
     for shell in ["bash", "zsh", "fish"] {
         let out = Test::new().args(["completions", shell]).run();
         let text = String::from_utf8_lossy(&out.stdout);
+        // A hook that asks labctl back (`COMPLETE=SHELL labctl -- WORDS`).
         assert!(
-            text.contains("render") && text.contains("sandbox"),
-            "{shell} completion lacks commands"
+            text.contains("labctl") && text.contains("COMPLETE") && text.contains(shell),
+            "{shell} completion is no hook:\n{text}"
         );
     }
 }
@@ -447,4 +448,80 @@ fn list_and_show_print_documented_json() {
     for key in keys {
         assert!(documented(&key), "show's `{key}` is not in docs/json.md");
     }
+}
+
+/// A subcommand's help lists its own options, then the global ones under their own heading,
+/// then examples; the subcommands that touch no lab leave out the lab options.
+#[test]
+fn help_groups_global_options_apart_and_every_subcommand_has_examples() {
+    let help = |args: &[&str]| {
+        let out = Test::new().args(args).run();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plan = help(&["plan", "--help"]);
+    let (own, global) = plan.split_once("\nGlobal options:\n").expect("a Global options heading");
+    assert!(own.contains("--detailed-exitcode") && own.contains("--variant <V>"), "{plan}");
+    assert!(!own.contains("--inventory"), "{plan}");
+    for flag in [
+        "-i, --inventory <FILE>",
+        "--sandbox <NAME>",
+        "--class <FILE>",
+        "-j, --concurrency <N>",
+        "--color <WHEN>",
+    ] {
+        assert!(global.contains(flag), "{flag} not under Global options:\n{plan}");
+    }
+    for no_lab in [&["list", "--help"][..], &["completions", "--help"], &["show", "--help"]] {
+        let text = help(no_lab);
+        assert!(text.contains("\nGlobal options:\n"), "{text}");
+        for flag in ["--inventory", "--class", "--concurrency", "--connect-timeout"] {
+            assert!(!text.contains(flag), "{no_lab:?} shows {flag}:\n{text}");
+        }
+    }
+    // Still accepted there, as global options are.
+    Test::new().args(["-j", "4", "list", "-i", "nowhere.yaml"]).run();
+    for sub in [
+        "list",
+        "show",
+        "render",
+        "plan",
+        "run",
+        "verify",
+        "reset",
+        "test",
+        "sandbox",
+        "completions",
+    ] {
+        assert!(help(&[sub, "--help"]).contains("\nExamples:\n"), "`{sub} --help` has no examples");
+    }
+    for sub in ["up", "down", "status"] {
+        assert!(help(&["sandbox", sub, "--help"]).contains("\nExamples:\n"), "`sandbox {sub}`");
+    }
+}
+
+/// Completion is dynamic: the hook asks labctl, which answers with the chapters, their
+/// variants and steps as they are now (and a chapter file's name when typed as a path).
+#[test]
+fn completion_knows_chapters_variants_and_steps() {
+    let complete = |index: &str, words: &[&str]| {
+        let mut args = vec!["--", "labctl"];
+        args.extend_from_slice(words);
+        let out =
+            Test::new().env("COMPLETE", "bash").env("_CLAP_COMPLETE_INDEX", index).args(args).run();
+        String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect::<Vec<_>>()
+    };
+    let chapters: Vec<String> =
+        complete("2", &["show", ""]).into_iter().filter(|c| !c.starts_with('-')).collect();
+    assert_eq!(chapters, ["04-certificate-authority", "11-pod-network-routes"]);
+    assert_eq!(complete("2", &["verify", "1"]), ["11-pod-network-routes"]);
+    let variants = complete("4", &["run", "11", "--variant", ""]);
+    for v in ["static", "gce", "flannel", "jumpbox"] {
+        assert!(variants.contains(&v.to_string()), "{variants:?}");
+    }
+    let steps = complete("4", &["run", "11", "--only", "pod"]);
+    assert_eq!(steps, ["pod-routes"]);
+    // The hook for bash, as `labctl completions bash` prints it, calls labctl back.
+    let hook = Test::new().args(["completions", "bash"]).run();
+    let hook = String::from_utf8_lossy(&hook.stdout);
+    assert!(hook.contains("_clap_complete_labctl()") && hook.contains("COMPLETE"), "{hook}");
 }

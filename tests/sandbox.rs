@@ -295,6 +295,15 @@ fn two_sandboxes_side_by_side_do_not_interfere() {
         .unwrap();
     assert!(chosen.status.success(), "{}", text(&chosen));
     assert!(String::from_utf8_lossy(&chosen.stdout).contains("10.231.7.21"), "{}", text(&chosen));
+    // Completion offers the running sandboxes.
+    let names = root
+        .labctl(["--", "labctl", "--sandbox", ""])
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .output()
+        .unwrap();
+    let names = String::from_utf8_lossy(&names.stdout).into_owned();
+    assert!(names.lines().any(|l| l == name_a) && names.lines().any(|l| l == name_b), "{names}");
     let missing = root
         .labctl(["--sandbox", "no-such-sandbox", "plan", "11-pod-network-routes"])
         .output()

@@ -1,13 +1,25 @@
-//! `labctl completions SHELL`: completion scripts generated from the same clap definition as `--help`.
+//! `labctl completions SHELL`: the shell's hook for dynamic completion. The hook asks labctl
+//! itself (`COMPLETE=SHELL labctl -- WORDS`) for each completion, so chapter names, variants,
+//! steps and running sandboxes are completed as they are when the shell asks, from the same
+//! clap definition as `--help` (`crate::cli::complete`).
 
-use clap::CommandFactory;
+use crate::error::{EXIT_FAILED, Error};
 
-use crate::cli::Cli;
-use crate::error::Error;
-
-/// Prints the completion script for `shell` to stdout.
+/// Prints the completion hook for `shell` to stdout: what `COMPLETE=SHELL labctl` prints.
 pub fn run(shell: clap_complete::Shell) -> Result<(), Error> {
-    let mut command = Cli::command();
-    clap_complete::generate(shell, &mut command, "labctl", &mut std::io::stdout());
+    let failed = |e: String| Error::Other {
+        message: format!("cannot make the completion script: {e}"),
+        code: EXIT_FAILED,
+    };
+    let exe = std::env::current_exe().map_err(|e| failed(e.to_string()))?;
+    let out = std::process::Command::new(&exe)
+        .env("COMPLETE", shell.to_string())
+        .output()
+        .map_err(|e| failed(e.to_string()))?;
+    if !out.status.success() {
+        return Err(failed(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+    }
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(&out.stdout);
     Ok(())
 }

@@ -33,7 +33,7 @@ pub enum SandboxCommand {
 #[derive(Debug, Clone, Args)]
 pub struct UpArgs {
     /// Name of the sandbox; sandboxes with different names and networks run side by side.
-    #[arg(long, default_value = "default", value_name = "NAME")]
+    #[arg(long, default_value = "default", value_name = "NAME", add = clap_complete::engine::ArgValueCandidates::new(crate::cli::complete::sandboxes))]
     pub name: String,
 
     /// Which course VMs to imitate.
@@ -90,7 +90,7 @@ pub struct UpArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DownArgs {
     /// Name of the sandbox to remove.
-    #[arg(long, default_value = "default", value_name = "NAME")]
+    #[arg(long, default_value = "default", value_name = "NAME", add = clap_complete::engine::ArgValueCandidates::new(crate::cli::complete::sandboxes))]
     pub name: String,
 }
 
@@ -98,7 +98,7 @@ pub struct DownArgs {
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
     /// Show only this sandbox [default: all sandboxes on this machine].
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = clap_complete::engine::ArgValueCandidates::new(crate::cli::complete::sandboxes))]
     pub name: Option<String>,
 
     /// Output format.

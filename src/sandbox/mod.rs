@@ -86,6 +86,11 @@ pub fn running_inventory_in(root: &Path) -> Result<Option<PathBuf>, String> {
     }
 }
 
+/// The names of the sandboxes running on this machine.
+pub fn running_names() -> Vec<String> {
+    status::sandbox_names(&paths::sandboxes_root()).into_iter().filter(|n| is_running(n)).collect()
+}
+
 /// The inventory of the running sandbox called `name` (`--sandbox NAME`).
 pub fn inventory_of(name: &str) -> Result<PathBuf, Error> {
     let root = paths::sandboxes_root();
