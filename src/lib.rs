@@ -15,6 +15,7 @@ pub mod error;
 pub mod facts;
 pub mod inventory;
 pub mod output;
+pub mod ownership;
 pub mod plan;
 pub mod pod_network;
 pub mod runner;

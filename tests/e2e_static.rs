@@ -885,3 +885,105 @@ fn declining_reset_at_its_prompt_changes_nothing_and_exits_1() {
     assert!(all.contains("error: reset cancelled; nothing was changed"), "{all}");
     assert!(lab.routes("worker-0").contains("10.200.1.0/24"), "the route went: {all}");
 }
+
+/// Root running labctl on a user's lab (an instructor, `sudo labctl run`) leaves `.labctl/`
+/// the user's; a user who may read `.labctl/` but not write it can still `plan`; and what
+/// cannot be read or written says whose it is and what to do.
+#[test]
+fn labctl_dir_stays_the_lab_owners_whoever_runs() {
+    require_root();
+    let root = Root::new();
+    let name = unique_name("owner");
+    let open = |p: &std::path::Path| {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap()
+    };
+    open(root.path());
+    let lab = Lab::up_with_env(
+        &root,
+        &name,
+        &["--network", "10.232.10.0/24", "--workers", "2"],
+        &[("SUDO_UID", "65534"), ("SUDO_GID", "65534")],
+    );
+    let bin = root.path().join("labctl");
+    std::fs::copy(labctl_bin(), &bin).unwrap();
+    open(&bin);
+    let inventory = lab.dir().join("labctl.yaml");
+    let labctl_as = |uid: &str, args: &[&str]| {
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into()])
+            .arg("--")
+            .arg(&bin)
+            .args(["-i", inventory.to_str().unwrap(), "--connect-timeout", "3"])
+            .args(args)
+            .env("HOME", root.path())
+            .env("NO_COLOR", "1");
+        cmd.output().unwrap()
+    };
+    let state_dir = lab.dir().join(".labctl");
+    let owners = || {
+        use std::os::unix::fs::MetadataExt;
+        let mut found = Vec::new();
+        let mut todo = vec![state_dir.clone()];
+        while let Some(p) = todo.pop() {
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            found.push((p.clone(), meta.uid()));
+            if meta.is_dir() {
+                todo.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            }
+        }
+        found
+    };
+
+    // Root runs the chapter on nobody's lab: everything it wrote is nobody's.
+    let run = labctl_as("0", &["run", CHAPTER]);
+    assert!(run.status.success(), "{}", text(&run));
+    let found = owners();
+    assert!(found.len() >= 4, "{found:?}");
+    assert!(found.iter().all(|(_, uid)| *uid == 65534), "root left files of its own: {found:?}");
+    let reset = labctl_as("65534", &["reset", "--yes"]);
+    assert!(reset.status.success(), "{}", text(&reset));
+
+    // `.labctl/` readable but not writable by nobody: plan works, run says whose it is.
+    let status = std::process::Command::new("chown")
+        .args(["-R", "0:0", state_dir.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = std::process::Command::new("chmod")
+        .args(["-R", "a+rX", state_dir.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let plan = labctl_as("65534", &["plan", CHAPTER]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    assert!(stdout(&plan).contains("plan: 2 to change"), "{}", text(&plan));
+    let run = labctl_as("65534", &["run", CHAPTER]);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    let lock = state_dir.join("lock");
+    assert!(
+        stderr(&run).starts_with(&format!(
+            "error: cannot write `{}`: permission denied: `{}` belongs to root and labctl runs as nobody\n  \
+             help: run labctl as root, or give the lab's state to nobody with `sudo chown -R nobody {}`\n",
+            lock.display(),
+            lock.display(),
+            state_dir.display()
+        )),
+        "{}",
+        text(&run)
+    );
+
+    // Not even readable: the state's read names the directory's owner.
+    std::fs::set_permissions(&state_dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .unwrap();
+    let plan = labctl_as("65534", &["plan", CHAPTER]);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
+    assert!(
+        stderr(&plan).starts_with(&format!(
+            "error: cannot read `{}`: permission denied: `{}` belongs to root",
+            state_dir.join("state.json").display(),
+            state_dir.display()
+        )),
+        "{}",
+        text(&plan)
+    );
+}

@@ -41,6 +41,14 @@ pub struct Lab {
     pub sink: crate::output::sink::Sink,
 }
 
+/// Whatever this command wrote in `.labctl/` goes back to the lab's owner when root ran it
+/// (`runner::ownership`).
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.state_dir.hand_over();
+    }
+}
+
 impl Lab {
     /// Loads the inventory and state, then the chapter (`None`: the last one run, else chapter 11).
     pub fn open(global: &GlobalArgs, chapter: Option<&str>) -> Result<Lab, Error> {
@@ -213,7 +221,13 @@ impl Lab {
             let inventory = self.inventory.source.clone();
             return Err(Error::MissingKey { paths, nodes, inventory, why });
         }
-        self.state_dir.create()?;
+        // `plan` and `verify` work on a lab whose `.labctl/` they may read but not write
+        // (they only read the state); what must write says whose the files are.
+        if let Err(e) = self.state_dir.create()
+            && !self.state_dir.dir.is_dir()
+        {
+            return Err(e);
+        }
         // Local steps run in the lab's working directory, made when one is about to run.
         let workdir = self.state_dir.work();
         let local = hosts.contains(&HostRef::Local);

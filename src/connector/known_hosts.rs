@@ -89,14 +89,23 @@ impl Verdict {
     }
 }
 
-/// A known_hosts file that could not be read or written.
+/// A known_hosts file that could not be read or written; a permission error says whose file
+/// it is and what to do (`crate::ownership`).
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} `{}`: {source}", .path.display())]
+#[error("{}", describe(self))]
 pub struct KnownHostsError {
     pub path: PathBuf,
     /// What labctl was doing: "read", "lock", "write", "create the directory of".
     pub action: &'static str,
     pub source: std::io::Error,
+}
+
+fn describe(e: &KnownHostsError) -> String {
+    if e.source.kind() == std::io::ErrorKind::PermissionDenied {
+        let verb = if e.action == "read" { "read" } else { "write" };
+        return crate::ownership::denied(verb, &e.path);
+    }
+    format!("cannot {} `{}`: {}", e.action, e.path.display(), e.source)
 }
 
 impl KnownHosts {

@@ -135,7 +135,15 @@ impl StateDir {
             .recursive(true)
             .mode(0o700)
             .create(&work)
-            .map_err(|source| Error::Write { path: work.clone(), source })
+            .map_err(|source| write_error(&work, source))?;
+        self.hand_over();
+        Ok(())
+    }
+
+    /// Gives `.labctl/` back to the lab's owner when root wrote in it (see
+    /// [`super::ownership`]).
+    pub fn hand_over(&self) {
+        crate::ownership::hand_over(&self.dir);
     }
 
     /// Creates the directory (mode 0700: it holds host keys and logs).
@@ -145,7 +153,9 @@ impl StateDir {
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)
-            .map_err(|source| Error::Write { path: self.dir.clone(), source })
+            .map_err(|source| write_error(&self.dir, source))?;
+        self.hand_over();
+        Ok(())
     }
 
     /// Reads the state; a lab labctl never touched has an empty one.
@@ -155,6 +165,9 @@ impl StateDir {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(State { version: 1, ..State::default() });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(other(crate::ownership::denied("read", &path)));
             }
             Err(e) => return Err(other(format!("cannot read `{}`: {e}", path.display()))),
         };
@@ -171,7 +184,15 @@ impl StateDir {
         self.create()?;
         let text = serde_json::to_string_pretty(state)
             .map_err(|e| other(format!("cannot encode the state: {e}")))?;
-        crate::atomic_file::write(&self.state_file(), format!("{text}\n").as_bytes(), false)
+        let path = self.state_file();
+        crate::atomic_file::write(&path, format!("{text}\n").as_bytes(), false).map_err(
+            |e| match e {
+                Error::Write { source, .. } => write_error(&path, source),
+                other => other,
+            },
+        )?;
+        self.hand_over();
+        Ok(())
     }
 
     /// Takes the lab's lock for as long as the returned guard lives.
@@ -184,7 +205,8 @@ impl StateDir {
             .read(true)
             .write(true)
             .open(&path)
-            .map_err(|source| Error::Write { path: path.clone(), source })?;
+            .map_err(|source| write_error(&path, source))?;
+        self.hand_over();
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -215,6 +237,14 @@ pub struct LabLock {
 
 fn other(message: String) -> Error {
     Error::Other { message, code: EXIT_BAD_INPUT }
+}
+
+/// A failed write of `path`: on a permission error, whose file it is and what to do.
+fn write_error(path: &Path, source: std::io::Error) -> Error {
+    if source.kind() == std::io::ErrorKind::PermissionDenied {
+        return other(crate::ownership::denied("write", path));
+    }
+    Error::Write { path: path.to_path_buf(), source }
 }
 
 /// Now, as RFC 3339 (UTC, seconds).
