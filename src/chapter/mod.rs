@@ -431,11 +431,7 @@ impl Chapter {
             problems.push(self.error_at(command, format!("`{field}` of {owner} is empty")));
             return;
         }
-        let located = Located {
-            text: &command.value,
-            line: command.referenced.line(),
-            column: command.referenced.column(),
-        };
+        let located = Located::from(command);
         if let Err(d) = renderer.check_command_syntax(&self.file, located) {
             problems.push(d);
         }

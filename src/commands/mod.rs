@@ -99,7 +99,7 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
         Command::Test { chapter, variant, shape } => {
             chapter_test::run(global, chapter, variant.as_deref(), *shape)
         }
-        Command::Sandbox(cmd) => crate::sandbox::execute(cmd, global),
+        Command::Sandbox(cmd) => crate::sandbox::execute(cmd),
         Command::Completions { shell } => completions::run(*shell),
     }
 }

@@ -84,7 +84,10 @@ pub fn run(
     let log =
         RunLog::open(&lab.state_dir.logs(), "reset").echoing(global.verbose, global.sink.clone());
     let recorder = lab.recorder(&variant)?;
-    *recorder.state.lock().map_err(|_| Error::Usage("state lock poisoned".into()))? = state;
+    *recorder.state.lock().map_err(|_| Error::Other {
+        message: "labctl failed inside: the state lock was poisoned by a panic".into(),
+        code: crate::error::EXIT_FAILED,
+    })? = state;
     let work: Vec<(String, u64)> = hosts
         .iter()
         .map(|h| {

@@ -31,8 +31,10 @@ pub fn run(
         RunLog::open(&lab.state_dir.logs(), "run").echoing(global.verbose, global.sink.clone());
     let recorder = lab.recorder(&variant.name.value)?;
     {
-        let mut state =
-            recorder.state.lock().map_err(|_| Error::Usage("state lock poisoned".into()))?;
+        let mut state = recorder.state.lock().map_err(|_| Error::Other {
+            message: "labctl failed inside: the state lock was poisoned by a panic".into(),
+            code: crate::error::EXIT_FAILED,
+        })?;
         state.last_chapter = Some(lab.chapter.name().to_string());
         if crate::course::looks_like_path(chapter) {
             let file = std::path::absolute(chapter).unwrap_or_else(|_| chapter.into());

@@ -67,11 +67,7 @@ pub fn describe_json(chapter: &Chapter) -> String {
                 &chapter.variables(&inventory).unwrap_or_default(),
             );
             let shown = |text: &Spanned<String>| {
-                let located = Located {
-                    text: &text.value,
-                    line: text.referenced.line(),
-                    column: text.referenced.column(),
-                };
+                let located = Located::from(text);
                 renderer
                     .render_command(&chapter.file, located, &sample)
                     .unwrap_or_else(|_| text.value.clone())
@@ -179,11 +175,7 @@ pub fn describe(chapter: &Chapter) -> String {
                 &chapter.variables(&inventory).unwrap_or_default(),
             );
             let shown = |text: &Spanned<String>| {
-                let located = Located {
-                    text: &text.value,
-                    line: text.referenced.line(),
-                    column: text.referenced.column(),
-                };
+                let located = Located::from(text);
                 renderer
                     .render_command(&chapter.file, located, &sample)
                     .unwrap_or_else(|_| text.value.clone())

@@ -51,7 +51,7 @@ impl Footprint {
         item: &str,
     ) -> Result<String, Diagnostic> {
         let ctx = minijinja::context! { ..item_context(item), ..on.context.clone() };
-        self.renderer.render_command(&self.file, located(&part.remove), &ctx)
+        self.renderer.render_command(&self.file, Located::from(&part.remove), &ctx)
     }
 
     /// Every host the footprint is read on, in first-seen order.
@@ -97,7 +97,8 @@ pub fn render(
                 }
                 None => base.clone(),
             };
-            let list = renderer.render_command(&chapter.file, located(&part.list), &context)?;
+            let list =
+                renderer.render_command(&chapter.file, Located::from(&part.list), &context)?;
             let host = match node {
                 Some(n) => HostRef::Node(n.name.clone()),
                 None => HostRef::Local,
@@ -139,10 +140,6 @@ pub fn is_left_by(item: &str, leaves: &str) -> bool {
     let want: Vec<&str> = leaves.split_whitespace().collect();
     let got: Vec<&str> = item.split_whitespace().collect();
     !want.is_empty() && got.len() >= want.len() && got[..want.len()] == want[..]
-}
-
-fn located(s: &Spanned<String>) -> Located<'_> {
-    Located { text: &s.value, line: s.referenced.line(), column: s.referenced.column() }
 }
 
 #[cfg(test)]

@@ -265,20 +265,12 @@ fn plan_step(
         };
         let ctx = minijinja::context! { ..item_ctx, ..host_ctx.clone(), ..base.clone() };
         let command = |s: &serde_saphyr::Spanned<String>| {
-            let located = Located {
-                text: &s.value,
-                line: s.referenced.line(),
-                column: s.referenced.column(),
-            };
+            let located = Located::from(s);
             renderer.render_command(file, located, &ctx)
         };
         // Paths and names of files are text, not shell: rendered without quoting.
         let text = |s: &serde_saphyr::Spanned<String>| {
-            let located = Located {
-                text: &s.value,
-                line: s.referenced.line(),
-                column: s.referenced.column(),
-            };
+            let located = Located::from(s);
             renderer.render_text(file, located, &ctx)
         };
         if !step.files.is_empty() {

@@ -38,9 +38,7 @@ pub use args::SandboxCommand;
 use crate::error::{EXIT_BAD_INPUT, EXIT_FAILED, Error};
 
 /// Runs a `labctl sandbox` subcommand.
-pub fn execute(cmd: &SandboxCommand, global: &crate::cli::GlobalArgs) -> Result<(), Error> {
-    // The sandbox reads no inventory and talks to no host through a connector.
-    let _ = global;
+pub fn execute(cmd: &SandboxCommand) -> Result<(), Error> {
     match cmd {
         SandboxCommand::Up(args) => up::run(args),
         SandboxCommand::Down(args) => down::run(args),

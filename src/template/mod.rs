@@ -24,6 +24,13 @@ pub struct Located<'a> {
     pub column: u64,
 }
 
+impl<'a> From<&'a serde_saphyr::Spanned<String>> for Located<'a> {
+    /// A string of a chapter file, where the YAML parser found it.
+    fn from(s: &'a serde_saphyr::Spanned<String>) -> Self {
+        Located { text: &s.value, line: s.referenced.line(), column: s.referenced.column() }
+    }
+}
+
 /// Renders chapter command strings and manifest templates.
 pub struct Renderer {
     commands: Environment<'static>,

@@ -46,16 +46,11 @@ pub fn planned_checks(
     let vars = chapter.variables(inventory)?;
     let base =
         base_context(inventory, chapter.name(), &variant.name.value, &chapter.spec.vars, &vars);
-    let located = |s: &Spanned<String>| -> (String, u64, u64) {
-        (s.value.clone(), s.referenced.line(), s.referenced.column())
-    };
     let command = |s: &Spanned<String>, ctx: &minijinja::Value| {
-        let (text, line, column) = located(s);
-        renderer.render_command(&chapter.file, Located { text: &text, line, column }, ctx)
+        renderer.render_command(&chapter.file, Located::from(s), ctx)
     };
     let text = |s: &Spanned<String>, ctx: &minijinja::Value| {
-        let (text, line, column) = located(s);
-        renderer.render_text(&chapter.file, Located { text: &text, line, column }, ctx)
+        renderer.render_text(&chapter.file, Located::from(s), ctx)
     };
     let hosts = |target: Target| hosts_of(target, inventory);
     let mut planned = Vec::new();

@@ -115,9 +115,6 @@ pub struct PairResult {
     pub diagnoses: Vec<Diagnosis>,
 }
 
-/// How a diagnosis about the way back begins (see `diagnosis.rs`).
-const RETURN_PATH_PREFIX: &str = "replies cannot come back: ";
-
 /// One check of one pair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckResult {
@@ -200,18 +197,15 @@ impl Report {
         };
         // One group per underlying problem: a missing route on a breaks a → b, and also b → a
         // (the replies), so "replies cannot come back: X" joins the group of X.
-        let key = |d: &Diagnosis| -> String {
-            d.message.strip_prefix(RETURN_PATH_PREFIX).unwrap_or(&d.message).to_string()
-        };
+        let key =
+            |d: &Diagnosis| -> String { d.cause.clone().unwrap_or_else(|| d.message.clone()) };
         let mut diagnoses: Vec<DiagnosisGroup> = Vec::new();
         for pair in &pairs {
             for d in &pair.diagnoses {
                 let name = PairName { from: pair.from.clone(), to: pair.to.clone() };
                 match diagnoses.iter_mut().find(|g| key(&g.diagnosis) == key(d)) {
                     Some(group) => {
-                        if group.diagnosis.message.starts_with(RETURN_PATH_PREFIX)
-                            && !d.message.starts_with(RETURN_PATH_PREFIX)
-                        {
+                        if group.diagnosis.cause.is_some() && d.cause.is_none() {
                             group.diagnosis = d.clone();
                         }
                         if !group.pairs.contains(&name) {
@@ -234,7 +228,7 @@ impl Report {
                 _ => "there are no pairs of workers to check".to_string(),
             };
             diagnoses.push(DiagnosisGroup {
-                diagnosis: Diagnosis { code: DiagnosisCode::NothingToCheck, message },
+                diagnosis: Diagnosis::new(DiagnosisCode::NothingToCheck, message),
                 pairs: Vec::new(),
             });
         }
@@ -295,7 +289,7 @@ impl Report {
             diagnoses.push(DiagnosisGroup {
                 diagnosis: Diagnosis {
                     code: DiagnosisCode::NothingToCheck,
-                    message: "no check has a host to run on in this lab (the chapter's checks name hosts it does not have)".into(),
+                    message: "no check has a host to run on in this lab (the chapter's checks name hosts it does not have)".into(), cause: None,
                 },
                 pairs: Vec::new(),
             });
@@ -651,6 +645,16 @@ pub struct Diagnosis {
     pub code: DiagnosisCode,
     /// Plain words, naming nodes, addresses and what to do.
     pub message: String,
+    /// The problem this one follows from, when it is another pair's (the replies of b → a
+    /// fail because of a's route to b): what groups them in [`Report::diagnoses`].
+    #[serde(skip)]
+    pub cause: Option<String>,
+}
+
+impl Diagnosis {
+    pub fn new(code: DiagnosisCode, message: impl Into<String>) -> Diagnosis {
+        Diagnosis { code, message: message.into(), cause: None }
+    }
 }
 
 /// The kinds of diagnosis (stable names in JSON).

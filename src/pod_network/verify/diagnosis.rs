@@ -324,10 +324,11 @@ impl<'a> Judge<'a> {
             }
             for d in self.route_problems(b, fb, a) {
                 if !found.0.contains(&d) {
-                    found.add(
-                        DiagnosisCode::ReturnPath,
-                        format!("replies cannot come back: {}", d.message),
-                    );
+                    found.push(Diagnosis {
+                        code: DiagnosisCode::ReturnPath,
+                        message: format!("replies cannot come back: {}", d.message),
+                        cause: Some(d.message),
+                    });
                 }
             }
         }
@@ -385,6 +386,7 @@ impl<'a> Judge<'a> {
         Some(Diagnosis {
             code: DiagnosisCode::PodCidrMismatch,
             message: mismatch_message(&w.node.name, p, inventory, self.input.chapter),
+            cause: None,
         })
     }
 
@@ -442,7 +444,7 @@ impl<'a> Judge<'a> {
                  look for firewall rules that drop forwarded packets on both nodes (`sudo iptables -S FORWARD`)"
             ),
         };
-        Diagnosis { code: DiagnosisCode::PacketsLost, message }
+        Diagnosis { code: DiagnosisCode::PacketsLost, message, cause: None }
     }
 
     /// The one node of (a, b) that is in every pair whose small pings fail, if there is one
@@ -505,6 +507,7 @@ impl<'a> Judge<'a> {
                          interface {nic} has MTU {have}, and {why}: run `sudo ip link set dev {nic} mtu {needed}` \
                          on {name}, or give the pods a smaller MTU"
                     ),
+                    cause: None,
                 });
             }
         }
@@ -521,6 +524,7 @@ impl<'a> Judge<'a> {
                 vx = if flannel { " than the pod MTU + 50 that flannel's VXLAN needs" } else { "" },
                 fl = if flannel { ", flannel's `FLANNEL_MTU`" } else { "" },
             ),
+            cause: None,
         })
     }
 
@@ -733,7 +737,7 @@ struct Found(Vec<Diagnosis>);
 
 impl Found {
     fn add(&mut self, code: DiagnosisCode, message: String) {
-        self.push(Diagnosis { code, message });
+        self.push(Diagnosis { code, message, cause: None });
     }
 
     fn push(&mut self, d: Diagnosis) {
@@ -841,6 +845,7 @@ fn firewall_diagnosis(node: &str, drop: &Drop) -> Diagnosis {
                 target = drop.target,
                 fix = drop.fix(),
             ),
+            cause: None,
         },
         Some(rule) => Diagnosis {
             code: DiagnosisCode::ForwardRuleDrops,
@@ -849,6 +854,7 @@ fn firewall_diagnosis(node: &str, drop: &Drop) -> Diagnosis {
                 target = drop.target,
                 fix = drop.fix(),
             ),
+            cause: None,
         },
     }
 }
