@@ -69,9 +69,27 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
-    /// A failure with its own message and exit code (sandbox, runner).
-    #[error("{message}")]
-    Other { message: String, code: i32 },
+    /// A step, a check or labctl's own work failed (exit 1).
+    #[error("{0}")]
+    Failed(Problem),
+
+    /// What the user asked for cannot be done as asked: flags, missing programs or root, a
+    /// chapter the sandbox cannot host (exit 2).
+    #[error("{0}")]
+    BadInput(Problem),
+
+    /// A host or a service could not be reached or would not let labctl in (exit 3).
+    #[error("{0}")]
+    Unreachable(Problem),
+
+    /// Ctrl-C stopped the command (exit 130).
+    #[error("{0}")]
+    Interrupted(Problem),
+
+    /// A connection to a host could not be made (exit 3 or 2, as the cause says), with its
+    /// cause.
+    #[error(transparent)]
+    Connect(Box<crate::connector::ConnectError>),
 
     /// The user said no at a prompt: nothing was done (exit 1, as `terraform apply` declined).
     #[error("{what} cancelled; nothing was changed")]
@@ -83,14 +101,79 @@ pub enum Error {
     Exit(i32),
 }
 
+/// What went wrong, in words, and what to do about it when labctl can say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
 impl Error {
-    /// The process exit code for this error (see the module docs).
+    /// [`Error::Failed`] with `message`.
+    pub fn failed(message: impl Into<String>) -> Error {
+        Error::Failed(Problem { message: message.into(), help: None })
+    }
+
+    /// [`Error::BadInput`] with `message`.
+    pub fn bad_input(message: impl Into<String>) -> Error {
+        Error::BadInput(Problem { message: message.into(), help: None })
+    }
+
+    /// [`Error::Unreachable`] with `message`.
+    pub fn unreachable(message: impl Into<String>) -> Error {
+        Error::Unreachable(Problem { message: message.into(), help: None })
+    }
+
+    /// The error whose exit code is `code` (one of the documented ones), for results that
+    /// come as a code: a run's tally, a class's worst lab.
+    pub fn with_code(code: i32, message: impl Into<String>) -> Error {
+        let problem = Problem { message: message.into(), help: None };
+        match code {
+            EXIT_BAD_INPUT => Error::BadInput(problem),
+            EXIT_UNREACHABLE => Error::Unreachable(problem),
+            EXIT_INTERRUPTED => Error::Interrupted(problem),
+            _ => Error::Failed(problem),
+        }
+    }
+
+    /// The same error with a help line: what to do about it.
+    pub fn help(self, help: impl Into<String>) -> Error {
+        let help = Some(help.into());
+        match self {
+            Error::Failed(p) => Error::Failed(Problem { help, ..p }),
+            Error::BadInput(p) => Error::BadInput(Problem { help, ..p }),
+            Error::Unreachable(p) => Error::Unreachable(Problem { help, ..p }),
+            Error::Interrupted(p) => Error::Interrupted(Problem { help, ..p }),
+            other => other,
+        }
+    }
+
+    /// The process exit code for this error (see the module docs): it follows from the kind.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Other { code, .. } | Error::Exit(code) => *code,
-            Error::Cancelled { .. } => EXIT_FAILED,
+            Error::Exit(code) => *code,
+            Error::Failed(_) | Error::Cancelled { .. } => EXIT_FAILED,
+            Error::Unreachable(_) => EXIT_UNREACHABLE,
+            Error::Connect(e) => e.exit_code(),
+            Error::Interrupted(_) => EXIT_INTERRUPTED,
             _ => EXIT_BAD_INPUT,
         }
+    }
+}
+
+impl From<crate::connector::ConnectError> for Error {
+    fn from(e: crate::connector::ConnectError) -> Self {
+        Error::Connect(Box::new(e))
     }
 }
 
@@ -120,4 +203,25 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c.to_string())
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    /// The exit code follows from the kind of error, and a help line is a field shown under
+    /// the message.
+    #[test]
+    fn the_exit_code_comes_from_the_kind_and_help_is_its_own_line() {
+        let e = Error::bad_input("`gcloud` is not installed").help("install it");
+        assert_eq!(e.to_string(), "`gcloud` is not installed\n  help: install it");
+        assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
+        assert_eq!(Error::failed("x").exit_code(), EXIT_FAILED);
+        assert_eq!(Error::unreachable("x").exit_code(), EXIT_UNREACHABLE);
+        for code in [EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE, EXIT_INTERRUPTED] {
+            assert_eq!(Error::with_code(code, "x").exit_code(), code);
+        }
+        assert_eq!(Error::Cancelled { what: "reset".into() }.exit_code(), EXIT_FAILED);
+        assert_eq!(Error::Exit(2).exit_code(), 2);
+    }
 }

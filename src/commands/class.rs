@@ -237,10 +237,7 @@ fn each<T: Send>(
             .into_iter()
             .map(|h| {
                 h.join().unwrap_or_else(|_| Done {
-                    result: Err(Error::Other {
-                        message: "stopped unexpectedly".into(),
-                        code: EXIT_FAILED,
-                    }),
+                    result: Err(Error::failed("stopped unexpectedly")),
                     captured: Captured::default(),
                     started: chrono::Local::now().fixed_offset(),
                     elapsed: Duration::ZERO,
@@ -357,10 +354,7 @@ fn verify_all(
     }
     let book = Gradebook::new(made_at, grades);
     let write = |path: &Path, text: Result<String, String>, what: &str| -> Result<(), Error> {
-        let text = text.map_err(|e| Error::Other {
-            message: format!("cannot write the {what}: {e}"),
-            code: EXIT_FAILED,
-        })?;
+        let text = text.map_err(|e| Error::failed(format!("cannot write the {what}: {e}")))?;
         crate::atomic_file::write(path, text.as_bytes(), false)
     };
     if let Some(path) = files.junit {
@@ -410,7 +404,7 @@ fn exit_for(outcomes: &[ClassOutcome], total: usize, summary_to_stdout: bool) ->
         .into_iter()
         .find(|c| codes.contains(c))
         .unwrap_or(EXIT_FAILED);
-    Err(Error::Other { message: summary, code })
+    Err(Error::with_code(code, summary))
 }
 
 fn seconds(d: Duration) -> String {

@@ -3,14 +3,11 @@
 //! steps and running sandboxes are completed as they are when the shell asks, from the same
 //! clap definition as `--help` (`crate::cli::complete`).
 
-use crate::error::{EXIT_FAILED, Error};
+use crate::error::Error;
 
 /// Prints the completion hook for `shell` to stdout: what `COMPLETE=SHELL labctl` prints.
 pub fn run(shell: clap_complete::Shell) -> Result<(), Error> {
-    let failed = |e: String| Error::Other {
-        message: format!("cannot make the completion script: {e}"),
-        code: EXIT_FAILED,
-    };
+    let failed = |e: String| Error::failed(format!("cannot make the completion script: {e}"));
     let exe = std::env::current_exe().map_err(|e| failed(e.to_string()))?;
     let out = std::process::Command::new(&exe)
         .env("COMPLETE", shell.to_string())

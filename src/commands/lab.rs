@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use crate::chapter::{Chapter, Variant};
 use crate::cli::GlobalArgs;
-use crate::error::{EXIT_BAD_INPUT, Error, closest};
+use crate::error::{Error, closest};
 use crate::inventory::Inventory;
 use crate::output::progress::Progress;
 use crate::output::style::Style;
@@ -120,6 +120,23 @@ impl Lab {
         Ok(name)
     }
 
+    /// What `plan` and `run` start from: the lab opened for `chapter`, its variant chosen and
+    /// prepared (`use_state`: the recorded one counts), the variant's plan, and whether facts
+    /// must decide flanneld's interface before the plan is final.
+    pub fn planned(
+        global: &GlobalArgs,
+        chapter: &str,
+        flag: Option<&str>,
+        use_state: bool,
+    ) -> Result<(Lab, String, Plan, bool), Error> {
+        let mut lab = Lab::open(global, Some(chapter))?;
+        let name = lab.prepare(flag, use_state, crate::pod_network::gce::Need::Instances)?;
+        let variant = lab.variant(Some(&name), use_state)?;
+        let plan = lab.plan(variant)?;
+        let iface_facts = lab.needs_iface_facts(variant)?;
+        Ok((lab, name, plan, iface_facts))
+    }
+
     /// Renders the plan for `variant`.
     pub fn plan(&self, variant: &Variant) -> Result<Plan, Error> {
         Ok(crate::plan::render(&self.chapter, variant, &self.inventory)?)
@@ -161,7 +178,7 @@ impl Lab {
         let decision =
             crate::pod_network::flannel::gather::decide(&self.inventory, &flannel, hosts, log)
                 .await
-                .map_err(|e| Error::Other { message: e.to_string(), code: EXIT_BAD_INPUT })?;
+                .map_err(|e| Error::bad_input(e.to_string()))?;
         let plan = crate::plan::render_with(
             &self.chapter,
             variant,

@@ -41,7 +41,7 @@ pub fn run(
         Ok(()) => Ok(()),
         Err(Error::Exit(code)) => Err(Error::Exit(code)),
         // Every error is 1, so that 2 means only "changes pending" (as terraform does).
-        Err(e) => Err(Error::Other { message: e.to_string(), code: crate::error::EXIT_FAILED }),
+        Err(e) => Err(Error::failed(e.to_string())),
     }
 }
 
@@ -52,11 +52,8 @@ fn plan(
     options: Options,
 ) -> Result<(), Error> {
     let replace = options.replace;
-    let mut lab = Lab::open(global, Some(chapter))?;
-    let variant = lab.prepare(variant, true, crate::pod_network::gce::Need::Instances)?;
-    let variant = lab.variant(Some(&variant), true)?;
-    let plan = lab.plan(variant)?;
-    let iface_facts = lab.needs_iface_facts(variant)?;
+    let (lab, name, plan, iface_facts) = Lab::planned(global, chapter, variant, true)?;
+    let variant = lab.variant(Some(&name), true)?;
     let log =
         RunLog::open(&lab.state_dir.logs(), "plan").echoing(global.verbose, global.sink.clone());
     let mut hosts = lab.hosts_for(&plan, iface_facts);
@@ -136,23 +133,20 @@ fn plan(
         };
     }
     if tally.conflicts > 0 && tally.failed + tally.unreachable == 0 {
-        return Err(Error::Other {
-            message: format!(
-                "the plan has {} conflict(s): `labctl run` would leave them alone; `--replace` replaces them",
-                tally.conflicts
-            ),
-            code: crate::error::EXIT_FAILED,
-        });
+        return Err(Error::failed(format!(
+            "the plan has {} conflict(s): `labctl run` would leave them alone; `--replace` replaces them",
+            tally.conflicts
+        )));
     }
     match tally.exit_code(false) {
         0 => Ok(()),
-        code => Err(Error::Other {
-            message: format!(
+        code => Err(Error::with_code(
+            code,
+            format!(
                 "the plan is incomplete: {} check(s) could not be run",
                 tally.failed + tally.unreachable
             ),
-            code,
-        }),
+        )),
     }
 }
 

@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use crate::cli::GlobalArgs;
 use crate::commands::lab::{Lab, print_unreachable};
-use crate::error::{EXIT_BAD_INPUT, Error};
+use crate::error::Error;
 use crate::output::summary;
 use crate::plan::HostRef;
 use crate::runner::Tally;
@@ -84,9 +84,8 @@ pub fn run(
     let log =
         RunLog::open(&lab.state_dir.logs(), "reset").echoing(global.verbose, global.sink.clone());
     let recorder = lab.recorder(&variant)?;
-    *recorder.state.lock().map_err(|_| Error::Other {
-        message: "labctl failed inside: the state lock was poisoned by a panic".into(),
-        code: crate::error::EXIT_FAILED,
+    *recorder.state.lock().map_err(|_| {
+        Error::failed("labctl failed inside: the state lock was poisoned by a panic")
     })? = state;
     let work: Vec<(String, u64)> = hosts
         .iter()
@@ -188,12 +187,10 @@ pub fn run(
     };
     match code {
         0 => Ok(()),
-        code => Err(Error::Other {
-            message:
-                "reset is incomplete; what was not undone stays recorded: run `labctl reset` again"
-                    .into(),
+        code => Err(Error::with_code(
             code,
-        }),
+            "reset is incomplete; what was not undone stays recorded: run `labctl reset` again",
+        )),
     }
 }
 
@@ -213,12 +210,9 @@ pub(super) fn add_hosts_of(
 /// Asks on the terminal; refuses to guess when there is none.
 pub(super) fn confirm(question: &str) -> Result<bool, Error> {
     if !std::io::stdin().is_terminal() {
-        return Err(Error::Other {
-            message:
-                "reset changes the lab and there is no terminal to ask on; pass `--yes` to confirm"
-                    .into(),
-            code: EXIT_BAD_INPUT,
-        });
+        return Err(Error::bad_input(
+            "reset changes the lab and there is no terminal to ask on; pass `--yes` to confirm",
+        ));
     }
     eprint!("{question}");
     let _ = std::io::stderr().flush();

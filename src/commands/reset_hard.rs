@@ -11,7 +11,7 @@ use crate::chapter::Variant;
 use crate::cli::GlobalArgs;
 use crate::commands::lab::{Lab, print_unreachable};
 use crate::commands::reset::{add_hosts_of, confirm};
-use crate::error::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_UNREACHABLE, Error};
+use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_UNREACHABLE, Error};
 use crate::output::summary::{Status, flush_left};
 use crate::plan::HostRef;
 use crate::plan::footprint::{Footprint, is_left_by};
@@ -31,14 +31,11 @@ pub fn run(
     let mut lab = Lab::open(global, chapter)?;
     let chosen: Variant = lab.variant(variant, true)?.clone();
     if chosen.footprint.is_empty() {
-        return Err(Error::Other {
-            message: format!(
-                "variant `{}` of {} declares no footprint: labctl cannot tell what in the lab belongs to it\n  help: plain `labctl reset` undoes what labctl applied; a chapter declares `footprint:` for `reset --hard` (docs/chapters.md)",
-                chosen.name.value,
-                lab.chapter.name()
-            ),
-            code: EXIT_BAD_INPUT,
-        });
+        return Err(Error::bad_input(format!(
+            "variant `{}` of {} declares no footprint: labctl cannot tell what in the lab belongs to it\n  help: plain `labctl reset` undoes what labctl applied; a chapter declares `footprint:` for `reset --hard` (docs/chapters.md)",
+            chosen.name.value,
+            lab.chapter.name()
+        )));
     }
     let name = chosen.name.value.clone();
     if chosen.cloud.is_some() {
@@ -219,14 +216,16 @@ pub fn run(
     };
     match code {
         0 => Ok(()),
-        code => Err(Error::Other {
-            message: match code {
-                EXIT_INTERRUPTED => "interrupted; run `labctl reset --hard` again to finish".into(),
-                EXIT_UNREACHABLE => "some hosts could not be reached and were not reset; run `labctl reset --hard` again when they are up".into(),
-                _ => "the lab is not back at the chapter's start everywhere (see above)".into(),
-            },
+        code => Err(Error::with_code(
             code,
-        }),
+            match code {
+                EXIT_INTERRUPTED => "interrupted; run `labctl reset --hard` again to finish",
+                EXIT_UNREACHABLE => {
+                    "some hosts could not be reached and were not reset; run `labctl reset --hard` again when they are up"
+                }
+                _ => "the lab is not back at the chapter's start everywhere (see above)",
+            },
+        )),
     }
 }
 
@@ -236,14 +235,14 @@ fn finish(unreadable: &[(String, String)]) -> Result<(), Error> {
         return Ok(());
     }
     let names: Vec<&str> = unreadable.iter().map(|(h, _)| h.as_str()).collect();
-    Err(Error::Other {
-        message: format!("{} could not be read; what is there is not listed", names.join(", ")),
-        code: if unreadable.iter().all(|(_, w)| w.starts_with("unreachable")) {
+    Err(Error::with_code(
+        if unreadable.iter().all(|(_, w)| w.starts_with("unreachable")) {
             EXIT_UNREACHABLE
         } else {
             EXIT_FAILED
         },
-    })
+        format!("{} could not be read; what is there is not listed", names.join(", ")),
+    ))
 }
 
 /// Hosts whose footprint could not be read, with why (`unreachable: ...` or the failure).

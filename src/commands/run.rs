@@ -18,11 +18,8 @@ pub fn run(
     selection: Selection,
     json: bool,
 ) -> Result<(), Error> {
-    let mut lab = Lab::open(global, Some(chapter))?;
-    let variant = lab.prepare(variant, false, crate::pod_network::gce::Need::Instances)?;
-    let variant = lab.variant(Some(&variant), false)?;
-    let plan = lab.plan(variant)?;
-    let iface_facts = lab.needs_iface_facts(variant)?;
+    let (lab, name, plan, iface_facts) = Lab::planned(global, chapter, variant, false)?;
+    let variant = lab.variant(Some(&name), false)?;
     for step in selection.only.iter().chain(selection.from.iter()) {
         lab.check_step(&plan, step)?;
     }
@@ -31,9 +28,8 @@ pub fn run(
         RunLog::open(&lab.state_dir.logs(), "run").echoing(global.verbose, global.sink.clone());
     let recorder = lab.recorder(&variant.name.value)?;
     {
-        let mut state = recorder.state.lock().map_err(|_| Error::Other {
-            message: "labctl failed inside: the state lock was poisoned by a panic".into(),
-            code: crate::error::EXIT_FAILED,
+        let mut state = recorder.state.lock().map_err(|_| {
+            Error::failed("labctl failed inside: the state lock was poisoned by a panic")
         })?;
         state.last_chapter = Some(lab.chapter.name().to_string());
         if crate::course::looks_like_path(chapter) {
@@ -163,7 +159,7 @@ pub fn run(
     }
     match tally.exit_code(interrupted) {
         0 => Ok(()),
-        code => Err(Error::Other { message: failure_message(&tally, interrupted), code }),
+        code => Err(Error::with_code(code, failure_message(&tally, interrupted))),
     }
 }
 

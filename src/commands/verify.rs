@@ -23,10 +23,10 @@ impl Verified {
     /// Success, or the error (and exit code) this result stands for.
     pub fn outcome(&self) -> Result<(), Error> {
         if self.interrupted {
-            return Err(Error::Other {
-                message: "interrupted; the probes were removed".into(),
-                code: crate::error::EXIT_INTERRUPTED,
-            });
+            return Err(Error::with_code(
+                crate::error::EXIT_INTERRUPTED,
+                "interrupted; the probes were removed",
+            ));
         }
         if self.report.passed {
             return Ok(());
@@ -41,7 +41,7 @@ impl Verified {
                 self.log.parent().unwrap_or(&self.log).display()
             )
         };
-        Err(Error::Other { message: format!("verify failed ({log})"), code })
+        Err(Error::with_code(code, format!("verify failed ({log})")))
     }
 }
 
@@ -125,10 +125,7 @@ pub fn run(
             &name,
             &made_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         )
-        .map_err(|e| Error::Other {
-            message: format!("cannot write the HTML page: {e}"),
-            code: EXIT_FAILED,
-        })?;
+        .map_err(|e| Error::failed(format!("cannot write the HTML page: {e}")))?;
         crate::atomic_file::write(path, page.as_bytes(), false)?;
     }
     match output {
@@ -140,10 +137,10 @@ pub fn run(
         }
     }
     if let Some(path) = junit {
-        let xml = verified.report.render_junit().map_err(|e| Error::Other {
-            message: format!("cannot write the JUnit report: {e}"),
-            code: EXIT_FAILED,
-        })?;
+        let xml = verified
+            .report
+            .render_junit()
+            .map_err(|e| Error::failed(format!("cannot write the JUnit report: {e}")))?;
         crate::atomic_file::write(path, xml.as_bytes(), false)?;
     }
     verified.outcome()

@@ -64,7 +64,7 @@ impl From<VagrantError> for Error {
         // Machines that are not up cannot be reached; the rest is a problem with the setup.
         let code =
             if matches!(e, VagrantError::NotUp { .. }) { EXIT_UNREACHABLE } else { EXIT_BAD_INPUT };
-        Error::Other { message: e.to_string(), code }
+        Error::with_code(code, e.to_string())
     }
 }
 

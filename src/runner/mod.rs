@@ -26,12 +26,11 @@ pub async fn join_bounded<F: std::future::Future>(
 
 /// A tokio runtime for one command; labctl's work is I/O bound, two threads are plenty.
 pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(
-        |e| Error::Other {
-            message: format!("cannot start the async runtime: {e}"),
-            code: EXIT_FAILED,
-        },
-    )
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}")))
 }
 
 /// Counts of action results by status.

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{EXIT_BAD_INPUT, Error};
+use crate::error::Error;
 
 /// One action `run` changed on a host, with what undoes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,7 +236,7 @@ pub struct LabLock {
 }
 
 fn other(message: String) -> Error {
-    Error::Other { message, code: EXIT_BAD_INPUT }
+    Error::bad_input(message)
 }
 
 /// A failed write of `path`: on a permission error, whose file it is and what to do.

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 pub use args::SandboxCommand;
 
-use crate::error::{EXIT_BAD_INPUT, EXIT_FAILED, Error};
+use crate::error::Error;
 
 /// Runs a `labctl sandbox` subcommand.
 pub fn execute(cmd: &SandboxCommand) -> Result<(), Error> {
@@ -112,10 +112,10 @@ pub fn is_running(name: &str) -> bool {
 
 /// An error in what the user asked for (flags, missing root or programs): exit code 2.
 fn bad_input(message: String) -> Error {
-    Error::Other { message, code: EXIT_BAD_INPUT }
+    Error::bad_input(message)
 }
 
 /// A failure while doing what was asked: exit code 1.
 fn failed(message: String) -> Error {
-    Error::Other { message, code: EXIT_FAILED }
+    Error::failed(message)
 }

@@ -20,7 +20,7 @@ use comfy_table::{Cell, Table, presets};
 use crate::chapter::schema::{RouteExpectation, Target};
 use crate::chapter::{Chapter, Cloud, Variant, VerifyCheck};
 use crate::cli::GlobalArgs;
-use crate::error::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, Error};
+use crate::error::Error;
 use crate::inventory::Provider;
 use crate::output::summary::flush_left;
 use crate::runner::state::StateDir;
@@ -37,13 +37,9 @@ pub fn run(
 ) -> Result<(), Error> {
     let loaded = crate::commands::course().load(chapter)?;
     let (to_test, skipped) = choose_variants(&loaded, variant)?;
-    crate::sandbox::programs::require_root("up").map_err(|_| Error::Other {
-        message: "`labctl test` needs root: it brings up a sandbox of its own (network namespaces, sshd)\n  help: run it with sudo: `sudo labctl test ...`".into(),
-        code: EXIT_BAD_INPUT,
-    })?;
-    let exe = std::env::current_exe().map_err(|e| Error::Other {
-        message: format!("cannot find the labctl binary to run the cycle with: {e}"),
-        code: EXIT_FAILED,
+    crate::sandbox::programs::require_root("up").map_err(|_| Error::bad_input("`labctl test` needs root: it brings up a sandbox of its own (network namespaces, sshd)").help("run it with sudo: `sudo labctl test ...`"))?;
+    let exe = std::env::current_exe().map_err(|e| {
+        Error::failed(format!("cannot find the labctl binary to run the cycle with: {e}"))
     })?;
     // Ctrl-C reaches the labctl running a step (same process group) and this one: the step
     // ends as it would alone, and no further step starts; the sandbox is removed either way.
@@ -88,17 +84,16 @@ pub fn run(
         }
     }
     if interrupted.load(Ordering::SeqCst) {
-        return Err(Error::Other {
-            message: "interrupted; the test sandbox was removed".into(),
-            code: EXIT_INTERRUPTED,
-        });
+        return Err(Error::with_code(
+            crate::error::EXIT_INTERRUPTED,
+            "interrupted; the test sandbox was removed",
+        ));
     }
     match all_ok {
         true => Ok(()),
-        false => Err(Error::Other {
-            message: format!("the self-test of {} failed (see the table)", loaded.name()),
-            code: EXIT_FAILED,
-        }),
+        false => {
+            Err(Error::failed(format!("the self-test of {} failed (see the table)", loaded.name())))
+        }
     }
 }
 
@@ -114,14 +109,11 @@ fn choose_variants<'c>(
     if let Some(name) = flag {
         let variant = chapter.variant(Some(name), Provider::Ssh)?;
         if let Some(why) = not_hostable(variant) {
-            return Err(Error::Other {
-                message: format!(
-                    "the sandbox cannot host variant `{name}` of {}: {why}\n  help: `labctl test {}` tests every variant the sandbox can host",
-                    chapter.name(),
-                    chapter.name()
-                ),
-                code: EXIT_BAD_INPUT,
-            });
+            return Err(Error::bad_input(format!(
+                "the sandbox cannot host variant `{name}` of {}: {why}\n  help: `labctl test {}` tests every variant the sandbox can host",
+                chapter.name(),
+                chapter.name()
+            )));
         }
         return Ok((vec![variant], Vec::new()));
     }
@@ -135,14 +127,11 @@ fn choose_variants<'c>(
     }
     if to_test.is_empty() {
         let list: Vec<String> = skipped.iter().map(|(n, why)| format!("`{n}`: {why}")).collect();
-        return Err(Error::Other {
-            message: format!(
-                "the sandbox can host none of the variants of {}:\n  {}",
-                chapter.name(),
-                list.join("\n  ")
-            ),
-            code: EXIT_BAD_INPUT,
-        });
+        return Err(Error::bad_input(format!(
+            "the sandbox can host none of the variants of {}:\n  {}",
+            chapter.name(),
+            list.join("\n  ")
+        )));
     }
     Ok((to_test, skipped))
 }
@@ -630,6 +619,6 @@ mod tests {
         assert_eq!(to_test.len(), 1);
         assert_eq!(skipped.len(), 2);
         let error = choose_variants(&chapter, Some("gce")).unwrap_err();
-        assert_eq!(error.exit_code(), EXIT_BAD_INPUT);
+        assert_eq!(error.exit_code(), crate::error::EXIT_BAD_INPUT);
     }
 }

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use ipnet::Ipv4Net;
 
-use crate::error::{EXIT_BAD_INPUT, EXIT_FAILED, Error};
+use crate::error::{EXIT_BAD_INPUT, Error};
 use crate::sandbox::paths::{SandboxPaths, sandboxes_root};
 use crate::sandbox::spec::{Shape, overlaps};
 use crate::sandbox::state::SandboxState;
@@ -56,10 +56,8 @@ impl TestSandbox {
         // Two `labctl test` at once would otherwise pick the same free network before either
         // has made it; the lock on the sandboxes' directory makes them take turns, and goes
         // with this process.
-        std::fs::create_dir_all(&root).map_err(|e| Error::Other {
-            message: format!("cannot create `{}`: {e}", root.display()),
-            code: EXIT_FAILED,
-        })?;
+        std::fs::create_dir_all(&root)
+            .map_err(|e| Error::failed(format!("cannot create `{}`: {e}", root.display())))?;
         let lock = std::fs::File::open(&root).and_then(|f| f.lock().map(|()| f));
         let taken = networks_of_sandboxes(&root);
         let mut refused = Vec::new();
@@ -93,31 +91,24 @@ impl TestSandbox {
                     continue;
                 }
             }
-            return Err(Error::Other {
-                message: format!(
-                    "the test sandbox `{name}` could not be brought up: {}",
-                    super::outputs::last_line(&stderr)
-                ),
-                code: EXIT_FAILED,
-            });
+            return Err(Error::failed(format!(
+                "the test sandbox `{name}` could not be brought up: {}",
+                super::outputs::last_line(&stderr)
+            )));
         }
-        Err(Error::Other {
-            message: format!(
-                "no free /24 for a test sandbox in {TEST_NETWORKS} (this machine uses {})",
-                refused.join(", ")
-            ),
-            code: EXIT_FAILED,
-        })
+        Err(Error::failed(format!(
+            "no free /24 for a test sandbox in {TEST_NETWORKS} (this machine uses {})",
+            refused.join(", ")
+        )))
     }
 
     /// Runs this labctl with `args`, output captured.
     pub fn labctl(&self, args: &[&str]) -> Result<Output, Error> {
-        Command::new(&self.exe).args(args).env_remove("LABCTL_INVENTORY").output().map_err(|e| {
-            Error::Other {
-                message: format!("cannot run `{}`: {e}", self.exe.display()),
-                code: EXIT_FAILED,
-            }
-        })
+        Command::new(&self.exe)
+            .args(args)
+            .env_remove("LABCTL_INVENTORY")
+            .output()
+            .map_err(|e| Error::failed(format!("cannot run `{}`: {e}", self.exe.display())))
     }
 
     /// Runs `sandbox down` and checks that nothing of the sandbox is left.

@@ -18,7 +18,7 @@ pub mod names;
 pub mod routes;
 
 use crate::diagnostic::Diagnostic;
-use crate::error::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE, Error};
+use crate::error::Error;
 use crate::inventory::{Inventory, Provider};
 use crate::pod_network::settings::{GceSettings, set_gce};
 use config::GcloudConfig;
@@ -64,19 +64,13 @@ pub fn settings(inventory: &Inventory, variant: &str) -> Result<GceSettings, Err
 pub async fn prepare(inventory: &mut Inventory, variant: &str, need: Need) -> Result<(), Error> {
     let mut settings = settings(inventory, variant)?;
     let Some(gcloud) = Gcloud::locate() else {
-        return Err(Error::Other {
-            message: format!(
-                "`gcloud` is not installed (not found on PATH): variant `{variant}` runs the Google Cloud CLI on this machine\n  help: install it (https://cloud.google.com/sdk/docs/install), or choose another variant with `--variant`"
-            ),
-            code: EXIT_BAD_INPUT,
-        });
+        return Err(Error::bad_input(format!(
+            "`gcloud` is not installed (not found on PATH): variant `{variant}` runs the Google Cloud CLI on this machine\n  help: install it (https://cloud.google.com/sdk/docs/install), or choose another variant with `--variant`"
+        )));
     };
     let config = read_config(&gcloud).await?;
     if !config.can_authenticate() {
-        return Err(Error::Other {
-            message: "gcloud is not logged in: it has no active account and no credentials\n  help: run `gcloud auth login` (or `gcloud auth activate-service-account`), then run labctl again".into(),
-            code: EXIT_UNREACHABLE,
-        });
+        return Err(Error::unreachable("gcloud is not logged in: it has no active account and no credentials").help("run `gcloud auth login` (or `gcloud auth activate-service-account`), then run labctl again"));
     }
     if need == Need::Cli {
         return Ok(());
@@ -142,13 +136,10 @@ async fn read_instances(
         if !out.success() {
             let stderr = out.stderr_text();
             if is_auth_failure(&stderr) {
-                return Err(Error::Other {
-                    message: format!(
-                        "gcloud could not authenticate: `{shown}` failed: {}\n  help: run `gcloud auth login`, then run labctl again",
-                        error_tail(&out)
-                    ),
-                    code: EXIT_UNREACHABLE,
-                });
+                return Err(Error::unreachable(format!(
+                    "gcloud could not authenticate: `{shown}` failed: {}\n  help: run `gcloud auth login`, then run labctl again",
+                    error_tail(&out)
+                )));
             }
             if stderr.contains("was not found") {
                 problems.push(at(format!("instance `{name}` was not found in project `{project}`, zone `{zone}`"))
@@ -186,5 +177,5 @@ async fn read_instances(
 }
 
 fn failed(message: String) -> Error {
-    Error::Other { message, code: EXIT_FAILED }
+    Error::failed(message)
 }
