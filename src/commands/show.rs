@@ -53,42 +53,25 @@ struct ShownStep<'a> {
 pub fn describe_json(chapter: &Chapter) -> String {
     let spec = &chapter.spec;
     let d = &spec.default_variant;
-    let renderer = chapter.renderer();
-    let inventory = crate::chapter::sample::sample_inventory();
     let variants = spec
         .variants
         .iter()
-        .map(|variant| {
-            let sample = crate::template::context::base_context(
-                &inventory,
-                chapter.name(),
-                &variant.name.value,
-                &chapter.spec.vars,
-                &chapter.variables(&inventory).unwrap_or_default(),
-            );
-            let shown = |text: &Spanned<String>| {
-                let located = Located::from(text);
-                renderer
-                    .render_command(&chapter.file, located, &sample)
-                    .unwrap_or_else(|_| text.value.clone())
-            };
-            ShownVariant {
-                name: &variant.name.value,
-                summary: variant.summary.trim(),
-                steps: variant
-                    .steps
-                    .iter()
-                    .map(|s| ShownStep {
-                        name: &s.name.value,
-                        summary: s.summary.trim(),
-                        target: s.target.as_str(),
-                        for_each: s.for_each.map(|e| e.as_str()),
-                        sudo: s.sudo,
-                    })
-                    .collect(),
-                verify: variant.verify.iter().map(|c| describe_check(c, &shown)).collect(),
-                footprint: variant.footprint.iter().map(|p| p.name.value.as_str()).collect(),
-            }
+        .map(|variant| ShownVariant {
+            name: &variant.name.value,
+            summary: variant.summary.trim(),
+            steps: variant
+                .steps
+                .iter()
+                .map(|s| ShownStep {
+                    name: &s.name.value,
+                    summary: s.summary.trim(),
+                    target: s.target.as_str(),
+                    for_each: s.for_each.map(|e| e.as_str()),
+                    sudo: s.sudo,
+                })
+                .collect(),
+            verify: checks_in_words(chapter, variant),
+            footprint: variant.footprint.iter().map(|p| p.name.value.as_str()).collect(),
         })
         .collect();
     let shown = ShownChapter {
@@ -121,7 +104,6 @@ pub fn describe(chapter: &Chapter) -> String {
         "default variant: {} (provider ssh), {} (provider vagrant), {} (provider gce)",
         d.ssh.value, d.vagrant.value, d.gce.value
     );
-    let renderer = chapter.renderer();
     for variant in &spec.variants {
         let _ = writeln!(out, "\nvariant {}: {}", variant.name.value, variant.summary.trim());
         for (i, step) in variant.steps.iter().enumerate() {
@@ -165,23 +147,7 @@ pub fn describe(chapter: &Chapter) -> String {
             }
         }
         if !variant.verify.is_empty() {
-            // Names written as templates are shown as they come out for KTHW's own lab.
-            let inventory = crate::chapter::sample::sample_inventory();
-            let sample = crate::template::context::base_context(
-                &inventory,
-                chapter.name(),
-                &variant.name.value,
-                &chapter.spec.vars,
-                &chapter.variables(&inventory).unwrap_or_default(),
-            );
-            let shown = |text: &Spanned<String>| {
-                let located = Located::from(text);
-                renderer
-                    .render_command(&chapter.file, located, &sample)
-                    .unwrap_or_else(|_| text.value.clone())
-            };
-            let checks: Vec<String> =
-                variant.verify.iter().map(|c| describe_check(c, &shown)).collect();
+            let checks = checks_in_words(chapter, variant);
             let _ = writeln!(out, "  verify: {}", checks.join("; "));
         }
         if !variant.footprint.is_empty() {
@@ -194,6 +160,26 @@ pub fn describe(chapter: &Chapter) -> String {
         }
     }
     out
+}
+
+/// `variant`'s verify checks in words; names written as templates are shown as they come out
+/// for KTHW's own lab.
+fn checks_in_words(chapter: &Chapter, variant: &crate::chapter::Variant) -> Vec<String> {
+    let renderer = chapter.renderer();
+    let inventory = crate::chapter::sample::sample_inventory();
+    let sample = crate::template::context::base_context(
+        &inventory,
+        chapter.name(),
+        &variant.name.value,
+        &chapter.spec.vars,
+        &chapter.variables(&inventory).unwrap_or_default(),
+    );
+    let shown = |text: &Spanned<String>| {
+        renderer
+            .render_command(&chapter.file, Located::from(text), &sample)
+            .unwrap_or_else(|_| text.value.clone())
+    };
+    variant.verify.iter().map(|c| describe_check(c, &shown)).collect()
 }
 
 fn describe_check(check: &VerifyCheck, shown: &dyn Fn(&Spanned<String>) -> String) -> String {
