@@ -32,8 +32,9 @@ pub struct GlobalArgs {
     #[arg(short = 'i', long, global = true, value_name = "FILE", env = "LABCTL_INVENTORY")]
     pub inventory: Option<PathBuf>,
 
-    /// Use the inventory of the running sandbox called NAME (`labctl sandbox status` lists them).
-    #[arg(add = ArgValueCandidates::new(complete::sandboxes), long = "sandbox", global = true, value_name = "NAME", conflicts_with = "inventory")]
+    /// Use the inventory of the running sandbox called NAME (`labctl sandbox status` lists
+    /// them); it wins over `-i` and `LABCTL_INVENTORY`.
+    #[arg(add = ArgValueCandidates::new(complete::sandboxes), long = "sandbox", global = true, value_name = "NAME", conflicts_with = "class")]
     pub sandbox_name: Option<String>,
 
     /// Class file: a list of environments (instructors), each with its own inventory.

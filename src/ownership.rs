@@ -5,7 +5,7 @@
 //! it. A permission error on one of its files says whose file it is and what to do
 //! (docs/architecture.md, "Write-ahead state").
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::unistd::{Gid, Uid, User, geteuid};
 
@@ -24,21 +24,87 @@ pub fn lab_owner(dir: &Path) -> Option<(Uid, Gid)> {
 }
 
 /// Gives everything under `dir` (and `dir`) that is not the lab owner's to the lab's owner
-/// ([`lab_owner`]), when labctl runs as root on someone else's lab. Errors are ignored: the files stay
-/// usable by root, and a later permission error names their owner.
+/// ([`lab_owner`]), when labctl runs as root on someone else's lab. That owner can change
+/// `.labctl/` while root walks it, so the walk never follows a link: each directory is opened
+/// relative to its parent's descriptor with `O_NOFOLLOW`, each entry is changed with
+/// `fchownat(AT_SYMLINK_NOFOLLOW)` (a link changes, never its target), and a file with other
+/// hard links is left alone (it may be someone else's file linked in). Errors are ignored: the
+/// files stay usable by root, and a later permission error names their owner.
 pub fn hand_over(dir: &Path) {
-    let Some((uid, gid)) = lab_owner(dir) else { return };
-    let mut todo: Vec<PathBuf> = vec![dir.to_path_buf()];
-    while let Some(path) = todo.pop() {
-        use std::os::unix::fs::MetadataExt;
-        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
-        if meta.uid() != uid.as_raw() || meta.gid() != gid.as_raw() {
-            let _ = std::os::unix::fs::lchown(&path, Some(uid.as_raw()), Some(gid.as_raw()));
+    if let Some((top, uid, gid)) = open_top(dir) {
+        walk(top, uid, gid, 0);
+    }
+}
+
+/// [`hand_over`] for `dir` and the entries of it called `names` only (no walk): what a state
+/// save or a lock has just written, cheap enough for every action.
+pub fn hand_over_entries(dir: &Path, names: &[&str]) {
+    use nix::fcntl::AtFlags;
+    use nix::sys::stat::fstatat;
+    let Some((top, uid, gid)) = open_top(dir) else { return };
+    for name in names {
+        let Ok(stat) = fstatat(&top, *name, AtFlags::AT_SYMLINK_NOFOLLOW) else { continue };
+        if stat.st_nlink <= 1 && (stat.st_uid != uid.as_raw() || stat.st_gid != gid.as_raw()) {
+            let _ = nix::unistd::fchownat(
+                &top,
+                *name,
+                Some(uid),
+                Some(gid),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            );
         }
-        if meta.is_dir() {
-            for entry in std::fs::read_dir(&path).into_iter().flatten().flatten() {
-                todo.push(entry.path());
-            }
+    }
+}
+
+/// `.labctl` opened without following a link and given to the lab's owner, with that owner;
+/// `None` when there is nothing to hand over (or `.labctl` is a link).
+fn open_top(dir: &Path) -> Option<(std::os::fd::OwnedFd, Uid, Gid)> {
+    use nix::fcntl::{AT_FDCWD, OFlag, openat};
+    use nix::sys::stat::Mode;
+    let (uid, gid) = lab_owner(dir)?;
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let top = openat(AT_FDCWD, dir, flags, Mode::empty()).ok()?;
+    let _ = nix::unistd::fchown(&top, Some(uid), Some(gid));
+    Some((top, uid, gid))
+}
+
+/// Hands over the entries of the directory `fd` (see [`hand_over`]), `depth` levels down.
+fn walk(fd: std::os::fd::OwnedFd, uid: Uid, gid: Gid, depth: usize) {
+    use nix::fcntl::{AtFlags, OFlag, openat};
+    use nix::sys::stat::{Mode, SFlag, fstatat};
+    // Deeper than labctl ever writes: a directory made to loop or exhaust root stops here.
+    if depth > 16 {
+        return;
+    }
+    let Ok(dup) = fd.try_clone() else { return };
+    let Ok(mut dir) = nix::dir::Dir::from_fd(dup) else { return };
+    let names: Vec<std::ffi::CString> = dir
+        .iter()
+        .flatten()
+        .map(|e| e.file_name().to_owned())
+        .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
+        .collect();
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    for name in names {
+        let Ok(stat) = fstatat(&fd, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        let kind = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT;
+        let is_dir = kind == SFlag::S_IFDIR;
+        if !is_dir && stat.st_nlink > 1 {
+            continue;
+        }
+        if stat.st_uid != uid.as_raw() || stat.st_gid != gid.as_raw() {
+            let _ = nix::unistd::fchownat(
+                &fd,
+                name.as_c_str(),
+                Some(uid),
+                Some(gid),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            );
+        }
+        if is_dir && let Ok(sub) = openat(&fd, name.as_c_str(), flags, Mode::empty()) {
+            walk(sub, uid, gid, depth + 1);
         }
     }
 }
@@ -66,12 +132,13 @@ pub fn denied(verb: &str, path: &Path) -> String {
     let owner = user_name(uid);
     let dir =
         path.ancestors().find(|p| p.file_name().is_some_and(|n| n == ".labctl")).unwrap_or(path);
+    let quoted = crate::template::shell::quote(&dir.to_string_lossy())
+        .unwrap_or_else(|_| dir.display().to_string());
     format!(
         "cannot {verb} `{}`: permission denied: `{}` belongs to {owner} and labctl runs as {me}\n  \
-         help: run labctl as {owner}, or give the lab's state to {me} with `sudo chown -R {me} {}`",
+         help: run labctl as {owner}, or give the lab's state to {me} with `sudo chown -R {me} {quoted}`",
         path.display(),
         owned.display(),
-        dir.display()
     )
 }
 

@@ -525,3 +525,45 @@ fn completion_knows_chapters_variants_and_steps() {
     let hook = String::from_utf8_lossy(&hook.stdout);
     assert!(hook.contains("_clap_complete_labctl()") && hook.contains("COMPLETE"), "{hook}");
 }
+
+/// A course author's copy of a built-in chapter, run from its file, is what the commands
+/// that follow use (not the built-in of the same name), until `run` names the chapter again.
+#[test]
+fn a_file_chapter_with_a_built_in_name_is_the_one_used_after_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let chapters = dir.path().join("mine");
+    std::fs::create_dir(&chapters).unwrap();
+    let marker = dir.path().join("mine-marker");
+    std::fs::write(
+        chapters.join("04-certificate-authority.yaml"),
+        format!(
+            "chapter: 04-certificate-authority\ntitle: Mine\ndefault_variant: {{ ssh: only, vagrant: only, gce: only }}\n\
+             variants:\n  - name: only\n    summary: mark\n    steps:\n      - {{ name: mark, summary: mark, where: local, \
+             check: \"test -f {m}\", run: \"touch {m}\", undo: \"rm -f {m}\" }}\n    \
+             verify:\n      - command: {{ name: marked, where: local, run: \"test -f {m}\" }}\n",
+            m = marker.display()
+        ),
+    )
+    .unwrap();
+    let inventory = dir.path().join("labctl.yaml");
+    std::fs::write(
+        &inventory,
+        "nodes:\n  - { name: worker-0, role: worker, address: 127.0.0.2, pod_cidr: 10.200.0.0/24 }\n",
+    )
+    .unwrap();
+    let inv = inventory.to_str().unwrap();
+    Test::new()
+        .current_dir(dir.path())
+        .args(["-i", inv, "--no-progress", "run", "mine/04-certificate-authority.yaml"])
+        .any_stderr()
+        .run();
+    let verify = Test::new().current_dir(dir.path()).args(["-i", inv, "verify", "04"]).run();
+    let out = String::from_utf8_lossy(&verify.stdout);
+    assert!(out.contains("verify: 1 of 1 checks pass on 1 host"), "{out}");
+    // `--sandbox` and `--class` do not go together: a class names each lab's inventory.
+    Test::new()
+        .args(["--class", "c.yaml", "--sandbox", "lab2", "list"])
+        .any_stderr()
+        .status(2)
+        .run();
+}

@@ -323,17 +323,19 @@ fn a_hung_step_times_out_and_a_double_ctrl_c_leaves_no_remote_process() {
         lab.records("91-faults"),
         ["worker-0 slow-route started", "worker-1 slow-route started"]
     );
-    // `plan` settles them: not applied.
-    let plan = lab.labctl(&["plan", "91-faults"]);
+    // `plan` settles them: not applied. With `--output json`, stdout is the JSON alone and the
+    // notes of the settling go to stderr.
+    let plan = lab.labctl(&["plan", "91-faults", "--output", "json"]);
     assert!(plan.status.success(), "{}", text(&plan));
     assert!(
-        stdout(&plan).contains(
+        stderr(&plan).contains(
             "worker-1: settled an interrupted action, slow-route: its check fails, so it was not applied"
         ),
         "{}",
         text(&plan)
     );
-    assert!(stdout(&plan).contains("plan: 2 to change"), "{}", text(&plan));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&plan)).expect("stdout is JSON");
+    assert_eq!(json["summary"]["change"], 2, "{}", text(&plan));
     assert!(lab.records("91-faults").is_empty());
 }
 

@@ -81,6 +81,11 @@ pub fn run(cli: &Cli, class_file: &Path, files: VerifyFiles) -> Result<(), Error
             | Command::List { output: OutputFormat::Json }
             | Command::Show { output: OutputFormat::Json, .. }
     );
+    if matches!(&cli.command, Command::Plan { detailed_exitcode: true, .. }) {
+        return Err(Error::Usage(
+            "`plan --detailed-exitcode` is for one lab (its exit code says whether it drifted); with `--class`, `plan` shows every lab's plan".into(),
+        ));
+    }
     if json {
         return Err(Error::Usage(
             "`--output json` with `--class` is for `verify` (the class's gradebook, docs/class-json.md); for one lab's JSON, use `-i` with its inventory".into(),
@@ -176,6 +181,9 @@ fn recorded_actions(env: &Environment, chapter: Option<&str>) -> Result<usize, S
         .load()
         .map_err(|e| e.to_string())?;
     let name = super::lab::chapter_name(chapter, &state);
+    // `reset 11` means the chapter `11` stands for, as every command takes it.
+    let names = super::course().catalog.names().unwrap_or_default();
+    let name = crate::course::resolve(&name, &names).map(str::to_string).unwrap_or(name.clone());
     Ok(state.chapters.get(&name).map(|c| c.applied.len()).unwrap_or(0))
 }
 

@@ -52,6 +52,16 @@ impl Drop for Lab {
 impl Lab {
     /// Loads the inventory and state, then the chapter (`None`: the last one run, else chapter 11).
     pub fn open(global: &GlobalArgs, chapter: Option<&str>) -> Result<Lab, Error> {
+        Lab::open_with(global, chapter, true)
+    }
+
+    /// [`Lab::open`]; `remembered`: a chapter named by its name is read from the file `run`
+    /// was last given for it, if any (`run` itself, given a name, means the course's).
+    pub fn open_with(
+        global: &GlobalArgs,
+        chapter: Option<&str>,
+        remembered: bool,
+    ) -> Result<Lab, Error> {
         let mut inventory = super::load_inventory(global)?;
         // A `provider: vagrant` inventory learns each node's sshd from `vagrant ssh-config`.
         crate::inventory::resolve_vagrant_endpoints(&mut inventory)?;
@@ -62,12 +72,17 @@ impl Lab {
         let state = state_dir.load()?;
         let name = chapter_name(chapter, &state);
         let course = crate::commands::course();
-        // A chapter run from a file is read from that file again when named by its name.
-        let chapter = match (course.load(&name), state.chapter_files.get(&name)) {
-            (Err(Error::UnknownChapter { .. }), Some(file)) => {
+        // A chapter run from a file is read from that file again when named by its name (or
+        // not named), even when the course has a chapter of that name: a course author runs
+        // their copy of it.
+        let names = course.catalog.names().unwrap_or_default();
+        let key = crate::course::resolve(&name, &names).map_or(name.as_str(), |n| n);
+        let file = state.chapter_files.get(key).filter(|_| remembered);
+        let chapter = match file {
+            Some(file) if !crate::course::looks_like_path(&name) => {
                 course.load(&file.to_string_lossy())?
             }
-            (loaded, _) => loaded?,
+            _ => course.load(&name)?,
         };
         // Commands shown as they run (`-v`) and progress bars would draw over each other.
         let style = Style::detect(global.color, global.no_progress || global.verbose > 0);
@@ -129,7 +144,7 @@ impl Lab {
         flag: Option<&str>,
         use_state: bool,
     ) -> Result<(Lab, String, Plan, bool), Error> {
-        let mut lab = Lab::open(global, Some(chapter))?;
+        let mut lab = Lab::open_with(global, Some(chapter), use_state)?;
         let name = lab.prepare(flag, use_state, crate::pod_network::gce::Need::Instances)?;
         let variant = lab.variant(Some(&name), use_state)?;
         let plan = lab.plan(variant)?;
@@ -265,10 +280,12 @@ impl Lab {
 
     /// Settles the actions of the chapter an earlier labctl left recorded as started (see
     /// [`crate::runner::settle`]) over `hosts`, and says what became of each.
-    pub async fn settle(&self, recorder: &Recorder, hosts: &Hosts, log: &RunLog) {
+    /// `json`: stdout holds one JSON object, so the notes go to stderr.
+    pub async fn settle(&self, recorder: &Recorder, hosts: &Hosts, log: &RunLog, json: bool) {
         let timeout = self.command_timeout.unwrap_or(crate::chapter::schema::DEFAULT_TIMEOUT);
         for note in crate::runner::settle::all(recorder, hosts, log, timeout).await {
             match note.result {
+                Ok(_) if json => crate::complain!(self.sink, "{note}"),
                 Ok(_) => crate::say!(self.sink, "{note}"),
                 Err(_) => crate::complain!(self.sink, "warning: {note}"),
             }

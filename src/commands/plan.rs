@@ -40,6 +40,7 @@ pub fn run(
         // Nothing to do.
         Ok(()) => Ok(()),
         Err(Error::Exit(code)) => Err(Error::Exit(code)),
+        Err(e @ Error::Interrupted(_)) => Err(e),
         // Every error is 1, so that 2 means only "changes pending" (as terraform does).
         Err(e) => Err(Error::failed(e.to_string())),
     }
@@ -83,11 +84,11 @@ fn plan(
         super::reset::add_hosts_of(&recorder.pending(), &mut hosts);
     }
     let runtime = crate::runner::runtime()?;
-    let (results, decision, plan) = runtime.block_on(async {
+    let (results, decision, plan, interrupted) = runtime.block_on(async {
         let interrupt = Interrupt::listen();
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
         if lock.is_some() {
-            lab.settle(&recorder, &connections, &log).await;
+            lab.settle(&recorder, &connections, &log, options.json).await;
         }
         // flanneld's interface comes from the workers' facts (docs/chapters.md, `flannel.iface_args`).
         let (plan, decision) = match iface_facts {
@@ -112,7 +113,7 @@ fn plan(
         let results =
             execute(&plan, Mode::Plan, &Selection { replace, ..Selection::default() }, &ctx).await;
         print_unreachable(&connections, &global.sink);
-        Ok::<_, Error>((results, decision, plan))
+        Ok::<_, Error>((results, decision, plan, interrupt.by_user()))
     })?;
     if options.json {
         let extra = decision.as_ref().map(|d| d.describe());
@@ -126,7 +127,15 @@ fn plan(
         global.sink.out(&text);
     }
     let tally = Tally::of(&results);
-    if options.detailed_exitcode && tally.failed + tally.unreachable == 0 {
+    // Not checked (an earlier step failed or conflicted on its host, or Ctrl-C): unknown.
+    let unknown = tally.failed + tally.unreachable + tally.skipped;
+    if interrupted {
+        return Err(Error::with_code(
+            crate::error::EXIT_INTERRUPTED,
+            "interrupted; the plan is incomplete",
+        ));
+    }
+    if options.detailed_exitcode && unknown == 0 {
         return match tally.changed + tally.conflicts {
             0 => Ok(()),
             _ => Err(Error::Exit(2)),
@@ -162,7 +171,8 @@ pub fn describe(chapter: &str, variant: &str, results: &[HostResult]) -> String 
             };
             let (word, detail) = match a.status {
                 Status::Changed => ("run", a.detail.clone()),
-                Status::Ok | Status::Skipped => ("skip", a.detail.clone()),
+                Status::Ok => ("skip", a.detail.clone()),
+                Status::Skipped => ("unknown", format!("not checked: {}", a.detail)),
                 Status::Unreachable => ("unknown", format!("host unreachable: {}", a.detail)),
                 Status::Failed => ("unknown", format!("check could not run: {}", a.detail)),
                 Status::Conflict => ("conflict", a.detail.clone()),
@@ -177,7 +187,7 @@ pub fn describe(chapter: &str, variant: &str, results: &[HostResult]) -> String 
         0 => String::new(),
         n => format!(", {n} in conflict"),
     };
-    if t.changed == 0 && t.failed == 0 && t.unreachable == 0 && t.conflicts == 0 {
+    if t.changed == 0 && t.failed + t.unreachable + t.skipped == 0 && t.conflicts == 0 {
         let _ = writeln!(out, "\nplan: nothing to change ({} already done)", t.ok);
     } else {
         let _ = writeln!(
@@ -185,7 +195,7 @@ pub fn describe(chapter: &str, variant: &str, results: &[HostResult]) -> String 
             "\nplan: {} to change, {} already done, {} unknown{conflicts}",
             t.changed,
             t.ok,
-            t.failed + t.unreachable
+            t.failed + t.unreachable + t.skipped
         );
     }
     out
@@ -195,8 +205,8 @@ pub fn describe(chapter: &str, variant: &str, results: &[HostResult]) -> String 
 fn json_status(status: Status) -> &'static str {
     match status {
         Status::Changed => "change",
-        Status::Ok | Status::Skipped => "done",
-        Status::Unreachable | Status::Failed => "unknown",
+        Status::Ok => "done",
+        Status::Unreachable | Status::Failed | Status::Skipped => "unknown",
         Status::Conflict => "conflict",
     }
 }
@@ -276,7 +286,7 @@ pub fn json(plan: &Plan, results: &[HostResult], decision: Option<&str>) -> Stri
         summary: JsonSummary {
             change: t.changed,
             done: t.ok,
-            unknown: t.failed + t.unreachable,
+            unknown: t.failed + t.unreachable + t.skipped,
             conflict: t.conflicts,
         },
         decisions: decision.into_iter().collect(),
@@ -332,5 +342,34 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "not in docs/plan-json.md: {missing:?}");
+    }
+
+    /// An action whose check never ran (its host stopped at an earlier failure or conflict)
+    /// is unknown, never done.
+    #[test]
+    fn an_unchecked_action_is_unknown() {
+        let chapter = crate::commands::course().load("11-pod-network-routes").unwrap();
+        let variant = chapter.variant(Some("static"), crate::inventory::Provider::Ssh).unwrap();
+        let plan =
+            crate::plan::render(&chapter, variant, &crate::chapter::sample::sample_inventory())
+                .unwrap();
+        let host = &plan.hosts[0];
+        let results = vec![HostResult {
+            host: host.host.name().to_string(),
+            actions: vec![ActionResult {
+                step: host.steps[0].name.clone(),
+                item: host.steps[0].actions[0].item.clone(),
+                status: Status::Skipped,
+                detail: "step `x` failed on this host".into(),
+                unsettled: false,
+            }],
+        }];
+        let value: serde_json::Value = serde_json::from_str(&json(&plan, &results, None)).unwrap();
+        assert_eq!(value["hosts"][0]["actions"][0]["status"], "unknown");
+        assert_eq!(value["summary"]["unknown"], 1);
+        assert_eq!(value["summary"]["done"], 0);
+        let text = describe(&plan.chapter, &plan.variant, &results);
+        assert!(text.contains("  unknown   pod-routes (peer worker-1): not checked: step `x` failed on this host\n"), "{text}");
+        assert!(text.ends_with("plan: 0 to change, 0 already done, 1 unknown\n"), "{text}");
     }
 }

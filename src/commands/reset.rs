@@ -97,7 +97,7 @@ pub fn run(
     let (results, interrupted, out_of_reach) = runtime.block_on(async {
         let interrupt = Interrupt::listen();
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
-        lab.settle(&recorder, &connections, &log).await;
+        lab.settle(&recorder, &connections, &log, json).await;
         let applied: Vec<_> = recorder.actions().into_iter().filter(|a| a.is_applied()).collect();
         let progress = lab.progress(&work);
         let results = crate::runner::reset::undo_all(

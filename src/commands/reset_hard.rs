@@ -110,7 +110,7 @@ pub fn run(
         let interrupt = Interrupt::listen();
         // What an interrupted run left recorded as started is settled first: stopped if it
         // still runs, then undone with the rest if its check passes.
-        lab.settle(&recorder, &connections, &log).await;
+        lab.settle(&recorder, &connections, &log, false).await;
         let progress = lab.progress(&work);
         let settled: Vec<AppliedAction> =
             recorder.actions().into_iter().filter(|a| a.is_applied()).collect();

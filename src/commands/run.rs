@@ -32,9 +32,13 @@ pub fn run(
             Error::failed("labctl failed inside: the state lock was poisoned by a panic")
         })?;
         state.last_chapter = Some(lab.chapter.name().to_string());
+        // Run by its file, the chapter is read from that file by the commands that follow;
+        // run by its name, it is the course's again.
         if crate::course::looks_like_path(chapter) {
             let file = std::path::absolute(chapter).unwrap_or_else(|_| chapter.into());
             state.chapter_files.insert(lab.chapter.name().to_string(), file);
+        } else {
+            state.chapter_files.remove(lab.chapter.name());
         }
         let entry = state.chapters.entry(lab.chapter.name().to_string()).or_default();
         entry.variant = variant.name.value.clone();
@@ -52,13 +56,17 @@ pub fn run(
     let (results, interrupted) = runtime.block_on(async {
         let interrupt = Interrupt::listen();
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
-        lab.settle(&recorder, &connections, &log).await;
+        lab.settle(&recorder, &connections, &log, json).await;
         // flanneld's interface comes from the workers' facts (docs/chapters.md, `flannel.iface_args`).
         let facts_plan;
         let plan = match iface_facts {
             true => {
                 let (p, decision) = lab.plan_from_facts(variant, &connections, &log).await?;
-                crate::say!(global.sink, "{}", decision.summary());
+                // Stdout holds one JSON object with `--output json`.
+                match json {
+                    true => crate::complain!(global.sink, "{}", decision.summary()),
+                    false => crate::say!(global.sink, "{}", decision.summary()),
+                }
                 facts_plan = p;
                 &facts_plan
             }

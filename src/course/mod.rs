@@ -115,7 +115,7 @@ impl Catalog {
 
 /// The chapter `name` stands for: itself, or the one chapter whose name begins with `name-`
 /// (`11` for `11-pod-network-routes`, as a student says it).
-fn resolve<'a>(name: &'a str, names: &'a [String]) -> Result<&'a str, Error> {
+pub fn resolve<'a>(name: &'a str, names: &'a [String]) -> Result<&'a str, Error> {
     if names.iter().any(|n| n == name) {
         return Ok(name);
     }

@@ -74,11 +74,11 @@ fn section<T: for<'de> Deserialize<'de>>(
     help: &str,
 ) -> Result<Option<T>, Diagnostic> {
     let Some(var) = inventory.vars.get(name) else { return Ok(None) };
-    // A section written empty (`flannel:`) means the defaults.
-    let value = match &var.value {
-        serde_json::Value::Null => serde_json::Value::Object(Default::default()),
-        other => other.clone(),
-    };
+    // A section written empty (`gce:`) is no section, as it always was.
+    if var.value.is_null() {
+        return Ok(None);
+    }
+    let value = var.value.clone();
     serde_json::from_value(value).map(Some).map_err(|e| {
         Diagnostic::error(&inventory.source, var.line, None, format!("`{name}:` section: {e}"))
             .with_help(help.to_string())

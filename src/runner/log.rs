@@ -23,12 +23,19 @@ impl RunLog {
         let path = dir.join(format!("{stamp}-{what}-{}.log", std::process::id()));
         // Private like the rest of `.labctl/` (0700), also when the log makes it first.
         use std::os::unix::fs::DirBuilderExt;
+        // A new file, never one already there or a link planted in its place (labctl may be
+        // root in someone else's lab: docs/architecture.md, "Write-ahead state").
+        let linked =
+            |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
         let file = std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .and_then(|_| File::create(&path))
-            .ok();
+            .ok()
+            .filter(|_| !linked(dir) && dir.parent().is_none_or(|p| !linked(p)))
+            .and_then(|_| {
+                std::fs::OpenOptions::new().write(true).create_new(true).open(&path).ok()
+            });
         RunLog { path, file: Mutex::new(file), echo: None }
     }
 

@@ -136,7 +136,7 @@ impl StateDir {
             .mode(0o700)
             .create(&work)
             .map_err(|source| write_error(&work, source))?;
-        self.hand_over();
+        crate::ownership::hand_over_entries(&self.dir, &["work"]);
         Ok(())
     }
 
@@ -149,12 +149,20 @@ impl StateDir {
     /// Creates the directory (mode 0700: it holds host keys and logs).
     pub fn create(&self) -> Result<(), Error> {
         use std::os::unix::fs::DirBuilderExt;
+        // Whoever owns the lab's directory could point `.labctl` elsewhere; labctl (maybe
+        // root) never writes through a link.
+        if std::fs::symlink_metadata(&self.dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(other(format!(
+                "`{}` is a symbolic link; labctl does not write its state through one\n  help: make it a directory, or remove it",
+                self.dir.display()
+            )));
+        }
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)
             .map_err(|source| write_error(&self.dir, source))?;
-        self.hand_over();
+        crate::ownership::hand_over_entries(&self.dir, &[]);
         Ok(())
     }
 
@@ -191,7 +199,7 @@ impl StateDir {
                 other => other,
             },
         )?;
-        self.hand_over();
+        crate::ownership::hand_over_entries(&self.dir, &["state.json"]);
         Ok(())
     }
 
@@ -206,7 +214,7 @@ impl StateDir {
             .write(true)
             .open(&path)
             .map_err(|source| write_error(&path, source))?;
-        self.hand_over();
+        crate::ownership::hand_over_entries(&self.dir, &["lock"]);
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
