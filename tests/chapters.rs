@@ -6,7 +6,7 @@ use labctl::inventory::Provider;
 
 /// The built-in chapters, with chapter 11's variables, as labctl loads them.
 fn builtin() -> Course {
-    Course { catalog: Catalog::Builtin, variables: labctl::commands::course().variables }
+    Course { catalog: Catalog::Builtin, ..labctl::commands::course() }
 }
 
 #[test]

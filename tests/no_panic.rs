@@ -101,13 +101,12 @@ fn chapter_parser() {
     ];
     let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
     fuzz(&seeds, |text| {
-        if let Ok(mut chapter) = labctl::chapter::Chapter::parse(
+        if let Ok(chapter) = labctl::chapter::Chapter::parse(
             Path::new("labs/11-pod-network-routes.yaml"),
             text,
             labctl::template::TemplateSource::Builtin,
         ) {
-            chapter.variables = labctl::commands::course().variables;
-            let _ = labctl::course::check_renders(&chapter);
+            let _ = labctl::commands::course().prepare(chapter);
         }
     });
 }

@@ -15,10 +15,10 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::process::{Child, Command, Stdio};
 
-use labctl::chapter::schema::RouteExpectation;
 use labctl::facts::NodeFacts;
 use labctl::facts::{HostFacts, host};
 use labctl::inventory::{Node, Role};
+use labctl::pod_network::checks::RouteExpectation;
 use labctl::pod_network::verify::{self, ProbePlan, VerifyInput, WorkerRun, probe};
 use labctl::verify::DiagnosisCode;
 

@@ -17,11 +17,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let file = Path::new(FILE);
     // Loading is reading (chapter/) and then the render for the example lab (course/).
-    // Chapter 11's own variables, as `labctl` loads every chapter (commands::course).
-    let loaded = Chapter::parse(file, text, TemplateSource::Builtin).and_then(|mut c| {
-        c.variables = labctl::commands::course().variables;
-        labctl::course::check_renders(&c).map(|()| c)
-    });
+    // With chapter 11's own variables and check kinds, as `labctl` loads every chapter.
+    let loaded = Chapter::parse(file, text, TemplateSource::Builtin)
+        .and_then(|c| labctl::commands::course().prepare(c));
     match loaded {
         Err(e) => labctl_fuzz::check_error(&e, file, text),
         Ok(chapter) => {

@@ -4,6 +4,7 @@
 //! references between its parts, template syntax. That every variant renders for the example
 //! lab is checked when the course loads it (`crate::course`).
 
+pub mod provided;
 pub mod sample;
 pub mod schema;
 
@@ -29,7 +30,13 @@ pub struct Chapter {
     /// The variables the chapter's own Rust adds to its templates, if it has any (set by the
     /// course that loads it: `crate::course::Catalog::with_variables`).
     pub variables: Option<VariablesFn>,
+    /// The verify check kinds the chapter's own Rust provides (set by the course, as
+    /// `variables` is); a check of another kind that the schema does not know is an error.
+    pub verify_kinds: VerifyKinds,
 }
+
+/// The verify check kinds a chapter's Rust provides.
+pub type VerifyKinds = &'static [provided::ProvidedKind];
 
 impl Chapter {
     /// Reads and checks the chapter file at `path`.
@@ -41,7 +48,13 @@ impl Chapter {
     /// Parses and checks chapter text read from `file`.
     pub fn parse(file: &Path, text: &str, templates: TemplateSource) -> Result<Chapter, Error> {
         let spec: ChapterFile = crate::yaml::parse_str(file, text)?;
-        let chapter = Chapter { file: file.to_path_buf(), spec, templates, variables: None };
+        let chapter = Chapter {
+            file: file.to_path_buf(),
+            spec,
+            templates,
+            variables: None,
+            verify_kinds: &[],
+        };
         chapter.check()?;
         Ok(chapter)
     }
@@ -155,17 +168,6 @@ impl Chapter {
     }
 
     fn check_variant(&self, variant: &Variant, problems: &mut Vec<Diagnostic>) {
-        if variant.cloud.is_none()
-            && variant.verify.iter().any(|c| matches!(c, VerifyCheck::GceRoutes {}))
-        {
-            problems.push(
-                self.error_at(
-                    &variant.name,
-                    format!("variant `{}` checks `gce_routes` but does not say `cloud: gce`", variant.name.value),
-                )
-                .with_help("`cloud: gce` makes labctl read the workers' instances that the routes are checked against"),
-            );
-        }
         if variant.steps.is_empty() {
             problems.push(
                 self.error_at(

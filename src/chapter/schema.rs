@@ -283,51 +283,122 @@ impl ForEach {
     }
 }
 
-/// What a route from one worker to another worker's pod CIDR should go through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RouteExpectation {
-    /// Directly via the other worker's lab address (static routes).
-    ViaPeer,
-    /// Via the VPC router, which holds a route to the other worker (GCE routes).
-    ViaGateway,
-    /// Through the `flannel.1` VXLAN device.
-    ViaFlannel,
-}
-
-/// A verify check, from the small set of built-in probe kinds plus custom commands.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+/// A verify check: the core's own kinds (`rollout_ready`, `command`), or a kind that a
+/// chapter's own Rust provides, kept as written (docs/chapters.md, "A chapter's own Rust").
+#[derive(Debug, Clone)]
 pub enum VerifyCheck {
-    /// `ip route get` on every worker for an address in every other worker's pod CIDR.
-    RouteEvidence { expect: RouteExpectation },
-    /// Temporary probe pods on every worker ping each other.
-    PodMatrix {
-        /// Ping attempts per pair.
-        #[serde(default = "default_ping_count")]
-        count: u32,
-    },
     /// A DaemonSet's rollout is complete.
     RolloutReady { namespace: Spanned<String>, daemonset: Spanned<String> },
-    /// Every route the gce variant plans exists with the planned values.
-    GceRoutes {},
-    /// `flannel.1` uses the node's lab address, and the node's flannel subnet is in the cluster CIDR.
-    FlannelState {},
     /// A custom command, run on each host of `where`; by default exit 0 means the check passed.
     Command {
         name: Spanned<String>,
-        #[serde(rename = "where")]
         target: Target,
-        #[serde(default)]
         sudo: bool,
         run: Spanned<String>,
         /// What a passing run looks like, when exit 0 alone is not it.
-        #[serde(default)]
         expect: Option<CommandExpect>,
         /// What to tell the student when the check fails (a template, with `node`).
-        #[serde(default)]
         hint: Option<Spanned<String>>,
     },
+    /// A kind the schema does not know: the course that loads the chapter checks that a
+    /// chapter's Rust provides it (`crate::chapter::provided`).
+    Provided(ProvidedCheck),
+}
+
+/// A verify check of a kind a chapter's own Rust provides: its kind and its fields as written.
+#[derive(Debug, Clone)]
+pub struct ProvidedCheck {
+    /// The kind, where it is written.
+    pub kind: Spanned<String>,
+    /// The fields (an empty map for `kind: {}`), with where they are in the file.
+    pub fields: Spanned<serde_json::Value>,
+}
+
+/// The fields of a `rollout_ready` check.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RolloutReadyFields {
+    namespace: Spanned<String>,
+    daemonset: Spanned<String>,
+}
+
+/// The fields of a `command` check.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandFields {
+    name: Spanned<String>,
+    #[serde(rename = "where")]
+    target: Target,
+    #[serde(default)]
+    sudo: bool,
+    run: Spanned<String>,
+    #[serde(default)]
+    expect: Option<CommandExpect>,
+    #[serde(default)]
+    hint: Option<Spanned<String>>,
+}
+
+impl<'de> Deserialize<'de> for VerifyCheck {
+    /// A map with one key, the check's kind, whose value holds the check's fields.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = VerifyCheck;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a verify check: a map with one key, its kind (`command`, `rollout_ready`, or a kind of the chapter's own)")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<VerifyCheck, A::Error> {
+                use serde::de::Error;
+                let Some(spanned) = map.next_key::<Spanned<String>>()? else {
+                    return Err(A::Error::custom("a verify check needs a kind, e.g. `command:`"));
+                };
+                let kind = spanned.value.clone();
+                let check = match kind.as_str() {
+                    "rollout_ready" => {
+                        let f: RolloutReadyFields = map.next_value()?;
+                        VerifyCheck::RolloutReady { namespace: f.namespace, daemonset: f.daemonset }
+                    }
+                    "command" => {
+                        let f: CommandFields = map.next_value()?;
+                        VerifyCheck::Command {
+                            name: f.name,
+                            target: f.target,
+                            sudo: f.sudo,
+                            run: f.run,
+                            expect: f.expect,
+                            hint: f.hint,
+                        }
+                    }
+                    _ => VerifyCheck::Provided(ProvidedCheck {
+                        kind: spanned,
+                        fields: map.next_value()?,
+                    }),
+                };
+                if let Some(other) = map.next_key::<String>()? {
+                    return Err(A::Error::custom(format!(
+                        "a verify check has one kind, and this one has `{}` and `{other}`: start the second with `- `",
+                        check.kind()
+                    )));
+                }
+                Ok(check)
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
+impl VerifyCheck {
+    /// The check's kind, as written in the chapter.
+    pub fn kind(&self) -> &str {
+        match self {
+            VerifyCheck::RolloutReady { .. } => "rollout_ready",
+            VerifyCheck::Command { .. } => "command",
+            VerifyCheck::Provided(p) => &p.kind.value,
+        }
+    }
 }
 
 /// What a passing run of a `command` check looks like.
@@ -359,25 +430,4 @@ impl ExitCodes {
             ExitCodes::Several(codes) => codes.clone(),
         }
     }
-}
-
-impl VerifyCheck {
-    /// Whether the check compares workers in pairs (and so needs two workers and their facts).
-    pub fn is_pairwise(&self) -> bool {
-        matches!(self, VerifyCheck::RouteEvidence { .. } | VerifyCheck::PodMatrix { .. })
-    }
-
-    /// Whether the check runs on this machine rather than on the lab's hosts (a cloud's API).
-    pub fn runs_here(&self) -> bool {
-        matches!(self, VerifyCheck::GceRoutes {})
-    }
-
-    /// Whether the check is judged from the workers' gathered facts.
-    pub fn needs_worker_facts(&self) -> bool {
-        self.is_pairwise() || matches!(self, VerifyCheck::FlannelState {})
-    }
-}
-
-fn default_ping_count() -> u32 {
-    2
 }

@@ -124,7 +124,10 @@ impl ResultsJson<'_> {
 
 /// The chapters in effect, with chapter 11's template variables (`crate::pod_network`).
 pub fn course() -> crate::course::Course {
-    crate::course::Course::from_env(Some(crate::pod_network::variables::template_variables))
+    crate::course::Course::from_env(
+        Some(crate::pod_network::variables::template_variables),
+        crate::pod_network::checks::KINDS,
+    )
 }
 
 /// The inventory in effect (`-i`, else the lookup order), loaded and linted; warnings are printed.

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::chapter::Chapter;
-use crate::chapter::schema::{RouteExpectation, Target, VerifyCheck};
+use crate::chapter::schema::{Target, VerifyCheck};
 use crate::error::Error;
 use crate::template::Located;
 use serde_saphyr::Spanned;
@@ -179,29 +179,24 @@ fn checks_in_words(chapter: &Chapter, variant: &crate::chapter::Variant) -> Vec<
             .render_command(&chapter.file, Located::from(text), &sample)
             .unwrap_or_else(|_| text.value.clone())
     };
-    variant.verify.iter().map(|c| describe_check(c, &shown)).collect()
+    variant.verify.iter().map(|c| describe_check(chapter, c, &shown)).collect()
 }
 
-fn describe_check(check: &VerifyCheck, shown: &dyn Fn(&Spanned<String>) -> String) -> String {
+fn describe_check(
+    chapter: &Chapter,
+    check: &VerifyCheck,
+    shown: &dyn Fn(&Spanned<String>) -> String,
+) -> String {
     match check {
-        VerifyCheck::RouteEvidence { expect } => format!(
-            "route evidence ({})",
-            match expect {
-                RouteExpectation::ViaPeer => "via the other worker",
-                RouteExpectation::ViaGateway => "via the VPC gateway",
-                RouteExpectation::ViaFlannel => "via flannel.1",
-            }
-        ),
-        VerifyCheck::PodMatrix { count } => format!("pod-to-pod matrix ({count} pings per pair)"),
         VerifyCheck::RolloutReady { namespace, daemonset } => {
             format!("daemonset {}/{} ready", shown(namespace), shown(daemonset))
-        }
-        VerifyCheck::GceRoutes {} => "GCE routes present".to_string(),
-        VerifyCheck::FlannelState {} => {
-            "flannel.1 on the lab address, subnet in the cluster CIDR".to_string()
         }
         VerifyCheck::Command { name, target, .. } => {
             format!("{} (on {})", name.value, target.as_str())
         }
+        VerifyCheck::Provided(p) => match chapter.provided_kind(check) {
+            Some(kind) => (kind.describe)(p),
+            None => p.kind.value.clone(),
+        },
     }
 }

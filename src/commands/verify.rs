@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use crate::chapter::schema::VerifyCheck;
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::commands::lab::{Lab, print_unreachable};
 use crate::error::{EXIT_FAILED, EXIT_UNREACHABLE, Error};
@@ -58,13 +57,13 @@ pub fn verify_lab(
     let variant = lab.variant(Some(&variant), true)?;
     let log =
         RunLog::open(&lab.state_dir.logs(), "verify").echoing(global.verbose, global.sink.clone());
-    let hosts = hosts_needed(variant, &lab.inventory);
+    let hosts = hosts_needed(&lab.chapter, variant, &lab.inventory);
     let runtime = crate::runner::runtime()?;
     let (report, unreachable, interrupted) = runtime.block_on(async {
         let interrupt = Interrupt::listen();
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
         // Pairwise checks go in four steps on every worker; other checks in one per host.
-        let pairwise = variant.verify.iter().any(VerifyCheck::is_pairwise);
+        let pairwise = lab.chapter.pairwise(variant);
         let workers: Vec<(String, u64)> = if pairwise {
             lab.inventory.workers().map(|n| (n.name.clone(), 4)).collect()
         } else {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use include_dir::{Dir, include_dir};
 
-use crate::chapter::Chapter;
+use crate::chapter::{Chapter, VerifyKinds};
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, closest};
 use crate::template::TemplateSource;
@@ -36,19 +36,33 @@ pub enum Catalog {
 pub struct Course {
     pub catalog: Catalog,
     pub variables: Option<VariablesFn>,
+    /// The verify check kinds that the chapters' own Rust provides.
+    pub verify_kinds: VerifyKinds,
 }
 
 impl Course {
-    /// The catalog in effect ([`Catalog::from_env`]) with `variables`.
-    pub fn from_env(variables: Option<VariablesFn>) -> Self {
-        Course { catalog: Catalog::from_env(), variables }
+    /// The catalog in effect ([`Catalog::from_env`]) with what the chapters' Rust provides.
+    pub fn from_env(variables: Option<VariablesFn>, verify_kinds: VerifyKinds) -> Self {
+        Course { catalog: Catalog::from_env(), variables, verify_kinds }
     }
 
     /// Loads and checks the chapter called `name`, or the chapter file at path `name`, with the
     /// course's variables, and checks that every variant renders for the example lab.
     pub fn load(&self, name: &str) -> Result<Chapter, Error> {
-        let mut chapter = self.catalog.read(name)?;
+        self.prepare(self.catalog.read(name)?)
+    }
+
+    /// A chapter read on its own, made ready for use: with what the chapters' Rust provides,
+    /// its provided checks read, and every variant rendered for the example lab.
+    pub fn prepare(&self, mut chapter: Chapter) -> Result<Chapter, Error> {
         chapter.variables = self.variables;
+        chapter.verify_kinds = self.verify_kinds;
+        let mut problems = chapter.check_provided();
+        match problems.len() {
+            0 => {}
+            1 => return Err(Error::Input(problems.remove(0))),
+            _ => return Err(Error::Inputs(problems)),
+        }
         check_renders(&chapter)?;
         Ok(chapter)
     }

@@ -178,7 +178,7 @@ pub fn lab_warnings(
         || variant.verify.iter().any(|c| match c {
             VerifyCheck::Command { target, .. } => needs_controller(*target),
             VerifyCheck::RolloutReady { .. } => true,
-            _ => false,
+            VerifyCheck::Provided(_) => false,
         });
     if on_controller && inventory.controllers().next().is_none() && inventory.kubeconfig.is_none() {
         warnings.push(
@@ -190,7 +190,7 @@ pub fn lab_warnings(
             .with_help("add a node with `role: controller` (KTHW calls it `server`)"),
         );
     }
-    let pairwise = variant.verify.iter().any(VerifyCheck::is_pairwise)
+    let pairwise = chapter.pairwise(variant)
         || variant.steps.iter().any(|s| s.for_each == Some(ForEach::Peers));
     let workers = inventory.workers().count();
     if pairwise && workers < 2 {

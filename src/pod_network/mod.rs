@@ -4,6 +4,7 @@
 //! about this chapter; this folder builds on it, and the commands hand it in where a chapter-11
 //! check or setting is needed. See docs/architecture.md, "Layers (folders)".
 
+pub mod checks;
 pub mod flannel;
 pub mod gce;
 pub mod settings;

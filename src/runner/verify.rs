@@ -11,6 +11,7 @@ use futures::future::LocalBoxFuture;
 
 use super::join_bounded;
 
+use crate::chapter::provided::RunsOn;
 use crate::chapter::schema::{Target, VerifyCheck};
 use crate::chapter::{Chapter, Variant};
 use crate::connector::{CommandOutput, CommandSpec, Connection};
@@ -33,9 +34,10 @@ pub const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 pub type ChapterChecks =
     for<'v> fn(&'v Verifier<'v>) -> LocalBoxFuture<'v, Result<Report, Diagnostic>>;
 
-/// The hosts verify needs for `variant`: every worker, plus the hosts of its host checks.
-pub fn hosts_needed(variant: &Variant, inventory: &Inventory) -> Vec<HostRef> {
-    let mut hosts: Vec<HostRef> = if variant.verify.iter().any(VerifyCheck::needs_worker_facts) {
+/// The hosts verify needs for `variant`: every worker when a check of the chapter's own runs
+/// on the workers, plus the hosts of its host checks.
+pub fn hosts_needed(chapter: &Chapter, variant: &Variant, inventory: &Inventory) -> Vec<HostRef> {
+    let mut hosts: Vec<HostRef> = if chapter.runs_on(variant, RunsOn::Workers) {
         inventory.workers().map(|n| HostRef::Node(n.name.clone())).collect()
     } else {
         Vec::new()
@@ -57,8 +59,11 @@ pub fn hosts_needed(variant: &Variant, inventory: &Inventory) -> Vec<HostRef> {
                     add(h);
                 }
             }
-            c if c.runs_here() => add(HostRef::Local),
-            _ => {}
+            VerifyCheck::Provided(_) => {
+                if chapter.provided_kind(check).is_some_and(|k| k.runs_on == RunsOn::ThisMachine) {
+                    add(HostRef::Local);
+                }
+            }
         }
     }
     hosts
@@ -103,7 +108,7 @@ impl Verifier<'_> {
     /// Progress: every host verify needs is done.
     pub fn finish_hosts(&self) {
         if let Some(progress) = self.progress {
-            for host in hosts_needed(self.variant, self.inventory) {
+            for host in hosts_needed(self.chapter, self.variant, self.inventory) {
                 progress.finish(host.name(), "done");
             }
         }

@@ -10,14 +10,13 @@ use comfy_table::{CellAlignment, Table, presets};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
-use crate::chapter::schema::RouteExpectation;
-
 /// Everything verify found, for every ordered pair of workers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub chapter: String,
-    /// What the route evidence expects, when the chapter checks it.
-    pub expectation: Option<RouteExpectation>,
+    /// What a pair's evidence is checked against, in the chapter's words (`via-peer`), when
+    /// the chapter says.
+    pub expectation: Option<String>,
     /// True when there was something to check and every check passed.
     pub passed: bool,
     /// Whether the chapter compares workers in pairs (route evidence, ping matrix); when not,
@@ -180,7 +179,7 @@ impl Report {
     /// Builds a report from its pairs: the summary, `passed` and the diagnosis groups.
     pub fn new(
         chapter: &str,
-        expectation: Option<RouteExpectation>,
+        expectation: Option<String>,
         nodes: Vec<String>,
         pairs: Vec<PairResult>,
     ) -> Report {

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use comfy_table::{Cell, Table, presets};
 
-use crate::chapter::schema::{RouteExpectation, Target};
+use crate::chapter::schema::Target;
 use crate::chapter::{Chapter, Cloud, Variant, VerifyCheck};
 use crate::cli::GlobalArgs;
 use crate::error::Error;
@@ -166,10 +166,12 @@ pub fn not_hostable(variant: &Variant) -> Option<String> {
 /// vagrant shape, the sandbox's default (docs/chapters.md, "Testing a chapter: labctl test").
 pub fn fitting_shape(chapter: &Chapter, variant: &Variant) -> Shape {
     let name = &variant.name.value;
-    let via_gateway = variant
-        .verify
-        .iter()
-        .any(|c| matches!(c, VerifyCheck::RouteEvidence { expect: RouteExpectation::ViaGateway }));
+    let via_gateway = variant.verify.iter().any(|c| match c {
+        VerifyCheck::Provided(p) => {
+            chapter.provided_kind(c).and_then(|k| (k.shape)(p)) == Some("gce")
+        }
+        _ => false,
+    });
     let defaults = &chapter.spec.default_variant;
     let gce_only = &defaults.gce.value == name
         && &defaults.ssh.value != name

@@ -18,10 +18,10 @@ use std::net::Ipv4Addr;
 
 use super::plan::{Probe, ProbePlan};
 use super::probe::{self, Attach, CheckOutput, PingOutcome};
-use crate::chapter::schema::RouteExpectation;
 use crate::facts::iptables::{ConnState, Drop, Packet, Verdict};
 use crate::facts::{HostFacts, NodeFacts, Route, RouteGet, RouteKind, RoutePath, flannel};
 use crate::inventory::Node;
+use crate::pod_network::checks::RouteExpectation;
 use crate::verify::report::{CheckResult, Diagnosis, DiagnosisCode, PairResult, Report};
 
 /// Everything observed on one worker.
@@ -61,7 +61,7 @@ pub fn diagnose(input: &VerifyInput) -> Report {
         }
     }
     let nodes = input.workers.iter().map(|w| w.node.name.clone()).collect();
-    Report::new(input.chapter, input.expectation, nodes, pairs)
+    Report::new(input.chapter, input.expectation.map(|e| e.as_str().to_string()), nodes, pairs)
 }
 
 /// The context shared by all pairs.

@@ -15,9 +15,9 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use super::probe::{self, Attach, CheckSpec, SetupOutput, SetupSpec};
-use crate::chapter::schema::RouteExpectation;
 use crate::facts::HostFacts;
 use crate::inventory::Node;
+use crate::pod_network::checks::RouteExpectation;
 use crate::verify::owner::Owner;
 
 /// The probes of one verify run, in inventory order.

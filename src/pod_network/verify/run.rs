@@ -11,11 +11,12 @@ use futures::future::LocalBoxFuture;
 use super::probe::{self, SetupOutput};
 use super::{CheckOutput, CidrSource, ProbePlan, VerifyInput, WorkerRun, diagnose};
 use crate::chapter::Variant;
-use crate::chapter::schema::{RouteExpectation, VerifyCheck};
+use crate::chapter::provided::RunsOn;
 use crate::connector::CommandSpec;
 use crate::diagnostic::Diagnostic;
 use crate::facts::{HostFacts, NodeFacts};
 use crate::inventory::{Inventory, Node};
+use crate::pod_network::checks::{PodCheck, RouteExpectation};
 use crate::runner::execute::describe_failure;
 use crate::runner::join_bounded;
 use crate::runner::verify::{SCRIPT_TIMEOUT, Verifier};
@@ -24,11 +25,7 @@ use crate::verify::{HostCheck, Report};
 /// Verifies a variant of chapter 11: in pairs when it checks pairs, else per host.
 pub fn run<'v>(v: &'v Verifier<'v>) -> LocalBoxFuture<'v, Result<Report, Diagnostic>> {
     Box::pin(async move {
-        if v.variant.verify.iter().any(VerifyCheck::is_pairwise) {
-            pairwise(v).await
-        } else {
-            single_hosts(v).await
-        }
+        if v.chapter.pairwise(v.variant) { pairwise(v).await } else { single_hosts(v).await }
     })
 }
 
@@ -47,8 +44,8 @@ fn known<'f>(workers: &[&Node], facts: &'f [NodeFacts]) -> BTreeMap<String, &'f 
 /// Every check of a variant that compares workers in pairs, judged.
 async fn pairwise(v: &Verifier<'_>) -> Result<Report, Diagnostic> {
     let expectation = expectation(v.variant);
-    let ping_count = v.variant.verify.iter().find_map(|c| match c {
-        VerifyCheck::PodMatrix { count } => Some((*count).max(1)),
+    let ping_count = PodCheck::of(v.variant).into_iter().find_map(|c| match c {
+        PodCheck::PodMatrix { count } => Some(count.max(1)),
         _ => None,
     });
     let workers: Vec<&Node> = v.inventory.workers().collect();
@@ -144,7 +141,7 @@ async fn pairwise(v: &Verifier<'_>) -> Result<Report, Diagnostic> {
 /// A variant whose checks are about single hosts: facts only where a check needs them, each
 /// check on its own hosts, a report per host and check.
 async fn single_hosts(v: &Verifier<'_>) -> Result<Report, Diagnostic> {
-    let workers: Vec<&Node> = if v.variant.verify.iter().any(VerifyCheck::needs_worker_facts) {
+    let workers: Vec<&Node> = if v.chapter.runs_on(v.variant, RunsOn::Workers) {
         v.inventory.workers().collect()
     } else {
         Vec::new()
@@ -163,11 +160,12 @@ async fn host_checks_with_facts(
     facts: &BTreeMap<String, &HostFacts>,
 ) -> Result<Vec<HostCheck>, Diagnostic> {
     let mut results = v.host_checks().await?;
-    if v.variant.verify.iter().any(|c| matches!(c, VerifyCheck::GceRoutes {})) {
+    let checks = PodCheck::of(v.variant);
+    if checks.iter().any(|c| matches!(c, PodCheck::GceRoutes {})) {
         let hint = format!("labctl run {} --variant {}", v.chapter.name(), v.variant.name.value);
         results.extend(crate::pod_network::gce::routes::verify(v.inventory, &hint, v.log).await);
     }
-    if v.variant.verify.iter().any(|c| matches!(c, VerifyCheck::FlannelState {})) {
+    if checks.iter().any(|c| matches!(c, PodCheck::FlannelState {})) {
         results.extend(flannel_state(v.inventory, facts));
     }
     Ok(results)
@@ -314,8 +312,8 @@ fn pod_cidr_checks(plan: &ProbePlan) -> Vec<HostCheck> {
 
 /// The route expectation of `variant`, if it checks route evidence.
 pub fn expectation(variant: &Variant) -> Option<RouteExpectation> {
-    variant.verify.iter().find_map(|c| match c {
-        VerifyCheck::RouteEvidence { expect } => Some(*expect),
+    PodCheck::of(variant).into_iter().find_map(|c| match c {
+        PodCheck::RouteEvidence { expect } => Some(expect),
         _ => None,
     })
 }

@@ -6,11 +6,11 @@
 
 use std::net::Ipv4Addr;
 
-use crate::chapter::schema::RouteExpectation;
 use crate::facts::flannel::{FlannelFacts, SubnetEnv, VxlanLink};
 use crate::facts::routes::{Destination, RouteKind};
 use crate::facts::{HostFacts, InterfaceAddress, Link, Route, RouteGet, RoutePath};
 use crate::inventory::{Node, Role};
+use crate::pod_network::checks::RouteExpectation;
 
 use super::diagnosis::{VerifyInput, WorkerRun, diagnose};
 use super::plan::ProbePlan;
