@@ -19,8 +19,8 @@ use labctl::facts::NodeFacts;
 use labctl::facts::{HostFacts, host};
 use labctl::inventory::{Node, Role};
 use labctl::pod_network::checks::RouteExpectation;
+use labctl::pod_network::verify::codes;
 use labctl::pod_network::verify::{self, ProbePlan, VerifyInput, WorkerRun, probe};
-use labctl::verify::DiagnosisCode;
 
 fn run(program: &str, args: &[&str]) -> std::process::Output {
     Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"))
@@ -234,11 +234,11 @@ fn probe_pods_ping_once_routes_exist_and_leave_nothing_behind() {
     assert!(!before.passed, "{}", before.render_text(true));
     let ab = before.pair(&a.node.name, &b.node.name).unwrap();
     assert_eq!(
-        ab.route_evidence.as_ref().unwrap().evidence,
+        ab.check("route-evidence").unwrap().evidence,
         "RTNETLINK answers: Network is unreachable"
     );
-    assert!(!ab.data_plane.as_ref().unwrap().passed);
-    assert_eq!(ab.diagnoses[0].code, DiagnosisCode::NoRoute);
+    assert!(!ab.check("data-plane").unwrap().passed);
+    assert_eq!(ab.diagnoses[0].code, codes::NO_ROUTE);
 
     // The static variant's routes, by hand.
     a.sh_ok("ip route add 10.200.1.0/24 via 10.240.0.21");
@@ -247,7 +247,7 @@ fn probe_pods_ping_once_routes_exist_and_leave_nothing_behind() {
     let after = verify(&lab, &plan, &facts, "after-routes");
     assert!(after.passed, "{}", after.render(true, true));
     assert_eq!(
-        after.pair(&a.node.name, &b.node.name).unwrap().route_evidence.as_ref().unwrap().evidence,
+        after.pair(&a.node.name, &b.node.name).unwrap().check("route-evidence").unwrap().evidence,
         "10.200.1.254 via 10.240.0.21 dev lab0 src 10.240.0.20"
     );
     assert_eq!(after.summary_line(), "verify: 2 of 2 pairs pass (4 checks)");

@@ -334,6 +334,9 @@ fn verify_all(
             false => format!("failed  {}", verified.report.first_cause()),
         },
     );
+    // The gradebook's columns of pair checks are chapter 11's, whatever the chapter, so that
+    // its table, CSV and JSON keep one shape (docs/class-json.md).
+    let columns = crate::pod_network::verify::codes::PAIR_KINDS;
     let mut grades = Vec::new();
     let mut outcomes = Vec::new();
     for (env, done) in environments.iter().zip(results) {
@@ -352,15 +355,18 @@ fn verify_all(
                 Err((e, code)) => Err((*code, first_line(e))),
             },
         ));
-        grades.push(Grade::of(Outcome {
-            name: env.name.clone(),
-            inventory: env.inventory.display().to_string(),
-            started: done.started,
-            elapsed: done.elapsed,
-            result,
-        }));
+        grades.push(Grade::of(
+            Outcome {
+                name: env.name.clone(),
+                inventory: env.inventory.display().to_string(),
+                started: done.started,
+                elapsed: done.elapsed,
+                result,
+            },
+            &columns,
+        ));
     }
-    let book = Gradebook::new(made_at, grades);
+    let book = Gradebook::new(made_at, grades, &columns);
     let write = |path: &Path, text: Result<String, String>, what: &str| -> Result<(), Error> {
         let text = text.map_err(|e| Error::failed(format!("cannot write the {what}: {e}")))?;
         crate::atomic_file::write(path, text.as_bytes(), false)

@@ -11,7 +11,7 @@ use comfy_table::{Table, presets};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
-use super::report::{CheckKind, Report};
+use super::report::{PairKind, Report};
 
 /// The whole class.
 #[derive(Debug, Clone, Serialize)]
@@ -20,6 +20,9 @@ pub struct Gradebook {
     pub made_at: String,
     pub summary: ClassSummary,
     pub environments: Vec<Grade>,
+    /// The kinds of pair check that have a column, in order (the chapter's Rust names them).
+    #[serde(skip)]
+    pub columns: Vec<PairKind>,
 }
 
 /// Counts over the class.
@@ -76,10 +79,10 @@ pub struct Grade {
     /// When its verify started, RFC 3339.
     pub started_at: String,
     pub seconds: f64,
-    /// Route evidence checks.
-    pub routes: Count,
-    /// Data plane checks (pod pairs).
-    pub pod_pairs: Count,
+    /// The pair checks of each kind of the gradebook's columns (in JSON, one field each, named
+    /// by the kind: chapter 11's `routes` and `pod_pairs`).
+    #[serde(flatten)]
+    pub pairs: PairCounts,
     pub host_checks: Count,
     /// Every check: passed / total.
     pub score: Count,
@@ -87,6 +90,28 @@ pub struct Grade {
     pub diagnosis: Option<String>,
     /// The full report, when the environment could be checked.
     pub report: Option<Report>,
+}
+
+/// Counts of pair checks, by kind.
+#[derive(Debug, Clone, Default)]
+pub struct PairCounts(pub Vec<(PairKind, Count)>);
+
+impl Serialize for PairCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (kind, count) in &self.0 {
+            map.serialize_entry(kind.count_field, count)?;
+        }
+        map.end()
+    }
+}
+
+impl PairCounts {
+    /// The counts of every kind.
+    pub fn counts(&self) -> impl Iterator<Item = Count> + '_ {
+        self.0.iter().map(|(_, c)| *c)
+    }
 }
 
 /// What verifying one environment gave.
@@ -100,8 +125,8 @@ pub struct Outcome {
 }
 
 impl Grade {
-    /// The row of `outcome`.
-    pub fn of(outcome: Outcome) -> Grade {
+    /// The row of `outcome`, with a count for each kind of pair check in `columns`.
+    pub fn of(outcome: Outcome, columns: &[PairKind]) -> Grade {
         let seconds = (outcome.elapsed.as_secs_f64() * 10.0).round() / 10.0;
         let started_at = outcome.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         match outcome.result {
@@ -112,32 +137,30 @@ impl Grade {
                 exit_code,
                 started_at,
                 seconds,
-                routes: Count::default(),
-                pod_pairs: Count::default(),
+                pairs: PairCounts(columns.iter().map(|k| (*k, Count::default())).collect()),
                 host_checks: Count::default(),
                 score: Count::default(),
                 diagnosis: Some(error.lines().next().unwrap_or_default().to_string()),
                 report: None,
             },
             Ok((report, exit_code)) => {
-                let count = |kind: CheckKind| {
-                    let checks: Vec<bool> = report
-                        .pairs
+                let pairs = PairCounts(
+                    columns
                         .iter()
-                        .filter_map(|p| p.check(kind))
-                        .map(|c| c.passed)
-                        .collect();
-                    Count { passed: checks.iter().filter(|c| **c).count(), total: checks.len() }
-                };
-                let routes = count(CheckKind::RouteEvidence);
-                let pod_pairs = count(CheckKind::DataPlane);
+                        .map(|k| {
+                            let (passed, total) = report.pair_count(k.name);
+                            (*k, Count { passed, total })
+                        })
+                        .collect(),
+                );
                 let host_checks = Count {
                     passed: report.host_checks.iter().filter(|c| c.passed).count(),
                     total: report.host_checks.len(),
                 };
+                let all: Vec<Count> = pairs.counts().chain([host_checks]).collect();
                 let score = Count {
-                    passed: routes.passed + pod_pairs.passed + host_checks.passed,
-                    total: routes.total + pod_pairs.total + host_checks.total,
+                    passed: all.iter().map(|c| c.passed).sum(),
+                    total: all.iter().map(|c| c.total).sum(),
                 };
                 let interrupted = exit_code == crate::error::EXIT_INTERRUPTED;
                 let diagnosis = (!report.passed || interrupted).then(|| {
@@ -157,8 +180,7 @@ impl Grade {
                     exit_code,
                     started_at,
                     seconds,
-                    routes,
-                    pod_pairs,
+                    pairs,
                     host_checks,
                     score,
                     diagnosis,
@@ -171,7 +193,13 @@ impl Grade {
 
 impl Gradebook {
     /// The gradebook of `grades`, in the class file's order.
-    pub fn new(made_at: DateTime<FixedOffset>, environments: Vec<Grade>) -> Gradebook {
+    /// The gradebook of `environments`, with a column for each kind of pair check in
+    /// `columns` (as their grades were made with).
+    pub fn new(
+        made_at: DateTime<FixedOffset>,
+        environments: Vec<Grade>,
+        columns: &[PairKind],
+    ) -> Gradebook {
         let with = |s: Status| environments.iter().filter(|g| g.status == s).count();
         Gradebook {
             made_at: made_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -182,6 +210,7 @@ impl Gradebook {
                 errors: with(Status::Error),
             },
             environments,
+            columns: columns.to_vec(),
         }
     }
 
@@ -199,29 +228,22 @@ impl Gradebook {
         let mut table = Table::new();
         table.load_style(presets::NOTHING);
         table.force_no_tty();
-        table.set_header([
-            "ENVIRONMENT",
-            "RESULT",
-            "ROUTES",
-            "POD PAIRS",
-            "HOST CHECKS",
-            "SCORE",
-            "TIME",
-            "DIAGNOSIS",
-        ]);
+        let mut header = vec!["ENVIRONMENT".to_string(), "RESULT".into()];
+        header.extend(self.columns.iter().map(|k| k.column.to_uppercase()));
+        header.extend(["HOST CHECKS", "SCORE", "TIME", "DIAGNOSIS"].map(String::from));
+        table.set_header(header);
         for g in &self.environments {
             let cell =
                 |c: Count| if g.status == Status::Error { "-".into() } else { c.to_string() };
-            table.add_row([
-                g.name.clone(),
-                g.status.word().to_string(),
-                cell(g.routes),
-                cell(g.pod_pairs),
+            let mut row = vec![g.name.clone(), g.status.word().to_string()];
+            row.extend(g.pairs.counts().map(cell));
+            row.extend([
                 cell(g.host_checks),
                 cell(g.score),
                 format!("{:.1} s", g.seconds),
                 g.diagnosis.clone().unwrap_or_default(),
             ]);
+            table.add_row(row);
         }
         format!("{}\n{}\n", crate::output::summary::flush_left(&table), self.summary_line())
     }
@@ -229,46 +251,44 @@ impl Gradebook {
     /// One row per environment (`--csv FILE`), for a spreadsheet or an LMS.
     pub fn render_csv(&self) -> Result<String, csv::Error> {
         let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record([
-            "environment",
-            "passed",
-            "status",
-            "score",
-            "checks_passed",
-            "checks_total",
-            "routes_passed",
-            "routes_total",
-            "pod_pairs_passed",
-            "pod_pairs_total",
-            "host_checks_passed",
-            "host_checks_total",
-            "seconds",
-            "exit_code",
-            "diagnosis",
-        ])?;
+        let mut header: Vec<String> =
+            ["environment", "passed", "status", "score", "checks_passed", "checks_total"]
+                .map(String::from)
+                .to_vec();
+        for kind in &self.columns {
+            header.push(format!("{}_passed", kind.count_field));
+            header.push(format!("{}_total", kind.count_field));
+        }
+        header.extend(
+            ["host_checks_passed", "host_checks_total", "seconds", "exit_code", "diagnosis"]
+                .map(String::from),
+        );
+        w.write_record(&header)?;
         for g in &self.environments {
             let score = if g.score.total == 0 {
                 "0.00".to_string()
             } else {
                 format!("{:.2}", g.score.passed as f64 / g.score.total as f64)
             };
-            w.write_record([
+            let mut record = vec![
                 g.name.clone(),
                 (g.status == Status::Passed).to_string(),
                 g.status.word().to_string(),
                 score,
                 g.score.passed.to_string(),
                 g.score.total.to_string(),
-                g.routes.passed.to_string(),
-                g.routes.total.to_string(),
-                g.pod_pairs.passed.to_string(),
-                g.pod_pairs.total.to_string(),
+            ];
+            for c in g.pairs.counts() {
+                record.extend([c.passed.to_string(), c.total.to_string()]);
+            }
+            record.extend([
                 g.host_checks.passed.to_string(),
                 g.host_checks.total.to_string(),
                 format!("{:.1}", g.seconds),
                 g.exit_code.to_string(),
                 g.diagnosis.clone().unwrap_or_default(),
-            ])?;
+            ]);
+            w.write_record(&record)?;
         }
         let bytes = w.into_inner().map_err(|e| e.into_error())?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -334,6 +354,8 @@ struct PageContext {
     title: String,
     made_at: String,
     summary: Option<String>,
+    /// The grid's columns of pair checks.
+    columns: Vec<&'static str>,
     grid: Vec<GridRow>,
     labs: Vec<LabSection>,
 }
@@ -382,7 +404,7 @@ impl PageContext {
                 GridRow {
                     name: g.name.clone(),
                     status: g.status.word(),
-                    cells: vec![cell(g.routes), cell(g.pod_pairs), cell(g.host_checks)],
+                    cells: g.pairs.counts().chain([g.host_checks]).map(cell).collect(),
                     score: if g.status == Status::Error { "-".into() } else { g.score.to_string() },
                     seconds: format!("{:.1} s", g.seconds),
                     diagnosis: g.diagnosis.clone().unwrap_or_default(),
@@ -410,6 +432,7 @@ impl PageContext {
             title: "labctl verify: class".into(),
             made_at: book.made_at.clone(),
             summary: Some(book.summary_line()),
+            columns: book.columns.iter().map(|k| k.column).collect(),
             grid,
             labs,
         }
@@ -421,6 +444,7 @@ impl PageContext {
             title: format!("labctl verify: {name}"),
             made_at: made_at.to_string(),
             summary: None,
+            columns: Vec::new(),
             grid: Vec::new(),
             labs: vec![LabSection::of(report, name, status)],
         }
@@ -494,7 +518,7 @@ section { border-top: 2px solid #ddd; margin-top: 2em; }
 <p>Made at <time id="made-at">{{ made_at }}</time>.{% if summary %} <span id="summary">{{ summary }}</span>{% endif %}</p>
 {% if grid %}
 <table id="grid">
-<thead><tr><th>environment</th><th>result</th><th>routes</th><th>pod pairs</th><th>host checks</th><th>score</th><th>time</th><th>diagnosis</th></tr></thead>
+<thead><tr><th>environment</th><th>result</th>{% for c in columns %}<th>{{ c }}</th>{% endfor %}<th>host checks</th><th>score</th><th>time</th><th>diagnosis</th></tr></thead>
 <tbody>
 {% for row in grid %}<tr data-env="{{ row.name }}"><td><a href="#env-{{ row.name }}">{{ row.name }}</a></td><td class="status-{{ row.status }}">{{ row.status }}</td>{% for cell in row.cells %}<td class="{{ cell[1] }}">{{ cell[0] }}</td>{% endfor %}<td>{{ row.score }}</td><td>{{ row.seconds }}</td><td>{{ row.diagnosis }}</td></tr>
 {% endfor %}</tbody>
@@ -548,16 +572,21 @@ mod tests {
             elapsed: Duration::from_millis(420),
             result,
         };
+        let columns = crate::pod_network::verify::codes::PAIR_KINDS;
         Gradebook::new(
             at(),
             vec![
-                Grade::of(outcome("alice", Ok((Lab::static_routes(2).report(), 0)))),
-                Grade::of(outcome("bob", Ok((broken.report(), 1)))),
-                Grade::of(outcome(
-                    "carol",
-                    Err(("inventory `envs/carol/labctl.yaml` not found".into(), 2)),
-                )),
+                Grade::of(outcome("alice", Ok((Lab::static_routes(2).report(), 0))), &columns),
+                Grade::of(outcome("bob", Ok((broken.report(), 1))), &columns),
+                Grade::of(
+                    outcome(
+                        "carol",
+                        Err(("inventory `envs/carol/labctl.yaml` not found".into(), 2)),
+                    ),
+                    &columns,
+                ),
             ],
+            &columns,
         )
     }
 

@@ -10,5 +10,5 @@ pub mod owner;
 pub mod report;
 
 pub use report::{
-    CheckKind, CheckResult, Diagnosis, DiagnosisCode, HostCheck, PairResult, Report, Summary,
+    CheckResult, Diagnosis, DiagnosisCode, HostCheck, PairKind, PairResult, Report, Summary,
 };

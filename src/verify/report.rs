@@ -1,8 +1,10 @@
 //! The result of verify and its three renderings: text for people, JSON for programs
 //! (`--output json`, documented in `docs/verify-json.md`), JUnit XML for graders and CI.
 //!
-//! The model is built by chapter 11's diagnosis (`crate::pod_network::verify::diagnose`) or from host checks alone; rendering is pure and deterministic,
-//! so tests compare whole outputs.
+//! The model is checks with evidence and diagnoses. A chapter's own Rust may add checks
+//! between pairs of nodes, of kinds it names ([`PairKind`]), which are shown as a node × node
+//! matrix; a chapter of data has host checks alone. Rendering is pure and deterministic, so
+//! tests compare whole outputs.
 
 use std::net::Ipv4Addr;
 
@@ -97,21 +99,51 @@ pub struct Summary {
     pub checks_passed: usize,
 }
 
-/// One ordered pair: can `from`'s pods reach `to`'s?
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One ordered pair of nodes and the checks between them.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PairResult {
     pub from: String,
     pub to: String,
-    /// `to`'s probe address, when it has one.
+    /// The address on `to` the checks aim at, when it has one.
     pub destination: Option<Ipv4Addr>,
     /// True when every check of the pair passed.
     pub passed: bool,
-    /// `ip route get <destination>` on `from`; absent when the chapter does not check it.
-    pub route_evidence: Option<CheckResult>,
-    /// The ping from `from`'s probe to `to`'s; absent when the chapter does not check it.
-    pub data_plane: Option<CheckResult>,
+    /// Every kind of pair check the chapter has, in its order, with the result when the
+    /// variant checks it (in JSON, one field per kind, `null` when not checked).
+    pub checks: Vec<(PairKind, Option<CheckResult>)>,
     /// Why the pair fails (empty when it passes).
     pub diagnoses: Vec<Diagnosis>,
+}
+
+impl Serialize for PairResult {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(5 + self.checks.len()))?;
+        map.serialize_entry("from", &self.from)?;
+        map.serialize_entry("to", &self.to)?;
+        map.serialize_entry("destination", &self.destination)?;
+        map.serialize_entry("passed", &self.passed)?;
+        for (kind, result) in &self.checks {
+            map.serialize_entry(kind.key, result)?;
+        }
+        map.serialize_entry("diagnoses", &self.diagnoses)?;
+        map.end()
+    }
+}
+
+/// A kind of check between two nodes, named by the chapter whose Rust makes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PairKind {
+    /// Its name in `checks[].kind` and JUnit, e.g. `data-plane`.
+    pub name: &'static str,
+    /// Its field in a pair's JSON, e.g. `data_plane`.
+    pub key: &'static str,
+    /// Its word in a line of the text, e.g. `ping `.
+    pub label: &'static str,
+    /// Its column in a class's gradebook, e.g. `pod pairs`.
+    pub column: &'static str,
+    /// Its count's field in the gradebook's JSON and CSV, e.g. `pod_pairs`.
+    pub count_field: &'static str,
 }
 
 /// One check of one pair.
@@ -137,30 +169,15 @@ pub struct PairName {
     pub to: String,
 }
 
-/// The kinds of check, one JUnit test suite each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckKind {
-    RouteEvidence,
-    DataPlane,
-}
-
-impl CheckKind {
-    /// The name used in JUnit and text output.
-    pub fn name(self) -> &'static str {
-        match self {
-            CheckKind::RouteEvidence => "route-evidence",
-            CheckKind::DataPlane => "data-plane",
-        }
-    }
-}
-
 impl PairResult {
-    /// The pair's result of one kind of check.
-    pub fn check(&self, kind: CheckKind) -> Option<&CheckResult> {
-        match kind {
-            CheckKind::RouteEvidence => self.route_evidence.as_ref(),
-            CheckKind::DataPlane => self.data_plane.as_ref(),
-        }
+    /// The pair's result of the kind called `name`, when it was checked.
+    pub fn check(&self, name: &str) -> Option<&CheckResult> {
+        self.checks.iter().find(|(k, _)| k.name == name).and_then(|(_, r)| r.as_ref())
+    }
+
+    /// The pair's checks that were made, in the chapter's order.
+    pub fn made(&self) -> impl Iterator<Item = (PairKind, &CheckResult)> {
+        self.checks.iter().filter_map(|(k, r)| r.as_ref().map(|r| (*k, r)))
     }
 }
 
@@ -176,18 +193,17 @@ const EMOJI: Symbols = Symbols { pass: "✅", fail: "❌", diagonal: "—", arro
 const PLAIN: Symbols = Symbols { pass: "ok  ", fail: "FAIL", diagonal: "-", arrow: "->" };
 
 impl Report {
-    /// Builds a report from its pairs: the summary, `passed` and the diagnosis groups.
+    /// Builds a report from its pairs: the summary, `passed` and the diagnosis groups. With
+    /// no pairs, `nothing_to_check` says why (unknown is never a pass).
     pub fn new(
         chapter: &str,
         expectation: Option<String>,
         nodes: Vec<String>,
         pairs: Vec<PairResult>,
+        nothing_to_check: Diagnosis,
     ) -> Report {
-        let checks: Vec<&CheckResult> = pairs
-            .iter()
-            .flat_map(|p| [p.route_evidence.as_ref(), p.data_plane.as_ref()])
-            .flatten()
-            .collect();
+        let checks: Vec<&CheckResult> =
+            pairs.iter().flat_map(|p| p.made().map(|(_, r)| r)).collect();
         let summary = Summary {
             pairs: pairs.len(),
             pairs_passed: pairs.iter().filter(|p| p.passed).count(),
@@ -218,18 +234,7 @@ impl Report {
             }
         }
         if pairs.is_empty() {
-            // Unknown is never a pass: say why there is nothing to check.
-            let message = match nodes.as_slice() {
-                [] => "the inventory has no workers: there are no pod routes to check".to_string(),
-                [one] => format!(
-                    "the lab has one worker ({one}): pod routes connect two or more, so there is nothing to check"
-                ),
-                _ => "there are no pairs of workers to check".to_string(),
-            };
-            diagnoses.push(DiagnosisGroup {
-                diagnosis: Diagnosis::new(DiagnosisCode::NothingToCheck, message),
-                pairs: Vec::new(),
-            });
+            diagnoses.push(DiagnosisGroup { diagnosis: nothing_to_check, pairs: Vec::new() });
         }
         Report {
             chapter: chapter.to_string(),
@@ -250,10 +255,9 @@ impl Report {
     fn with_checks(mut self) -> Report {
         let mut checks = Vec::new();
         for pair in &self.pairs {
-            for kind in [CheckKind::RouteEvidence, CheckKind::DataPlane] {
-                let Some(result) = pair.check(kind) else { continue };
+            for (kind, result) in pair.made() {
                 checks.push(Check {
-                    kind: kind.name(),
+                    kind: kind.name,
                     name: format!("{} -> {}", pair.from, pair.to),
                     host: pair.from.clone(),
                     peer: Some(pair.to.clone()),
@@ -287,7 +291,7 @@ impl Report {
         if checks.is_empty() {
             diagnoses.push(DiagnosisGroup {
                 diagnosis: Diagnosis {
-                    code: DiagnosisCode::NothingToCheck,
+                    code: DiagnosisCode::NOTHING_TO_CHECK,
                     message: "no check has a host to run on in this lab (the chapter's checks name hosts it does not have)".into(), cause: None,
                 },
                 pairs: Vec::new(),
@@ -408,16 +412,12 @@ impl Report {
         for pair in &self.pairs {
             // Without -v, a failed check shows only when no diagnosis explains its pair.
             let show = verbose || (!pair.passed && pair.diagnoses.is_empty());
-            for kind in [CheckKind::RouteEvidence, CheckKind::DataPlane] {
-                if let Some(check) = pair.check(kind).filter(|c| show && (verbose || !c.passed)) {
+            for (kind, check) in pair.made() {
+                if show && (verbose || !check.passed) {
                     let mark = if check.passed { sym.pass } else { sym.fail };
-                    let label = match kind {
-                        CheckKind::RouteEvidence => "route",
-                        CheckKind::DataPlane => "ping ",
-                    };
                     out.push_str(&format!(
-                        "{mark} {label} {} {} {}: {}\n",
-                        pair.from, sym.arrow, pair.to, check.evidence
+                        "{mark} {} {} {} {}: {}\n",
+                        kind.label, pair.from, sym.arrow, pair.to, check.evidence
                     ));
                     listed = true;
                 }
@@ -550,6 +550,26 @@ impl Report {
         grid(table)
     }
 
+    /// The kinds of pair check made, in the chapter's order.
+    pub fn pair_kinds(&self) -> Vec<PairKind> {
+        let mut kinds: Vec<PairKind> = Vec::new();
+        for pair in &self.pairs {
+            for (kind, _) in pair.made() {
+                if !kinds.contains(&kind) {
+                    kinds.push(kind);
+                }
+            }
+        }
+        kinds
+    }
+
+    /// The pair checks of the kind called `name`: how many passed, of how many.
+    pub fn pair_count(&self, name: &str) -> (usize, usize) {
+        let checks: Vec<bool> =
+            self.pairs.iter().filter_map(|p| p.check(name)).map(|c| c.passed).collect();
+        (checks.iter().filter(|c| **c).count(), checks.len())
+    }
+
     /// Pretty-printed JSON (`--output json`).
     pub fn render_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report serializes to JSON")
@@ -572,10 +592,10 @@ impl Report {
         let prefix = env.map(|e| format!("{e}/")).unwrap_or_default();
         let class = env.map(|e| format!("{e}.")).unwrap_or_default();
         let mut suites = Vec::new();
-        for kind in [CheckKind::RouteEvidence, CheckKind::DataPlane] {
-            let mut suite = TestSuite::new(format!("{prefix}{}", kind.name()));
+        for kind in self.pair_kinds() {
+            let mut suite = TestSuite::new(format!("{prefix}{}", kind.name));
             for pair in &self.pairs {
-                let Some(check) = pair.check(kind) else { continue };
+                let Some(check) = pair.check(kind.name) else { continue };
                 let status = if check.passed {
                     TestCaseStatus::success()
                 } else {
@@ -593,7 +613,7 @@ impl Report {
                     status
                 };
                 let mut case = TestCase::new(format!("{} -> {}", pair.from, pair.to), status);
-                case.set_classname(format!("{class}{}.{}", self.chapter, kind.name()));
+                case.set_classname(format!("{class}{}.{}", self.chapter, kind.name));
                 if check.passed {
                     case.set_system_out(check.evidence.clone());
                 }
@@ -656,32 +676,15 @@ impl Diagnosis {
     }
 }
 
-/// The kinds of diagnosis (stable names in JSON).
+/// The kind of a diagnosis, a stable name in JSON (`no-route`): the core's own below, the
+/// rest named by the chapter whose Rust diagnoses (each documented in docs/verify-json.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DiagnosisCode {
-    NodeUnreachable,
-    FactsUnreadable,
-    NoPodCidr,
-    DuplicatePodCidr,
-    ProbeFailed,
-    NoRoute,
-    RouteDrops,
-    WrongNextHop,
-    NoDefaultGateway,
-    FlannelMissing,
-    FlannelOnNatInterface,
-    FlannelWrongInterface,
-    IpForwardOff,
-    ReturnPath,
-    GatewayDrops,
-    PacketsLost,
-    PodCidrMismatch,
-    ForwardPolicyDrop,
-    ForwardRuleDrops,
-    MtuTooLarge,
-    PodUnanswered,
-    NothingToCheck,
+#[serde(transparent)]
+pub struct DiagnosisCode(pub &'static str);
+
+impl DiagnosisCode {
+    /// The lab has nothing the chapter's checks can run on.
+    pub const NOTHING_TO_CHECK: DiagnosisCode = DiagnosisCode("nothing-to-check");
 }
 
 #[cfg(test)]
@@ -786,8 +789,7 @@ verify: 2 of 6 pairs fail (3 of 12 checks failed)
 
     #[test]
     fn one_worker_is_nothing_to_check_and_says_so() {
-        let report =
-            Report::new("11-pod-network-routes", None, vec!["worker-0".into()], Vec::new());
+        let report = Lab::static_routes(1).report();
         assert!(!report.passed);
         assert_eq!(
             report.render_text(false),
@@ -798,8 +800,8 @@ verify: 2 of 6 pairs fail (3 of 12 checks failed)
         assert_eq!(json["passed"], false);
         assert_eq!(json["diagnoses"][0]["code"], "nothing-to-check");
         assert_eq!(json["diagnoses"][0]["pairs"], serde_json::json!([]));
-        let none = Report::new("11-pod-network-routes", None, Vec::new(), Vec::new());
-        assert_eq!(none.diagnoses[0].diagnosis.code, DiagnosisCode::NothingToCheck);
+        let none = Lab::static_routes(0).report();
+        assert_eq!(none.diagnoses[0].diagnosis.code, DiagnosisCode::NOTHING_TO_CHECK);
     }
 
     #[test]
@@ -907,30 +909,15 @@ verify: 1 of 5 checks fail on 3 hosts
         );
     }
 
-    /// Every diagnosis code in the source, as JSON spells it, has its row in the doc.
+    /// Every diagnosis code, the core's and chapter 11's, has its row in the doc.
     #[test]
     fn every_diagnosis_code_is_documented() {
-        let source = include_str!("report.rs");
-        let body = source
-            .split("pub enum DiagnosisCode {")
-            .nth(1)
-            .and_then(|rest| rest.split('}').next())
-            .expect("the enum DiagnosisCode");
-        let variants: Vec<&str> =
-            body.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
-        assert!(variants.len() >= 20, "{variants:?}");
+        let codes = crate::pod_network::verify::codes::ALL;
+        assert!(codes.len() >= 20, "{codes:?}");
         let doc = include_str!("../../docs/verify-json.md");
-        for variant in variants {
-            let kebab: String = variant
-                .chars()
-                .enumerate()
-                .flat_map(|(i, c)| {
-                    let dash = (i > 0 && c.is_ascii_uppercase()).then_some('-');
-                    dash.into_iter().chain(std::iter::once(c.to_ascii_lowercase()))
-                })
-                .collect();
-            let row = format!("| `{kebab}` |");
-            assert!(doc.contains(&row), "docs/verify-json.md has no row for {variant}: `{row}`");
+        for code in codes.iter().chain([&DiagnosisCode::NOTHING_TO_CHECK]) {
+            let row = format!("| `{}` |", code.0);
+            assert!(doc.contains(&row), "docs/verify-json.md has no row for {code:?}: `{row}`");
         }
     }
 

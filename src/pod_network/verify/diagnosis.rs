@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
+use super::codes::{self, DATA_PLANE, ROUTE_EVIDENCE};
 use super::plan::{Probe, ProbePlan};
 use super::probe::{self, Attach, CheckOutput, PingOutcome};
 use crate::facts::iptables::{ConnState, Drop, Packet, Verdict};
@@ -60,8 +61,21 @@ pub fn diagnose(input: &VerifyInput) -> Report {
             }
         }
     }
-    let nodes = input.workers.iter().map(|w| w.node.name.clone()).collect();
-    Report::new(input.chapter, input.expectation.map(|e| e.as_str().to_string()), nodes, pairs)
+    let nodes: Vec<String> = input.workers.iter().map(|w| w.node.name.clone()).collect();
+    let nothing = match nodes.as_slice() {
+        [] => "the inventory has no workers: there are no pod routes to check".to_string(),
+        [one] => format!(
+            "the lab has one worker ({one}): pod routes connect two or more, so there is nothing to check"
+        ),
+        _ => "there are no pairs of workers to check".to_string(),
+    };
+    Report::new(
+        input.chapter,
+        input.expectation.map(|e| e.as_str().to_string()),
+        nodes,
+        pairs,
+        Diagnosis::new(DiagnosisCode::NOTHING_TO_CHECK, nothing),
+    )
 }
 
 /// The context shared by all pairs.
@@ -108,8 +122,7 @@ impl<'a> Judge<'a> {
             to: b.node.name.clone(),
             destination,
             passed,
-            route_evidence,
-            data_plane,
+            checks: vec![(ROUTE_EVIDENCE, route_evidence), (DATA_PLANE, data_plane)],
             diagnoses,
         }
     }
@@ -217,11 +230,11 @@ impl<'a> Judge<'a> {
             match &w.facts {
                 NodeFacts::Known(_) => {}
                 NodeFacts::Unreachable { reason } => found.add(
-                    DiagnosisCode::NodeUnreachable,
+                    codes::NODE_UNREACHABLE,
                     format!("{} could not be reached: {reason}", w.node.name),
                 ),
                 NodeFacts::Unreadable { error } => found.add(
-                    DiagnosisCode::FactsUnreadable,
+                    codes::FACTS_UNREADABLE,
                     format!("the network facts of {} could not be read: {error}", w.node.name),
                 ),
             }
@@ -229,7 +242,7 @@ impl<'a> Judge<'a> {
         for w in [a, b] {
             if self.probe(w).is_none() {
                 found.add(
-                    DiagnosisCode::NoPodCidr,
+                    codes::NO_POD_CIDR,
                     format!(
                         "{} has no pod CIDR: give it a `pod_cidr` in the inventory",
                         w.node.name
@@ -259,7 +272,7 @@ impl<'a> Judge<'a> {
         for w in [a, b] {
             if let Some(error) = &w.probe_error {
                 found.add(
-                    DiagnosisCode::ProbeFailed,
+                    codes::PROBE_FAILED,
                     format!(
                         "the probe pod on {} could not be set up: {}",
                         w.node.name,
@@ -275,7 +288,7 @@ impl<'a> Judge<'a> {
         match (&a.checks, ping) {
             (Err(why), _) => {
                 found.add(
-                    DiagnosisCode::ProbeFailed,
+                    codes::PROBE_FAILED,
                     format!("the checks on {} could not run: {why}", a.node.name),
                 );
                 ping_ok = true;
@@ -284,7 +297,7 @@ impl<'a> Judge<'a> {
                 // Inside the probe every destination has a route, so ping failing to send at
                 // all means the tooling (no `ping`, no namespace), not the network.
                 found.add(
-                    DiagnosisCode::ProbeFailed,
+                    codes::PROBE_FAILED,
                     format!("the ping from {}'s probe pod could not run: {message}", a.node.name),
                 );
                 ping_ok = true;
@@ -310,7 +323,7 @@ impl<'a> Judge<'a> {
             for (w, f) in [(a, fa), (b, fb)] {
                 if !f.ip_forward {
                     found.add(
-                        DiagnosisCode::IpForwardOff,
+                        codes::IP_FORWARD_OFF,
                         format!(
                             "IP forwarding is off on {name} (net.ipv4.ip_forward = 0), so it passes no packets \
                              between its pods and the other nodes: run `sudo sysctl -w net.ipv4.ip_forward=1` on {name}",
@@ -325,7 +338,7 @@ impl<'a> Judge<'a> {
             for d in self.route_problems(b, fb, a) {
                 if !found.0.contains(&d) {
                     found.push(Diagnosis {
-                        code: DiagnosisCode::ReturnPath,
+                        code: codes::RETURN_PATH,
                         message: format!("replies cannot come back: {}", d.message),
                         cause: Some(d.message),
                     });
@@ -341,7 +354,7 @@ impl<'a> Judge<'a> {
                     .map(|g| g.to_string())
                     .unwrap_or_default();
                 found.add(
-                    DiagnosisCode::GatewayDrops,
+                    codes::GATEWAY_DROPS,
                     format!(
                         "{a} sends packets for {b}'s pods to the VPC router {gw} as it should, but no reply comes back: \
                          the VPC needs a route for {b}'s pod CIDR {cidr} via {b_addr} \
@@ -366,7 +379,7 @@ impl<'a> Judge<'a> {
                 && !answer.passed()
             {
                 found.add(
-                    DiagnosisCode::PodUnanswered,
+                    codes::POD_UNANSWERED,
                     format!(
                         "{b}'s pod {pod} does not answer pings from {a}'s pods, though {b}'s probe pod does: \
                          look at that pod on {b} (it may drop ICMP, or have stopped)",
@@ -384,7 +397,7 @@ impl<'a> Judge<'a> {
         let p = self.probe(w)?;
         let inventory = p.mismatch()?;
         Some(Diagnosis {
-            code: DiagnosisCode::PodCidrMismatch,
+            code: codes::POD_CIDR_MISMATCH,
             message: mismatch_message(&w.node.name, p, inventory, self.input.chapter),
             cause: None,
         })
@@ -444,7 +457,7 @@ impl<'a> Judge<'a> {
                  look for firewall rules that drop forwarded packets on both nodes (`sudo iptables -S FORWARD`)"
             ),
         };
-        Diagnosis { code: DiagnosisCode::PacketsLost, message, cause: None }
+        Diagnosis { code: codes::PACKETS_LOST, message, cause: None }
     }
 
     /// The one node of (a, b) that is in every pair whose small pings fail, if there is one
@@ -501,7 +514,7 @@ impl<'a> Judge<'a> {
                     format!("the pods send up to {mtu}")
                 };
                 return Some(Diagnosis {
-                    code: DiagnosisCode::MtuTooLarge,
+                    code: codes::MTU_TOO_LARGE,
                     message: format!(
                         "packets of the pod MTU {mtu} with DF set are lost while small ones pass: {name}'s lab \
                          interface {nic} has MTU {have}, and {why}: run `sudo ip link set dev {nic} mtu {needed}` \
@@ -514,7 +527,7 @@ impl<'a> Judge<'a> {
         // Both directions of a pair share the cause: name the pair in one order.
         let (x, y) = if a.node.name <= b.node.name { (a, b) } else { (b, a) };
         Some(Diagnosis {
-            code: DiagnosisCode::MtuTooLarge,
+            code: codes::MTU_TOO_LARGE,
             message: format!(
                 "packets of the pod MTU {mtu} with DF set are lost between {x}'s and {y}'s pods while small \
                  ones pass: the network between them carries less{vx}: give the pods a smaller MTU (the `mtu` \
@@ -542,7 +555,7 @@ impl<'a> Judge<'a> {
                         format!("overlapping pod CIDRs {} and {}", x.cidr, y.cidr)
                     };
                     found.add(
-                        DiagnosisCode::DuplicatePodCidr,
+                        codes::DUPLICATE_POD_CIDR,
                         format!(
                             "{} and {} claim {what}: every worker needs its own pod CIDR, in the inventory's \
                              `pod_cidr` and in the node's CNI config",
@@ -591,7 +604,7 @@ impl<'a> Judge<'a> {
         }
         match route {
             Some(r) if r.kind.drops() => found.add(
-                DiagnosisCode::RouteDrops,
+                codes::ROUTE_DROPS,
                 format!(
                     "{a_name} has a {kind} route for {dest}, which drops packets to {b_name}'s pods: \
                      run `sudo ip route del {r}` on {a_name}",
@@ -618,7 +631,7 @@ impl<'a> Judge<'a> {
                 } else {
                     format!("{a_name} has no route to {b_name}'s pod CIDR {cidr}: {}", fix(false))
                 };
-                found.add(DiagnosisCode::NoRoute, message)
+                found.add(codes::NO_ROUTE, message)
             }
             _ => {}
         }
@@ -629,7 +642,7 @@ impl<'a> Judge<'a> {
                 Some(gw) => format!("via the VPC router {gw}"),
                 None => {
                     found.add(
-                        DiagnosisCode::NoDefaultGateway,
+                        codes::NO_DEFAULT_GATEWAY,
                         format!("{a_name} has no default route, so nothing leads to the VPC router: check its network settings"),
                     );
                     return found.0;
@@ -662,7 +675,7 @@ impl<'a> Judge<'a> {
                 _ => fix(true),
             };
             found.add(
-                DiagnosisCode::WrongNextHop,
+                codes::WRONG_NEXT_HOP,
                 format!("{a_name} sends packets for {b_name}'s pod CIDR {cidr} {actual}, not {expected}: {fix}"),
             );
         }
@@ -674,7 +687,7 @@ impl<'a> Judge<'a> {
         let mut found = Found::default();
         let Some(link) = &facts.flannel.link else {
             found.add(
-                DiagnosisCode::FlannelMissing,
+                codes::FLANNEL_MISSING,
                 format!(
                     "{} has no {} device, so flannel is not running there: \
                      check `kubectl -n kube-flannel get pods -o wide` and the pod's logs",
@@ -708,7 +721,7 @@ impl<'a> Judge<'a> {
             .is_some_and(|l| l.addresses.iter().any(|a| self.shared.contains(&a.address)));
         if self.shared.contains(&local) || underlying_shared {
             found.add(
-                DiagnosisCode::FlannelOnNatInterface,
+                codes::FLANNEL_ON_NAT_INTERFACE,
                 format!(
                     "flannel on {name} is bound to {bound}, the NAT interface whose address every VM shares, \
                      instead of {lab}: flannel needs `--iface={lab_nic}`; run `labctl run {ch}`, which sets it",
@@ -718,7 +731,7 @@ impl<'a> Judge<'a> {
             );
         } else {
             found.add(
-                DiagnosisCode::FlannelWrongInterface,
+                codes::FLANNEL_WRONG_INTERFACE,
                 format!(
                     "flannel on {name} is bound to {bound} instead of {lab}, the interface with its lab address: \
                      flannel needs `--iface={lab_nic}`; run `labctl run {ch}`, which sets it",
@@ -837,7 +850,7 @@ pub fn mismatch_message(node: &str, p: &Probe, inventory: ipnet::Ipv4Net, chapte
 fn firewall_diagnosis(node: &str, drop: &Drop) -> Diagnosis {
     match &drop.rule {
         None => Diagnosis {
-            code: DiagnosisCode::ForwardPolicyDrop,
+            code: codes::FORWARD_POLICY_DROP,
             message: format!(
                 "the iptables {chain} policy on {node} is {target} (Docker sets it so), so {node} forwards no \
                  packets between its pods and the other nodes: run `{fix}` on {node}",
@@ -848,7 +861,7 @@ fn firewall_diagnosis(node: &str, drop: &Drop) -> Diagnosis {
             cause: None,
         },
         Some(rule) => Diagnosis {
-            code: DiagnosisCode::ForwardRuleDrops,
+            code: codes::FORWARD_RULE_DROPS,
             message: format!(
                 "the iptables rule `{rule}` on {node} drops forwarded pod traffic ({target}): run `{fix}` on {node}",
                 target = drop.target,
@@ -931,11 +944,9 @@ mod tests {
               run `sudo ip route replace 10.200.1.0/24 via 10.240.0.21` on worker-0, or `labctl run 11-pod-network-routes`"
             ]
         );
-        assert_eq!(
-            codes(&report),
-            [pair(0, 1, DiagnosisCode::NoRoute), pair(1, 0, DiagnosisCode::ReturnPath)]
-        );
-        let check = report.pair("worker-0", "worker-1").unwrap().route_evidence.clone().unwrap();
+        assert_eq!(codes(&report), [pair(0, 1, codes::NO_ROUTE), pair(1, 0, codes::RETURN_PATH)]);
+        let check =
+            report.pair("worker-0", "worker-1").unwrap().check("route-evidence").cloned().unwrap();
         assert_eq!(
             check.evidence,
             "10.200.1.254 via 10.0.2.2 dev enp0s3 src 10.0.2.15; expected via 10.240.0.21 (worker-1)"
@@ -953,9 +964,10 @@ mod tests {
             RouteGet::NoPath { message: "RTNETLINK answers: Network is unreachable".into() },
         );
         let report = lab.report();
-        let check = report.pair("worker-0", "worker-1").unwrap().route_evidence.clone().unwrap();
+        let check =
+            report.pair("worker-0", "worker-1").unwrap().check("route-evidence").cloned().unwrap();
         assert_eq!(check.evidence, "RTNETLINK answers: Network is unreachable");
-        assert_eq!(codes(&report), [pair(0, 1, DiagnosisCode::NoRoute)]);
+        assert_eq!(codes(&report), [pair(0, 1, codes::NO_ROUTE)]);
     }
 
     #[test]
@@ -973,7 +985,7 @@ mod tests {
               `sudo ip route replace 10.200.1.0/24 via 10.240.0.21` on worker-0, or `labctl run 11-pod-network-routes --replace`"
             ]
         );
-        assert_eq!(codes(&report), [pair(0, 1, DiagnosisCode::WrongNextHop)]);
+        assert_eq!(codes(&report), [pair(0, 1, codes::WRONG_NEXT_HOP)]);
     }
 
     #[test]
@@ -1011,7 +1023,7 @@ mod tests {
         assert_eq!(why(&report, 1, 2), [off]);
         let expected: Vec<_> = [(0, 1), (1, 0), (1, 2), (2, 1)]
             .into_iter()
-            .map(|(i, j)| pair(i, j, DiagnosisCode::IpForwardOff))
+            .map(|(i, j)| pair(i, j, codes::IP_FORWARD_OFF))
             .collect();
         assert_eq!(codes(&report), expected);
         assert_eq!(report.diagnoses.len(), 1);
@@ -1038,13 +1050,14 @@ mod tests {
             )
         };
         assert_eq!(why(&report, 0, 1), [nat(0), nat(1)]);
-        let check = report.pair("worker-0", "worker-1").unwrap().route_evidence.clone().unwrap();
+        let check =
+            report.pair("worker-0", "worker-1").unwrap().check("route-evidence").cloned().unwrap();
         assert_eq!(
             check.evidence,
             "10.200.1.254 via 10.200.1.0 dev flannel.1 src 10.200.0.0 (flannel.1 local 10.0.2.15); \
              expected flannel.1 local 10.240.0.20"
         );
-        assert!(codes(&report).iter().all(|(_, _, c)| *c == DiagnosisCode::FlannelOnNatInterface));
+        assert!(codes(&report).iter().all(|(_, _, c)| *c == codes::FLANNEL_ON_NAT_INTERFACE));
         assert_eq!(report.diagnoses.len(), 3);
     }
 
@@ -1061,13 +1074,13 @@ mod tests {
         let report = lab.report();
         let expected: Vec<_> = [(0, 1), (1, 0), (1, 2), (2, 1)]
             .into_iter()
-            .map(|(i, j)| pair(i, j, DiagnosisCode::FlannelOnNatInterface))
+            .map(|(i, j)| pair(i, j, codes::FLANNEL_ON_NAT_INTERFACE))
             .collect();
         assert_eq!(codes(&report), expected);
         // Route evidence on worker-0 is right; only the data plane fails.
         let p = report.pair("worker-0", "worker-1").unwrap();
         assert!(
-            p.route_evidence.as_ref().unwrap().passed && !p.data_plane.as_ref().unwrap().passed
+            p.check("route-evidence").unwrap().passed && !p.check("data-plane").unwrap().passed
         );
     }
 
@@ -1088,7 +1101,7 @@ mod tests {
               with its lab address: flannel needs `--iface=enp0s8`; run `labctl run 11-pod-network-routes`, which sets it"
             ]
         );
-        assert!(codes(&report).iter().all(|(_, _, c)| *c == DiagnosisCode::FlannelWrongInterface));
+        assert!(codes(&report).iter().all(|(_, _, c)| *c == codes::FLANNEL_WRONG_INTERFACE));
     }
 
     #[test]
@@ -1125,7 +1138,7 @@ mod tests {
         assert_eq!(why(&report, 2, 1), [dup]);
         let p = report.pair("worker-1", "worker-2").unwrap();
         assert_eq!(
-            p.data_plane.as_ref().unwrap().evidence,
+            p.check("data-plane").unwrap().evidence,
             "not run: worker-1 and worker-2 have the same probe address 10.200.1.254"
         );
         assert!(report.pair("worker-0", "worker-1").unwrap().passed);
@@ -1147,7 +1160,7 @@ mod tests {
         assert_eq!(why(&report, 0, 2), [down]);
         assert_eq!(why(&report, 2, 1), [down]);
         assert_eq!(
-            report.pair("worker-0", "worker-2").unwrap().route_evidence.as_ref().unwrap().evidence,
+            report.pair("worker-0", "worker-2").unwrap().check("route-evidence").unwrap().evidence,
             "not checked: worker-2 could not be reached"
         );
         assert!(report.pair("worker-0", "worker-1").unwrap().passed);
@@ -1166,9 +1179,9 @@ mod tests {
             ]
         );
         let p = report.pair("worker-0", "worker-1").unwrap();
-        assert!(p.route_evidence.as_ref().unwrap().passed);
+        assert!(p.check("route-evidence").unwrap().passed);
         assert_eq!(
-            p.data_plane.as_ref().unwrap().evidence,
+            p.check("data-plane").unwrap().evidence,
             "not run: the probe on worker-1 could not be set up"
         );
     }
@@ -1186,7 +1199,7 @@ mod tests {
             [format!("the ping from worker-0's probe pod could not run: {message}")]
         );
         assert_eq!(
-            report.pair("worker-0", "worker-1").unwrap().data_plane.as_ref().unwrap().evidence,
+            report.pair("worker-0", "worker-1").unwrap().check("data-plane").unwrap().evidence,
             message
         );
     }
@@ -1215,7 +1228,7 @@ mod tests {
               worker-1's: look for firewall rules that drop forwarded packets on both nodes (`sudo iptables -S FORWARD`)"
             ]
         );
-        assert_eq!(codes(&report), [pair(0, 1, DiagnosisCode::PacketsLost)]);
+        assert_eq!(codes(&report), [pair(0, 1, codes::PACKETS_LOST)]);
     }
 
     #[test]
@@ -1232,7 +1245,7 @@ mod tests {
               (`gcloud compute routes list`); run `labctl run 11-pod-network-routes`"
             ]
         );
-        assert!(codes(&report).iter().all(|(_, _, c)| *c == DiagnosisCode::GatewayDrops));
+        assert!(codes(&report).iter().all(|(_, _, c)| *c == codes::GATEWAY_DROPS));
     }
 
     #[test]
@@ -1249,7 +1262,7 @@ mod tests {
               `labctl run 11-pod-network-routes --replace`"
             ]
         );
-        assert_eq!(codes(&report), [pair(0, 1, DiagnosisCode::WrongNextHop)]);
+        assert_eq!(codes(&report), [pair(0, 1, codes::WRONG_NEXT_HOP)]);
     }
 
     #[test]
@@ -1262,7 +1275,7 @@ mod tests {
             RouteGet::NoPath { message: "RTNETLINK answers: Network is unreachable".into() },
         );
         let report = lab.report();
-        assert_eq!(codes(&report), [pair(0, 1, DiagnosisCode::NoDefaultGateway)]);
+        assert_eq!(codes(&report), [pair(0, 1, codes::NO_DEFAULT_GATEWAY)]);
     }
 
     #[test]
@@ -1313,7 +1326,7 @@ mod tests {
         );
         let p = report.pair("worker-0", "worker-1").unwrap();
         assert_eq!(
-            p.data_plane.as_ref().unwrap().evidence,
+            p.check("data-plane").unwrap().evidence,
             "2 of 2 pings answered; at the pod MTU 1450 with DF set: 0 of 2"
         );
         assert!(report.pair("worker-1", "worker-0").unwrap().passed);
@@ -1338,7 +1351,7 @@ mod tests {
             "the iptables FORWARD policy on worker-1 is DROP (Docker sets it so), so worker-1 forwards no packets \
              between its pods and the other nodes: run `sudo iptables -P FORWARD ACCEPT` on worker-1"
         );
-        assert_eq!(report.diagnoses[0].diagnosis.code, DiagnosisCode::ForwardPolicyDrop);
+        assert_eq!(report.diagnoses[0].diagnosis.code, codes::FORWARD_POLICY_DROP);
         assert_eq!(report.diagnoses[0].pairs.len(), 4);
     }
 
@@ -1374,9 +1387,9 @@ mod tests {
             .pings
             .insert(ip("10.200.0.2"), PingOutcome::Summary { transmitted: 2, received: 2 });
         let report = lab.report();
-        assert_eq!(codes(&report), [pair(0, 1, DiagnosisCode::PodUnanswered)]);
+        assert_eq!(codes(&report), [pair(0, 1, codes::POD_UNANSWERED)]);
         assert_eq!(
-            report.pair("worker-0", "worker-1").unwrap().data_plane.as_ref().unwrap().evidence,
+            report.pair("worker-0", "worker-1").unwrap().check("data-plane").unwrap().evidence,
             "2 of 2 pings answered; pod 10.200.1.2: 0 of 2"
         );
     }
@@ -1431,12 +1444,12 @@ mod tests {
         lab.data_plane = false;
         let report = lab.report();
         assert_eq!(report.summary.checks, 2);
-        assert!(report.pairs.iter().all(|p| p.data_plane.is_none()));
+        assert!(report.pairs.iter().all(|p| p.check("data-plane").is_none()));
         lab.data_plane = true;
         lab.expectation = None;
         lab.ping_fails(0, 1);
         let report = lab.report();
         assert_eq!(report.summary.checks, 2);
-        assert_eq!(codes(&report), [pair(0, 1, DiagnosisCode::PacketsLost)]);
+        assert_eq!(codes(&report), [pair(0, 1, codes::PACKETS_LOST)]);
     }
 }

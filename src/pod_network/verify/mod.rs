@@ -12,6 +12,7 @@
 //!    have run (sudo) [`probe::teardown_script`];
 //! 6. [`diagnose`] → [`Report`], rendered as text, JSON or JUnit.
 
+pub mod codes;
 pub mod diagnosis;
 pub mod plan;
 pub mod probe;
