@@ -11,20 +11,12 @@ use std::path::{Path, PathBuf};
 const WORD_ALLOWED: &[(&str, &str)] = &[
     ("src/cli.rs", "the command line's help and examples name the chapter's variants"),
     ("src/facts/cni_config.rs", "the CNI config names flannel's plugin type"),
-    (
-        "src/facts/flannel.rs",
-        "the fact of flannel's device and subnet.env, one round trip with the others",
-    ),
-    (
-        "src/facts/host.rs",
-        "HostFacts gathers every fact, chapter 11's among them, in one round trip",
-    ),
-    ("src/facts/mod.rs", "re-exports the facts above"),
+    ("src/facts/host.rs", "a host's facts have its routing table and `ip route get` answers"),
+    ("src/facts/mod.rs", "re-exports the route facts"),
     ("src/facts/route_get.rs", "the fact `ip route get`"),
     ("src/facts/routes.rs", "the fact `ip route`"),
     ("src/facts/section.rs", "names the iproute2 package in a message"),
     ("src/chapter/mod.rs", "a chapter's default variant per inventory provider, `gce` among them"),
-    ("src/chapter/sample.rs", "the example lab has a `gce` var, so that every variant renders"),
     (
         "src/chapter/schema.rs",
         "default variants per inventory provider, and `cloud: gce`, the cloud a variant acts on",

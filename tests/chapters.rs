@@ -1,6 +1,5 @@
 //! Invariants over the chapters shipped in `labs/`, and what chapter 11 renders to.
 
-use labctl::chapter::sample::sample_inventory;
 use labctl::course::{Catalog, Course};
 use labctl::inventory::Provider;
 
@@ -25,7 +24,7 @@ fn every_chapter_loads_and_every_variant_renders_for_every_provider() {
             for step in &variant.steps {
                 assert!(!step.summary.trim().is_empty(), "{name}/{}: no summary", step.name.value);
             }
-            let plan = labctl::plan::render(&chapter, variant, &sample_inventory()).unwrap();
+            let plan = labctl::plan::render(&chapter, variant, &chapter.example_lab()).unwrap();
             for host in &plan.hosts {
                 for step in &host.steps {
                     for action in &step.actions {
@@ -56,7 +55,7 @@ fn default_variants_follow_the_provider() {
 #[test]
 fn static_routes_go_to_every_other_worker_and_nothing_is_hard_coded() {
     let chapter = builtin().load("11-pod-network-routes").unwrap();
-    let mut inventory = sample_inventory();
+    let mut inventory = chapter.example_lab();
     // A lab that is not KTHW's: other addresses and CIDRs must flow through.
     for (i, node) in inventory.nodes.iter_mut().filter(|n| n.pod_cidr.is_some()).enumerate() {
         node.address = [192, 168, 56, 101 + i as u8].into();
@@ -80,7 +79,7 @@ fn static_routes_go_to_every_other_worker_and_nothing_is_hard_coded() {
 #[test]
 fn values_from_the_inventory_are_shell_quoted_in_commands() {
     let chapter = builtin().load("11-pod-network-routes").unwrap();
-    let mut inventory = sample_inventory();
+    let mut inventory = chapter.example_lab();
     inventory.vars.get_mut("gce").unwrap().value["network"] = "net; touch /tmp/pwned".into();
     let variant = chapter.variant(Some("gce"), Provider::Gce).unwrap();
     let plan = labctl::plan::render(&chapter, variant, &inventory).unwrap();
@@ -92,7 +91,7 @@ fn values_from_the_inventory_are_shell_quoted_in_commands() {
 fn gce_routes_are_named_as_the_chapter_names_them() {
     let chapter = builtin().load("11-pod-network-routes").unwrap();
     let variant = chapter.variant(Some("gce"), Provider::Gce).unwrap();
-    let plan = labctl::plan::render(&chapter, variant, &sample_inventory()).unwrap();
+    let plan = labctl::plan::render(&chapter, variant, &chapter.example_lab()).unwrap();
     assert_eq!(plan.hosts.len(), 1, "gce routes are made from this machine only");
     let runs: Vec<&str> = plan.hosts[0].steps[0].actions.iter().map(|a| a.run.as_str()).collect();
     assert_eq!(
@@ -108,7 +107,7 @@ fn gce_routes_in_the_way_are_reported_and_replaced_only_on_request() {
     let chapter = builtin().load("11-pod-network-routes").unwrap();
     let variant = chapter.variant(Some("gce"), Provider::Gce).unwrap();
     assert_eq!(variant.cloud, Some(labctl::chapter::Cloud::Gce));
-    let plan = labctl::plan::render(&chapter, variant, &sample_inventory()).unwrap();
+    let plan = labctl::plan::render(&chapter, variant, &chapter.example_lab()).unwrap();
     let action = &plan.hosts[0].steps[0].actions[1];
     assert_eq!(
         action.replace.as_deref(),

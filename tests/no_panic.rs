@@ -133,7 +133,7 @@ fn fact_and_probe_parsers() {
     let flannel = read("tests/fixtures/facts/gather-flannel-nat-worker-1.txt");
     let check = read("tests/fixtures/facts/check-after-routes.txt");
     fuzz(&[&gather, &flannel, &check], |text| {
-        let _ = labctl::facts::host::parse(text);
+        let _ = labctl::pod_network::flannel::facts::parse(text);
         let _ = labctl::pod_network::verify::probe::parse_check(text);
     });
 }

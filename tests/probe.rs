@@ -15,10 +15,11 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::process::{Child, Command, Stdio};
 
+use labctl::facts::HostFacts;
 use labctl::facts::NodeFacts;
-use labctl::facts::{HostFacts, host};
 use labctl::inventory::{Node, Role};
 use labctl::pod_network::checks::RouteExpectation;
+use labctl::pod_network::flannel::facts::{self, Flannel};
 use labctl::pod_network::verify::codes;
 use labctl::pod_network::verify::{self, ProbePlan, VerifyInput, WorkerRun, probe};
 
@@ -199,7 +200,7 @@ fn verify(lab: &Lab, plan: &ProbePlan, facts: &[HostFacts], label: &str) -> labc
 fn gather(lab: &Lab) -> Vec<HostFacts> {
     lab.nodes
         .iter()
-        .map(|n| host::parse(&n.sh_ok(&host::gather_script(&[]))).expect("gather output parses"))
+        .map(|n| facts::parse(&n.sh_ok(&facts::gather_script(&[]))).expect("gather output parses"))
         .collect()
 }
 
@@ -216,7 +217,7 @@ fn probe_pods_ping_once_routes_exist_and_leave_nothing_behind() {
     let facts = gather(&lab);
     assert_eq!(facts[0].address_owner(a.node.address).map(|l| l.name.as_str()), Some("lab0"));
     assert!(facts[0].ip_forward && facts[1].ip_forward);
-    assert_eq!(facts[0].flannel.link, None);
+    assert_eq!(facts[0].flannel().link, None);
     assert!(facts[0].has_route_to("10.200.1.0/24".parse().unwrap()).is_none());
 
     let refs: Vec<&Node> = lab.nodes.iter().map(|n| &n.node).collect();

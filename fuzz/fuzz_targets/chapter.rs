@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(chapter.name(), "11-pod-network-routes");
             assert!(!chapter.spec.variants.is_empty());
             // A chapter that loads renders for the example lab, as loading promised.
-            let sample = labctl::chapter::sample::sample_inventory();
+            let sample = chapter.example_lab();
             for variant in &chapter.spec.variants {
                 assert!(!variant.steps.is_empty());
                 let plan = labctl::plan::render(&chapter, variant, &sample);

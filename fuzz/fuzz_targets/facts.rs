@@ -8,9 +8,10 @@ use std::net::Ipv4Addr;
 use labctl::facts::iptables::{ConnState, Packet, Verdict};
 use labctl::facts::section::{self, Section};
 use labctl::facts::{
-    Destination, FactError, addresses, cni_config, flannel, host, ip_forward, iptables,
-    probe_claim, route_get, routes,
+    Destination, FactError, addresses, cni_config, ip_forward, iptables, probe_claim, route_get,
+    routes,
 };
+use labctl::pod_network::flannel::facts as flannel;
 use libfuzzer_sys::fuzz_target;
 
 /// Frames a section as the gather script's `fact`/`file_fact` shell functions print it.
@@ -46,7 +47,7 @@ fn fact<T>(result: Result<T, FactError>, section: &Section) -> Option<T> {
 fuzz_target!(|data: &[u8]| {
     // The runner reads the script's output lossily, so any bytes can arrive here.
     let text = String::from_utf8_lossy(data);
-    let _ = host::parse(&text).map_err(|e| assert!(!e.to_string().is_empty()));
+    let _ = flannel::parse(&text).map_err(|e| assert!(!e.to_string().is_empty()));
     let _ = labctl::pod_network::verify::probe::parse_check(&text);
     let sections = match section::parse_output(&text) {
         Ok(sections) => sections,

@@ -13,7 +13,10 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 const FUEL: u64 = 50_000;
 
 fn context() -> Value {
-    let sample = labctl::chapter::sample::sample_inventory();
+    let sample = labctl::course::Catalog::Builtin
+        .read("11-pod-network-routes")
+        .expect("chapter 11 is built in")
+        .example_lab();
     let vars = labctl::pod_network::variables::template_variables(&sample)
         .expect("the example lab's settings read");
     labctl::template::context::base_context(

@@ -6,6 +6,18 @@ use crate::inventory::{
     SshSettings, VagrantSettings, Var,
 };
 
+impl super::Chapter {
+    /// The example lab with the chapter's `example_vars`: what every variant is rendered for
+    /// when the chapter loads.
+    pub fn example_lab(&self) -> Inventory {
+        let mut lab = sample_inventory();
+        for (name, value) in &self.spec.example_vars {
+            lab.vars.insert(name.clone(), Var { value: value.clone(), line: None });
+        }
+        lab
+    }
+}
+
 /// KTHW's lab: `server` at 10.240.0.10 and workers `worker-0..2` at 10.240.0.20..22.
 pub fn sample_inventory() -> Inventory {
     let mut nodes = vec![Node {
@@ -34,19 +46,8 @@ pub fn sample_inventory() -> Inventory {
         nodes,
         ssh: SshSettings::default(),
         network: NetworkSettings::default(),
-        // A `gce:` section, so that every variant renders (chapter 11's `gce` reads it).
-        vars: [(
-            "gce".to_string(),
-            Var {
-                value: serde_json::json!({
-                    "project": "example-project",
-                    "network": "kubernetes-the-hard-way",
-                    "zone": "us-west1-c",
-                }),
-                line: None,
-            },
-        )]
-        .into(),
+        // A chapter adds its `example_vars` (`Chapter::example_lab`).
+        vars: Default::default(),
         vagrant: Some(VagrantSettings { dir: ".".into() }),
         kubeconfig: None,
         lines: Default::default(),

@@ -25,6 +25,11 @@ pub struct ChapterFile {
     /// `vars:` of the same name replace them (docs/chapters.md, "Variables from the inventory").
     #[serde(default)]
     pub vars: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Vars of the example lab every variant is rendered for when the chapter loads, for a
+    /// variant that needs a var no default gives (docs/chapters.md, "Variables from the
+    /// inventory").
+    #[serde(default)]
+    pub example_vars: std::collections::BTreeMap<String, serde_json::Value>,
     /// The ways to do the chapter.
     pub variants: Vec<Variant>,
 }

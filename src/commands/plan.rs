@@ -305,9 +305,7 @@ mod tests {
     fn every_json_field_is_documented() {
         let chapter = crate::commands::course().load("11-pod-network-routes").unwrap();
         let variant = chapter.variant(Some("static"), crate::inventory::Provider::Ssh).unwrap();
-        let plan =
-            crate::plan::render(&chapter, variant, &crate::chapter::sample::sample_inventory())
-                .unwrap();
+        let plan = crate::plan::render(&chapter, variant, &chapter.example_lab()).unwrap();
         let host = &plan.hosts[0];
         let action = &host.steps[0].actions[0];
         let results = vec![HostResult {
@@ -350,9 +348,7 @@ mod tests {
     fn an_unchecked_action_is_unknown() {
         let chapter = crate::commands::course().load("11-pod-network-routes").unwrap();
         let variant = chapter.variant(Some("static"), crate::inventory::Provider::Ssh).unwrap();
-        let plan =
-            crate::plan::render(&chapter, variant, &crate::chapter::sample::sample_inventory())
-                .unwrap();
+        let plan = crate::plan::render(&chapter, variant, &chapter.example_lab()).unwrap();
         let host = &plan.hosts[0];
         let results = vec![HostResult {
             host: host.host.name().to_string(),

@@ -166,7 +166,7 @@ pub fn describe(chapter: &Chapter) -> String {
 /// for KTHW's own lab.
 fn checks_in_words(chapter: &Chapter, variant: &crate::chapter::Variant) -> Vec<String> {
     let renderer = chapter.renderer();
-    let inventory = crate::chapter::sample::sample_inventory();
+    let inventory = chapter.example_lab();
     let sample = crate::template::context::base_context(
         &inventory,
         chapter.name(),

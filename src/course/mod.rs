@@ -177,7 +177,7 @@ fn templates_near(chapter_file: &Path) -> TemplateSource {
 /// part's `remove` for an example item) and its verify checks, so that a misspelt variable is
 /// found by `labctl show`, not in a classroom.
 pub fn check_renders(chapter: &Chapter) -> Result<(), Error> {
-    let sample = crate::chapter::sample::sample_inventory();
+    let sample = chapter.example_lab();
     let mut problems = Vec::new();
     for variant in &chapter.spec.variants {
         if let Err(d) = crate::plan::render(chapter, variant, &sample) {

@@ -15,10 +15,10 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use super::routes::Destination;
-use super::section::{self, PRELUDE, fact_line, quote};
+use super::section::{self, PRELUDE, fact_line, file_fact_line};
 use super::{
-    CniConfig, FactError, FlannelFacts, Link, ProbeClaim, Route, RouteGet, Section, addresses,
-    cni_config, flannel, ip_forward, probe_claim, route_get, routes,
+    CniConfig, FactError, Link, ProbeClaim, Route, RouteGet, Section, addresses, cni_config,
+    ip_forward, probe_claim, route_get, routes,
 };
 
 /// Everything labctl knows about one host's network.
@@ -32,21 +32,35 @@ pub struct HostFacts {
     pub ip_forward: bool,
     /// `/etc/cni/net.d`, in name order.
     pub cni_configs: Vec<CniConfig>,
-    pub flannel: FlannelFacts,
+    /// The facts a chapter's own Rust gathered with these, by name, as it keeps them.
+    pub extra: BTreeMap<String, serde_json::Value>,
     /// `ip route get` answers for the destinations the script was asked about.
     pub route_gets: BTreeMap<Ipv4Addr, RouteGet>,
     /// verify's probe claims on this host (its own network namespace's).
     pub probe_claims: Vec<ProbeClaim>,
 }
 
-/// The gather script: every fact, plus `ip route get` for each of `route_targets`.
-pub fn gather_script(route_targets: &[Ipv4Addr]) -> String {
+/// A fact that a chapter's own Rust gathers in the same round trip as the core's.
+#[derive(Debug)]
+pub struct ExtraFact {
+    /// Its name in [`HostFacts::extra`].
+    pub name: &'static str,
+    /// Its lines of the gather script (read-only, one section each: [`fact_line`],
+    /// [`file_fact_line`]).
+    pub script: fn() -> String,
+    /// Reads it from the output's sections, by name ([`section::named`]).
+    pub parse: fn(&BTreeMap<String, Section>) -> Result<serde_json::Value, FactError>,
+}
+
+/// The gather script: every fact and `extra`, plus `ip route get` for each of `route_targets`.
+pub fn gather_script(route_targets: &[Ipv4Addr], extra: &[&ExtraFact]) -> String {
     let mut script = String::from(PRELUDE);
     script.push_str(&fact_line(addresses::NAME, addresses::COMMAND));
     script.push_str(&fact_line(routes::NAME, routes::COMMAND));
     script.push_str(&file_fact_line(ip_forward::NAME, ip_forward::PATH));
-    script.push_str(&fact_line(flannel::LINK_NAME, flannel::LINK_COMMAND));
-    script.push_str(&file_fact_line(flannel::SUBNET_ENV_NAME, flannel::SUBNET_ENV_PATH));
+    for fact in extra {
+        script.push_str(&(fact.script)());
+    }
     script.push_str(cni_config::SCRIPT);
     script.push_str(probe_claim::SCRIPT);
     for target in route_targets {
@@ -57,12 +71,8 @@ pub fn gather_script(route_targets: &[Ipv4Addr]) -> String {
     script
 }
 
-fn file_fact_line(name: &str, path: &str) -> String {
-    format!("file_fact {} {}\n", quote(name), quote(path))
-}
-
-/// Parses the output of [`gather_script`].
-pub fn parse(output: &str) -> Result<HostFacts, FactError> {
+/// Parses the output of [`gather_script`] made with the same `extra`.
+pub fn parse(output: &str, extra: &[&ExtraFact]) -> Result<HostFacts, FactError> {
     let sections = section::parse_output(output)?;
     let mut cni_configs = Vec::new();
     let mut route_gets = BTreeMap::new();
@@ -80,17 +90,15 @@ pub fn parse(output: &str) -> Result<HostFacts, FactError> {
         }
     }
     let named = section::by_name(sections);
-    let get = |name: &str| -> Result<&Section, FactError> {
-        named.get(name).ok_or_else(|| FactError::MissingSection { section: name.to_string() })
-    };
+    let get = |name: &str| section::named(&named, name);
     Ok(HostFacts {
         links: addresses::parse(get(addresses::NAME)?)?,
         routes: routes::parse(get(routes::NAME)?)?,
         ip_forward: ip_forward::parse(get(ip_forward::NAME)?)?,
-        flannel: FlannelFacts {
-            link: flannel::parse_link(get(flannel::LINK_NAME)?)?,
-            subnet_env: flannel::parse_subnet_env(get(flannel::SUBNET_ENV_NAME)?)?,
-        },
+        extra: extra
+            .iter()
+            .map(|fact| Ok((fact.name.to_string(), (fact.parse)(&named)?)))
+            .collect::<Result<_, FactError>>()?,
         cni_configs,
         route_gets,
         probe_claims,
@@ -146,18 +154,16 @@ mod tests {
     use crate::facts::fixture;
 
     fn facts(name: &str) -> HostFacts {
-        parse(&fixture(name)).unwrap()
+        parse(&fixture(name), &[]).unwrap()
     }
 
     #[test]
     fn the_script_gathers_every_fact_and_only_reads() {
-        let script = gather_script(&["10.200.1.254".parse().unwrap()]);
+        let script = gather_script(&["10.200.1.254".parse().unwrap()], &[]);
         for needle in [
             "fact addresses ip -j addr show\n",
             "fact routes ip -j route show\n",
             "file_fact ip_forward /proc/sys/net/ipv4/ip_forward\n",
-            "fact flannel_link ip -d -j link show flannel.1\n",
-            "file_fact flannel_subnet_env /run/flannel/subnet.env\n",
             "for f in /etc/cni/net.d/*; do\n",
             "fact 'route_get 10.200.1.254' ip -j route get 10.200.1.254\n",
         ] {
@@ -179,7 +185,6 @@ mod tests {
         assert_eq!(r.to_string(), "10.200.1.0/24 via 10.200.1.0 dev flannel.1 onlink");
         assert_eq!(f.has_route_to("10.200.7.0/24".parse().unwrap()), None);
         assert_eq!(f.default_route().unwrap().gateway, Some("10.0.2.2".parse().unwrap()));
-        assert_eq!(f.flannel.link.as_ref().unwrap().local, Some("10.240.0.20".parse().unwrap()));
         assert_eq!(f.cni_configs[0].plugin_types, ["flannel", "portmap"]);
         assert!(f.route_gets.is_empty());
         let mut addrs: Vec<String> = f.routable_addresses().map(|a| a.to_string()).collect();
@@ -192,7 +197,6 @@ mod tests {
         let f = facts("gather-untidy-worker-2.txt");
         assert!(!f.ip_forward);
         assert_eq!(f.default_route(), None);
-        assert_eq!(f.flannel, FlannelFacts::default());
         assert!(f.has_route_to("10.200.9.0/24".parse().unwrap()).unwrap().kind.drops());
         assert_eq!(f.cni_configs.len(), 2);
     }
@@ -212,7 +216,7 @@ mod tests {
     fn route_gets_are_collected_by_destination() {
         let mut out = fixture("gather-static-worker-1.txt");
         out.push_str(&fixture("route-get-static-worker-1.txt"));
-        let f = parse(&out).unwrap();
+        let f = parse(&out, &[]).unwrap();
         let got = f.route_get("10.200.0.254".parse().unwrap()).unwrap();
         assert_eq!(got.to_string(), "10.200.0.254 via 10.240.0.20 dev enp0s8 src 10.240.0.21");
         assert_eq!(f.route_gets.len(), 2);
@@ -239,7 +243,7 @@ mod tests {
         let out = fixture("gather-static-worker-1.txt")
             .replace("begin ip_forward", "begin ip_forwarding");
         assert_eq!(
-            parse(&out).unwrap_err().to_string(),
+            parse(&out, &[]).unwrap_err().to_string(),
             "fact `ip_forward`: missing from the host's output"
         );
     }
@@ -249,7 +253,7 @@ mod tests {
         let out = fixture("gather-static-worker-1.txt")
             .replace("\"dst\":\"10.200.0.0/24\"", "\"dst\":\"banana\"");
         assert_eq!(
-            parse(&out).unwrap_err().to_string(),
+            parse(&out, &[]).unwrap_err().to_string(),
             "fact `routes`: route destination `banana` is not IPv4"
         );
     }

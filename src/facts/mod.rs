@@ -7,13 +7,13 @@
 //! its fact's parser.
 //!
 //! One module per fact: [`addresses`], [`routes`], [`route_get`], [`ip_forward`],
-//! [`cni_config`], [`flannel`], [`probe_claim`]; [`host`] puts them together into [`HostFacts`].
+//! [`cni_config`], [`probe_claim`]; [`host`] puts them together into [`HostFacts`], with the
+//! facts a chapter's own Rust adds to the same round trip ([`host::ExtraFact`]).
 //! [`iptables`] needs root, so the gather script leaves it out: verify's check script reads it.
 
 pub mod addresses;
 pub mod cni_config;
 pub mod error;
-pub mod flannel;
 pub mod host;
 pub mod ip_forward;
 pub mod iptables;
@@ -25,7 +25,6 @@ pub mod section;
 pub use addresses::{InterfaceAddress, Link};
 pub use cni_config::CniConfig;
 pub use error::FactError;
-pub use flannel::{FlannelFacts, SubnetEnv, VxlanLink};
 pub use host::HostFacts;
 pub use probe_claim::ProbeClaim;
 pub use route_get::{RouteGet, RoutePath};

@@ -110,6 +110,19 @@ pub fn name_with(fact: &str, arg: impl std::fmt::Display) -> String {
 }
 
 /// The shell line that runs `command` (already shell text) as section `name`.
+/// The section called `name` of `sections`, or the error that it is missing.
+pub fn named<'a>(
+    sections: &'a std::collections::BTreeMap<String, Section>,
+    name: &str,
+) -> Result<&'a Section, FactError> {
+    sections.get(name).ok_or_else(|| FactError::MissingSection { section: name.to_string() })
+}
+
+/// The line of the gather script that reads the file at `path` as section `name`.
+pub fn file_fact_line(name: &str, path: &str) -> String {
+    format!("file_fact {} {}\n", quote(name), quote(path))
+}
+
 pub fn fact_line(name: &str, command: &str) -> String {
     format!("fact {} {command}\n", quote(name))
 }

@@ -10,3 +10,9 @@ pub mod gce;
 pub mod settings;
 pub mod variables;
 pub mod verify;
+
+/// The example lab as chapter 11 has it (with its `example_vars`), for tests.
+#[cfg(test)]
+pub(crate) fn example_lab() -> crate::inventory::Inventory {
+    crate::course::Catalog::Builtin.read("11-pod-network-routes").unwrap().example_lab()
+}

@@ -144,7 +144,7 @@ mod tests {
                 .find(|l| l.split('|').nth(1).is_some_and(|c| c.contains(&format!("`{name}`"))))
                 .copied()
         };
-        let inventory = crate::chapter::sample::sample_inventory();
+        let inventory = crate::pod_network::example_lab();
         let vars = template_variables(&inventory).unwrap();
         let context =
             base_context(&inventory, "11-pod-network-routes", "gce", &Default::default(), &vars);
@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn route_names_follow_the_chapter() {
-        let inventory = crate::chapter::sample::sample_inventory();
+        let inventory = crate::pod_network::example_lab();
         let vars = template_variables(&inventory).unwrap();
         let worker = inventory.workers().next().unwrap();
         let view = serde_json::to_value(vars.node(worker)).unwrap();

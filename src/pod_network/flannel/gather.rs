@@ -72,7 +72,7 @@ pub async fn decide(
     // The first controller's address, for `--iface-can-reach`.
     let target = inventory.controllers().next().map(|c| c.address);
     let targets: Vec<_> = target.into_iter().collect();
-    let script = crate::facts::host::gather_script(&targets);
+    let script = crate::pod_network::flannel::facts::gather_script(&targets);
     let gathered: Vec<Result<HostFacts, String>> =
         join_all(workers.iter().map(|node| gather_one(node, &script, hosts, log))).await;
     let mut facts = Vec::new();
@@ -111,5 +111,5 @@ async fn gather_one(
         timeout: GATHER_TIMEOUT,
     };
     let out = run_logged(&connection, &host, &spec, log).await.map_err(|e| e.to_string())?;
-    crate::facts::host::parse(&out.stdout_text()).map_err(|e| e.to_string())
+    crate::pod_network::flannel::facts::parse(&out.stdout_text()).map_err(|e| e.to_string())
 }

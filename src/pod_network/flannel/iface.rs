@@ -251,7 +251,7 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     use super::*;
-    use crate::facts::{fixture, host};
+    use crate::facts::fixture;
     use crate::inventory::Role;
 
     fn worker(i: u8) -> Node {
@@ -271,7 +271,7 @@ mod tests {
         let text = fixture("gather-flannel-worker-0.txt")
             .replace("10.240.0.20", &format!("10.240.0.{}", 20 + i))
             .replace("enp0s8", nic);
-        host::parse(&text).unwrap()
+        crate::pod_network::flannel::facts::parse(&text).unwrap()
     }
 
     fn choice(nics: &[&str], settings: &FlannelSettings) -> Result<IfaceChoice, IfaceError> {
@@ -331,7 +331,7 @@ mod tests {
                     20 + i
                 );
                 text.push_str(&section_text("route_get 10.240.0.10", &answer));
-                host::parse(&text).unwrap()
+                crate::pod_network::flannel::facts::parse(&text).unwrap()
             })
             .collect();
         let pairs: Vec<(&Node, &HostFacts)> = nodes.iter().zip(&facts).collect();

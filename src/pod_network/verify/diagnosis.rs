@@ -20,9 +20,10 @@ use super::codes::{self, DATA_PLANE, ROUTE_EVIDENCE};
 use super::plan::{Probe, ProbePlan};
 use super::probe::{self, Attach, CheckOutput, PingOutcome};
 use crate::facts::iptables::{ConnState, Drop, Packet, Verdict};
-use crate::facts::{HostFacts, NodeFacts, Route, RouteGet, RouteKind, RoutePath, flannel};
+use crate::facts::{HostFacts, NodeFacts, Route, RouteGet, RouteKind, RoutePath};
 use crate::inventory::Node;
 use crate::pod_network::checks::RouteExpectation;
+use crate::pod_network::flannel::facts::{self as flannel, Flannel};
 use crate::verify::report::{CheckResult, Diagnosis, DiagnosisCode, PairResult, Report};
 
 /// Everything observed on one worker.
@@ -685,7 +686,7 @@ impl<'a> Judge<'a> {
     /// What is wrong with flannel on `node`, if anything.
     fn flannel_problems(&self, node: &Node, facts: &HostFacts) -> Vec<Diagnosis> {
         let mut found = Found::default();
-        let Some(link) = &facts.flannel.link else {
+        let Some(link) = &facts.flannel().link else {
             found.add(
                 codes::FLANNEL_MISSING,
                 format!(
@@ -810,7 +811,7 @@ fn judge_route(
         RouteExpectation::ViaFlannel => {
             let dev_ok =
                 path.kind == RouteKind::Unicast && path.dev.as_deref() == Some(flannel::DEVICE);
-            let local = facts.flannel.link.as_ref().and_then(|l| l.local);
+            let local = facts.flannel().link.as_ref().and_then(|l| l.local);
             let local_ok = local == Some(a.address);
             let mut evidence = shown;
             if let Some(local) = local {
@@ -1034,9 +1035,10 @@ mod tests {
     fn flannel_bound_to_the_nat_interface_everywhere() {
         let mut lab = Lab::flannel(3);
         for i in 0..3 {
-            let link = lab.host(i).flannel.link.as_mut().unwrap();
-            link.local = Some(ip("10.0.2.15"));
-            link.underlying = Some("enp0s3".into());
+            lab.edit_vxlan(i, |link| {
+                link.local = Some(ip("10.0.2.15"));
+                link.underlying = Some("enp0s3".into());
+            });
             for j in (0..3).filter(|j| *j != i) {
                 lab.ping_fails(i, j);
             }
@@ -1064,9 +1066,10 @@ mod tests {
     #[test]
     fn flannel_bound_to_the_nat_interface_on_one_node() {
         let mut lab = Lab::flannel(3);
-        let link = lab.host(1).flannel.link.as_mut().unwrap();
-        link.local = Some(ip("10.0.2.15"));
-        link.underlying = Some("enp0s3".into());
+        lab.edit_vxlan(1, |link| {
+            link.local = Some(ip("10.0.2.15"));
+            link.underlying = Some("enp0s3".into());
+        });
         for other in [0, 2] {
             lab.ping_fails(other, 1);
             lab.ping_fails(1, other);
@@ -1088,9 +1091,10 @@ mod tests {
     fn flannel_bound_to_another_unshared_interface() {
         let mut lab = Lab::flannel(2);
         lab.host(1).links.push(link("eth9", &["192.168.121.5/24"]));
-        let vx = lab.host(1).flannel.link.as_mut().unwrap();
-        vx.local = Some(ip("192.168.121.5"));
-        vx.underlying = Some("eth9".into());
+        lab.edit_vxlan(1, |vx| {
+            vx.local = Some(ip("192.168.121.5"));
+            vx.underlying = Some("eth9".into());
+        });
         lab.ping_fails(0, 1);
         lab.ping_fails(1, 0);
         let report = lab.report();
@@ -1107,7 +1111,7 @@ mod tests {
     #[test]
     fn flannel_missing() {
         let mut lab = Lab::flannel(2);
-        lab.host(1).flannel = Default::default();
+        lab.host(1).set_flannel(Default::default());
         lab.set_route(1, "10.200.0.0/24", None);
         lab.answer(1, 0, path("10.200.0.254 via 10.0.2.2 dev enp0s3 src 10.0.2.15"));
         lab.ping_fails(0, 1);

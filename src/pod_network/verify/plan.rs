@@ -18,6 +18,7 @@ use super::probe::{self, Attach, CheckSpec, SetupOutput, SetupSpec};
 use crate::facts::HostFacts;
 use crate::inventory::Node;
 use crate::pod_network::checks::RouteExpectation;
+use crate::pod_network::flannel::facts::Flannel;
 use crate::verify::owner::Owner;
 
 /// The probes of one verify run, in inventory order.
@@ -102,7 +103,7 @@ fn pod_subnet(
     flannel: bool,
 ) -> Option<(Ipv4Net, CidrSource)> {
     if let Some(f) = facts {
-        if flannel && let Some(cidr) = f.flannel.subnet_env.as_ref().and_then(|e| e.pod_cidr()) {
+        if flannel && let Some(cidr) = f.flannel().subnet_env.as_ref().and_then(|e| e.pod_cidr()) {
             return Some((cidr, CidrSource::Flannel));
         }
         let config = f.cni_configs.iter().find(|c| c.problem.is_none() && !c.subnets.is_empty());
@@ -160,7 +161,7 @@ impl ProbePlan {
                     .unwrap_or(Attach::Direct);
                 let config = f.and_then(bridge_config);
                 let mtu = f
-                    .and_then(|f| f.flannel.subnet_env.as_ref())
+                    .and_then(|f| f.flannel().subnet_env)
                     .filter(|_| flannel)
                     .and_then(|e| e.mtu)
                     .or_else(|| config.and_then(|c| c.mtu))
@@ -309,7 +310,9 @@ mod tests {
     #[test]
     fn flannel_subnet_wins_over_the_inventory() {
         // flannel gave worker-0 10.200.0.0/24, but the inventory says 10.200.5.0/24.
-        let facts = crate::facts::host::parse(&fixture("gather-flannel-worker-0.txt")).unwrap();
+        let facts =
+            crate::pod_network::flannel::facts::parse(&fixture("gather-flannel-worker-0.txt"))
+                .unwrap();
         let nodes = [worker(0, Some("10.200.5.0/24"))];
         let map = BTreeMap::from([("worker-0".to_string(), &facts)]);
         let flannel = ProbePlan::new(&[&nodes[0]], &map, Some(RouteExpectation::ViaFlannel));
@@ -343,7 +346,9 @@ mod tests {
 
     #[test]
     fn the_cni_config_says_where_the_pods_are_and_leftovers_of_gone_runs_are_named() {
-        let mut facts = crate::facts::host::parse(&fixture("gather-static-worker-1.txt")).unwrap();
+        let mut facts =
+            crate::pod_network::flannel::facts::parse(&fixture("gather-static-worker-1.txt"))
+                .unwrap();
         facts.probe_claims = vec![
             crate::facts::ProbeClaim {
                 path: "/run/labctl/probes/aaaaaaaa-1.probe".into(),

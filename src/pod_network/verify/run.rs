@@ -17,6 +17,7 @@ use crate::diagnostic::Diagnostic;
 use crate::facts::{HostFacts, NodeFacts};
 use crate::inventory::{Inventory, Node};
 use crate::pod_network::checks::{PodCheck, RouteExpectation};
+use crate::pod_network::flannel::facts::Flannel;
 use crate::runner::execute::describe_failure;
 use crate::runner::join_bounded;
 use crate::runner::verify::{SCRIPT_TIMEOUT, Verifier};
@@ -172,9 +173,9 @@ async fn host_checks_with_facts(
 }
 
 async fn gather(v: &Verifier<'_>, node: &Node) -> NodeFacts {
-    match v.exec(node, crate::facts::host::gather_script(&[]), false).await {
+    match v.exec(node, crate::pod_network::flannel::facts::gather_script(&[]), false).await {
         Err(reason) => NodeFacts::Unreachable { reason },
-        Ok(out) => match crate::facts::host::parse(&out.stdout_text()) {
+        Ok(out) => match crate::pod_network::flannel::facts::parse(&out.stdout_text()) {
             Ok(facts) => NodeFacts::Known(facts),
             Err(error) => NodeFacts::Unreadable { error },
         },
@@ -250,7 +251,7 @@ fn flannel_state(inventory: &Inventory, facts: &BTreeMap<String, &HostFacts>) ->
                 let Some(f) = facts.get(&node.name) else {
                     return check(false, "no facts: the node could not be reached".into());
                 };
-                let Some(link) = &f.flannel.link else {
+                let Some(link) = &f.flannel().link else {
                     return check(false, "there is no `flannel.1` device: flanneld has not started on this node".into());
                 };
                 if link.local != Some(node.address) {
@@ -274,7 +275,7 @@ fn flannel_state(inventory: &Inventory, facts: &BTreeMap<String, &HostFacts>) ->
                         ),
                     );
                 }
-                match f.flannel.subnet_env.as_ref().and_then(|e| e.pod_cidr()) {
+                match f.flannel().subnet_env.as_ref().and_then(|e| e.pod_cidr()) {
                     Some(subnet) if cluster.contains(&subnet) => {
                         check(true, format!("flannel.1 local {}, subnet {subnet} in {cluster}", node.address))
                     }
@@ -321,18 +322,21 @@ pub fn expectation(variant: &Variant) -> Option<RouteExpectation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{fixture, host};
+    use crate::facts::fixture;
 
     /// The sample lab's three workers with the facts of a Vagrant worker running flannel
     /// (fixture of worker-0, moved to each worker), each changed by `edit`.
     fn judged(edit: impl Fn(usize, String) -> String) -> Vec<(String, bool, String)> {
-        let inventory = crate::chapter::sample::sample_inventory();
+        let inventory = crate::pod_network::example_lab();
         let facts: Vec<(String, HostFacts)> = (0..3u8)
             .map(|i| {
                 let text = fixture("gather-flannel-worker-0.txt")
                     .replace("10.240.0.20", &format!("10.240.0.{}", 20 + i))
                     .replace("10.200.0.", &format!("10.200.{i}."));
-                (format!("worker-{i}"), host::parse(&edit(i as usize, text)).unwrap())
+                (
+                    format!("worker-{i}"),
+                    crate::pod_network::flannel::facts::parse(&edit(i as usize, text)).unwrap(),
+                )
             })
             .collect();
         let by_name: BTreeMap<String, &HostFacts> =

@@ -6,11 +6,11 @@
 
 use std::net::Ipv4Addr;
 
-use crate::facts::flannel::{FlannelFacts, SubnetEnv, VxlanLink};
 use crate::facts::routes::{Destination, RouteKind};
 use crate::facts::{HostFacts, InterfaceAddress, Link, Route, RouteGet, RoutePath};
 use crate::inventory::{Node, Role};
 use crate::pod_network::checks::RouteExpectation;
+use crate::pod_network::flannel::facts::{Flannel, FlannelFacts, SubnetEnv, VxlanLink};
 
 use super::diagnosis::{VerifyInput, WorkerRun, diagnose};
 use super::plan::ProbePlan;
@@ -107,7 +107,7 @@ fn host(links: Vec<Link>, routes: Vec<Route>) -> HostFacts {
         routes,
         ip_forward: true,
         cni_configs: Vec::new(),
-        flannel: FlannelFacts::default(),
+        extra: Default::default(),
         route_gets: Default::default(),
         probe_claims: Vec::new(),
     }
@@ -176,7 +176,7 @@ impl Lab {
                     link("cni0", &[&format!("10.200.{i}.1/24")]),
                 ];
                 let mut f = host(links, routes);
-                f.flannel = FlannelFacts {
+                f.set_flannel(FlannelFacts {
                     link: Some(VxlanLink {
                         name: "flannel.1".into(),
                         kind: Some("vxlan".into()),
@@ -193,7 +193,7 @@ impl Lab {
                         mtu: Some(1450),
                         ipmasq: Some(true),
                     }),
-                };
+                });
                 NodeFacts::Known(f)
             })
             .collect();
@@ -243,6 +243,16 @@ impl Lab {
     }
 
     /// The facts of worker `i`.
+    /// Changes worker `i`'s `flannel.1` device.
+    pub fn edit_vxlan(&mut self, i: usize, edit: impl FnOnce(&mut VxlanLink)) {
+        let host = self.host(i);
+        let mut flannel = host.flannel();
+        if let Some(link) = flannel.link.as_mut() {
+            edit(link);
+        }
+        host.set_flannel(flannel);
+    }
+
     pub fn host(&mut self, i: usize) -> &mut HostFacts {
         match &mut self.facts[i] {
             NodeFacts::Known(f) => f,

@@ -1,4 +1,7 @@
-//! Fact `flannel`: the node's `flannel.1` VXLAN device and flanneld's `/run/flannel/subnet.env`.
+//! Fact `flannel`: the node's `flannel.1` VXLAN device and flanneld's `/run/flannel/subnet.env`,
+//! gathered in the same round trip as the core's facts ([`FACT`], kept in
+//! [`HostFacts::extra`] and read back with [`Flannel::flannel`]; docs/architecture.md, "Layers
+//! (folders)").
 //!
 //! The device's `local` address is the one flannel bound to. On Vagrant, flannel without
 //! `--iface` binds to the default-route NIC `enp0s3` and its address `10.0.2.15`, which every
@@ -10,7 +13,9 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-use super::{FactError, Section};
+use crate::facts::host::{ExtraFact, HostFacts};
+use crate::facts::section::{fact_line, file_fact_line};
+use crate::facts::{FactError, Section};
 
 /// The VXLAN device flannel's vxlan backend creates (VNI 1).
 pub const DEVICE: &str = "flannel.1";
@@ -24,14 +29,14 @@ pub const SUBNET_ENV_NAME: &str = "flannel_subnet_env";
 pub const SUBNET_ENV_PATH: &str = "/run/flannel/subnet.env";
 
 /// What flannel left on a node; both parts are absent where flannel never ran.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct FlannelFacts {
     pub link: Option<VxlanLink>,
     pub subnet_env: Option<SubnetEnv>,
 }
 
 /// The `flannel.1` device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VxlanLink {
     pub name: String,
     /// The link kind (`vxlan`; anything else is a misconfiguration).
@@ -48,7 +53,7 @@ pub struct VxlanLink {
 }
 
 /// `/run/flannel/subnet.env`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SubnetEnv {
     /// `FLANNEL_NETWORK`: the cluster CIDR flannel hands subnets out of.
     pub network: Option<Ipv4Net>,
@@ -64,6 +69,65 @@ impl SubnetEnv {
     /// The node's pod subnet as a network, e.g. `10.200.0.0/24`.
     pub fn pod_cidr(&self) -> Option<Ipv4Net> {
         self.subnet.map(|s| s.trunc())
+    }
+}
+
+/// The name of the fact in [`HostFacts::extra`].
+pub const NAME: &str = "flannel";
+
+/// The fact as the gather script gathers it.
+pub static FACT: ExtraFact = ExtraFact { name: NAME, script, parse: parse_fact };
+
+fn script() -> String {
+    format!(
+        "{}{}",
+        fact_line(LINK_NAME, LINK_COMMAND),
+        file_fact_line(SUBNET_ENV_NAME, SUBNET_ENV_PATH)
+    )
+}
+
+fn parse_fact(
+    sections: &std::collections::BTreeMap<String, Section>,
+) -> Result<serde_json::Value, FactError> {
+    let get = |name: &str| crate::facts::section::named(sections, name);
+    let facts = FlannelFacts {
+        link: parse_link(get(LINK_NAME)?)?,
+        subnet_env: parse_subnet_env(get(SUBNET_ENV_NAME)?)?,
+    };
+    serde_json::to_value(facts)
+        .map_err(|e| FactError::unexpected(NAME, format!("cannot keep the fact: {e}")))
+}
+
+/// The core's facts and flannel's, in one script.
+pub fn gather_script(route_targets: &[Ipv4Addr]) -> String {
+    crate::facts::host::gather_script(route_targets, &[&FACT])
+}
+
+/// Parses the output of [`gather_script`].
+pub fn parse(output: &str) -> Result<HostFacts, FactError> {
+    crate::facts::host::parse(output, &[&FACT])
+}
+
+/// Flannel's facts of a host.
+pub trait Flannel {
+    /// What flannel left on the host (nothing when the fact was not gathered).
+    fn flannel(&self) -> FlannelFacts;
+    /// Replaces them (tests make labs this way).
+    fn set_flannel(&mut self, facts: FlannelFacts);
+}
+
+impl Flannel for HostFacts {
+    fn flannel(&self) -> FlannelFacts {
+        self.extra
+            .get(NAME)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    fn set_flannel(&mut self, facts: FlannelFacts) {
+        if let Ok(value) = serde_json::to_value(facts) {
+            self.extra.insert(NAME.to_string(), value);
+        }
     }
 }
 
@@ -163,6 +227,35 @@ mod tests {
 
     fn sections(fixture_name: &str) -> std::collections::BTreeMap<String, Section> {
         section::by_name(section::parse_output(&fixture(fixture_name)).unwrap())
+    }
+
+    #[test]
+    fn gathered_in_the_same_round_trip_as_the_core_facts() {
+        let script = gather_script(&[]);
+        for needle in [
+            "fact addresses ip -j addr show\n",
+            "fact flannel_link ip -d -j link show flannel.1\n",
+            "file_fact flannel_subnet_env /run/flannel/subnet.env\n",
+        ] {
+            assert!(script.contains(needle), "{needle}");
+        }
+        let worker = parse(&fixture("gather-flannel-worker-0.txt")).unwrap();
+        let flannel = worker.flannel();
+        assert_eq!(flannel.link.unwrap().local, Some("10.240.0.20".parse().unwrap()));
+        assert_eq!(flannel.subnet_env.unwrap().pod_cidr(), Some("10.200.0.0/24".parse().unwrap()));
+        // Where flannel never ran, both parts are absent; where the fact was not asked for too.
+        let untidy = parse(&fixture("gather-untidy-worker-2.txt")).unwrap();
+        assert_eq!(untidy.flannel(), FlannelFacts::default());
+        let core_only =
+            crate::facts::host::parse(&fixture("gather-flannel-worker-0.txt"), &[]).unwrap();
+        assert_eq!(core_only.flannel(), FlannelFacts::default());
+        // A section of its own that is missing is named, as a core fact's is.
+        let out = fixture("gather-static-worker-1.txt")
+            .replace("begin flannel_subnet_env", "begin flannel_subnet");
+        assert_eq!(
+            parse(&out).unwrap_err().to_string(),
+            "fact `flannel_subnet_env`: missing from the host's output"
+        );
     }
 
     #[test]
