@@ -325,10 +325,12 @@ impl Cli {
 pub mod complete {
     use clap_complete::engine::CompletionCandidate;
 
+    /// The chapters as read (names, variants, steps), without rendering them for the example
+    /// lab: the shell asks on every TAB.
     fn chapters_loaded() -> Vec<crate::chapter::Chapter> {
-        let course = crate::commands::course();
-        let names = course.catalog.names().unwrap_or_default();
-        names.iter().filter_map(|n| course.load(n).ok()).collect()
+        let catalog = crate::course::Catalog::from_env();
+        let names = catalog.names().unwrap_or_default();
+        names.iter().filter_map(|n| catalog.read(n).ok()).collect()
     }
 
     fn unique(values: impl IntoIterator<Item = String>) -> Vec<CompletionCandidate> {
