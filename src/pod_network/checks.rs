@@ -83,39 +83,20 @@ impl PodCheck {
 
 /// Chapter 11's verify check kinds.
 pub static KINDS: &[ProvidedKind] = &[
-    ProvidedKind {
-        name: "route_evidence",
-        runs_on: RunsOn::Workers,
-        pairwise: true,
-        read: read_any,
-        describe,
-        shape,
-    },
-    ProvidedKind {
-        name: "pod_matrix",
-        runs_on: RunsOn::Workers,
-        pairwise: true,
-        read: read_any,
-        describe,
-        shape,
-    },
-    ProvidedKind {
-        name: "gce_routes",
-        runs_on: RunsOn::ThisMachine,
-        pairwise: false,
-        read: read_gce_routes,
-        describe,
-        shape,
-    },
-    ProvidedKind {
-        name: "flannel_state",
-        runs_on: RunsOn::Workers,
-        pairwise: false,
-        read: read_any,
-        describe,
-        shape,
-    },
+    kind("route_evidence", RunsOn::Workers, true, read_any),
+    kind("pod_matrix", RunsOn::Workers, true, read_any),
+    kind("gce_routes", RunsOn::ThisMachine, false, read_gce_routes),
+    kind("flannel_state", RunsOn::Workers, false, read_any),
 ];
+
+const fn kind(
+    name: &'static str,
+    runs_on: RunsOn,
+    pairwise: bool,
+    read: fn(&Variant, &ProvidedCheck) -> Result<(), Problem>,
+) -> ProvidedKind {
+    ProvidedKind { name, runs_on, pairwise, read, describe, shape }
+}
 
 fn read_any(_: &Variant, check: &ProvidedCheck) -> Result<(), Problem> {
     PodCheck::read(check).map(|_| ()).map_err(|message| Problem { message, help: None })
