@@ -3,7 +3,7 @@
 //! Run with `LABCTL_BLESS=1` to write the `.stderr` files after a deliberate message change,
 //! then read the diff.
 
-mod harness;
+use crate::harness;
 
 use std::path::{Path, PathBuf};
 

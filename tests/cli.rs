@@ -1,6 +1,6 @@
 //! The command-line contract: exact output of the offline commands, exit codes, help.
 
-mod harness;
+use crate::harness;
 
 use harness::{Test, repo};
 

@@ -5,8 +5,7 @@
 //! and `sudo`. Times are only asserted as generous bounds against hangs; the latency numbers
 //! come from the benchmark, `bench/run` (bench/README.md).
 
-#[path = "common/sandbox_lab.rs"]
-mod sandbox_lab;
+use crate::common::sandbox_lab;
 
 use std::collections::HashMap;
 use std::fs;

@@ -3,11 +3,9 @@
 //! them onto the nodes over their SSH connections, and verify checks them on each node with
 //! openssl. Needs root (as CI). Each test has its own sandbox and lab network (10.229.N.0/24).
 
-#[path = "common/sandbox_lab.rs"]
-mod sandbox_lab;
+use crate::common::sandbox_lab;
 
 use std::path::PathBuf;
-use std::process::Output;
 
 use sandbox_lab::*;
 
@@ -30,12 +28,8 @@ impl<'r> Certs<'r> {
         Certs { lab, inventory }
     }
 
-    fn labctl(&self, args: &[&str]) -> Output {
-        let mut all = vec!["-i", self.inventory.to_str().unwrap(), "--connect-timeout", "5"];
-        all.extend_from_slice(args);
-        let mut cmd = self.lab.root.labctl(&all);
-        cmd.env("NO_COLOR", "1");
-        cmd.output().expect("labctl runs")
+    fn labctl(&self, args: &[&str]) -> Test {
+        self.lab.root.labctl(args).inventory(&self.inventory)
     }
 
     fn address(&self, node: &str) -> String {
@@ -53,7 +47,7 @@ impl<'r> Certs<'r> {
     }
 
     fn verify_json(&self) -> (i32, serde_json::Value) {
-        let out = self.labctl(&["verify", CHAPTER, "--output", "json"]);
+        let out = self.labctl(&["verify", CHAPTER, "--output", "json"]).output();
         let json = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("verify prints JSON ({e}):\n{}", text(&out)));
         (out.status.code().unwrap_or(-1), json)
@@ -90,7 +84,7 @@ fn ca_and_certificates_go_to_the_nodes_verify_names_a_tampered_node_and_reset_re
     assert_eq!(str_of(&files["evidence"]), "exited with 1: /var/lib/kubelet/ca.crt is missing");
     assert_eq!(str_of(&files["hint"]), "`labctl run 04-certificate-authority` puts them there");
 
-    let run = certs.labctl(&["run", CHAPTER]);
+    let run = certs.labctl(&["run", CHAPTER]).output();
     assert!(run.status.success(), "run failed:\n{}", text(&run));
     // The certificates were made here, with openssl, from the inventory's names and addresses.
     let workdir = certs.workdir();
@@ -98,7 +92,7 @@ fn ca_and_certificates_go_to_the_nodes_verify_names_a_tampered_node_and_reset_re
         assert!(workdir.join(format!("{name}.crt")).is_file(), "{name}.crt in {workdir:?}");
     }
 
-    let out = certs.labctl(&["verify", CHAPTER]);
+    let out = certs.labctl(&["verify", CHAPTER]).output();
     assert!(out.status.success(), "verify after run failed:\n{}", text(&out));
     assert!(text(&out).contains("verify: 10 of 10 checks pass on 3 hosts"), "{}", text(&out));
     // Each worker holds its own certificate, for its own name and lab address.
@@ -114,8 +108,7 @@ fn ca_and_certificates_go_to_the_nodes_verify_names_a_tampered_node_and_reset_re
     );
 
     // A second run changes nothing.
-    let again = certs.labctl(&["run", CHAPTER]);
-    assert!(again.status.success(), "{}", text(&again));
+    let again = certs.labctl(&["run", CHAPTER]).any_stderr().run();
     assert!(text(&again).contains(" 0 changed"), "{}", text(&again));
 
     // A student copies worker-0's certificate and key onto worker-1 by hand.
@@ -126,8 +119,7 @@ fn ca_and_certificates_go_to_the_nodes_verify_names_a_tampered_node_and_reset_re
             &format!("printf '%s' {} > /var/lib/kubelet/kubelet.{file}", shell_quote(&content)),
         );
     }
-    let tampered = certs.labctl(&["verify", CHAPTER]);
-    assert_eq!(tampered.status.code(), Some(1), "{}", text(&tampered));
+    let tampered = certs.labctl(&["verify", CHAPTER]).any_stderr().status(1).run();
     let said = text(&tampered);
     assert!(
         said.contains("kubelet-names on worker-1: exited with 1: worker-1's kubelet.crt was issued for worker-0"),
@@ -138,14 +130,12 @@ fn ca_and_certificates_go_to_the_nodes_verify_names_a_tampered_node_and_reset_re
     assert!(!said.contains("on worker-0:"), "worker-0 is fine: {said}");
 
     // run puts worker-1's own back (the content differs from what labctl put).
-    let fixed = certs.labctl(&["run", CHAPTER]);
-    assert!(fixed.status.success(), "{}", text(&fixed));
+    let fixed = certs.labctl(&["run", CHAPTER]).any_stderr().run();
     assert!(text(&fixed).contains(" 2 changed"), "{}", text(&fixed));
     assert_eq!(certs.verify_json().0, 0);
 
     // reset removes what labctl put and made; verify fails again.
-    let reset = certs.labctl(&["reset", CHAPTER, "--yes"]);
-    assert!(reset.status.success(), "{}", text(&reset));
+    certs.labctl(&["reset", CHAPTER, "--yes"]).any_stderr().run();
     assert_eq!(certs.by_hand("worker-0", "ls -A /var/lib/kubelet"), "");
     assert_eq!(certs.by_hand("controller-0", "ls /root/ | grep -c '\\.crt$' || true"), "0");
     let left: Vec<String> = std::fs::read_dir(&workdir)
@@ -162,20 +152,18 @@ fn ca_and_certificates_go_to_the_nodes_verify_names_a_tampered_node_and_reset_re
 fn reset_hard_removes_the_chapters_files_whoever_put_them_there() {
     let root = Root::new();
     let certs = Certs::up(&root, "certs-hard", "10.229.2.0/24");
-    let run = certs.labctl(&["run", CHAPTER]);
+    let run = certs.labctl(&["run", CHAPTER]).output();
     assert!(run.status.success(), "run failed:\n{}", text(&run));
     // As if a student had done it all by hand: labctl has no record of it.
     std::fs::remove_file(certs.lab.dir().join(".labctl").join("state.json")).unwrap();
-    let plain = certs.labctl(&["reset", CHAPTER, "--yes"]);
-    assert!(plain.status.success(), "{}", text(&plain));
+    certs.labctl(&["reset", CHAPTER, "--yes"]).any_stderr().run();
     assert_ne!(
         certs.by_hand("worker-0", "ls -A /var/lib/kubelet"),
         "",
         "plain reset keeps a student's work"
     );
 
-    let hard = certs.labctl(&["reset", "--hard", CHAPTER, "--yes"]);
-    assert!(hard.status.success(), "{}", text(&hard));
+    certs.labctl(&["reset", "--hard", CHAPTER, "--yes"]).any_stderr().run();
     for node in ["worker-0", "worker-1"] {
         assert_eq!(certs.by_hand(node, "ls -A /var/lib/kubelet"), "", "{node}");
     }
@@ -194,7 +182,7 @@ fn a_chapter_of_command_checks_verifies_a_one_worker_lab_per_host_and_check() {
         &["--network", "10.229.3.0/24", "--workers", "1", "--controllers", "0"],
     );
     let certs = Certs { inventory: lab.dir().join("labctl.yaml"), lab };
-    let out = certs.labctl(&["verify", CHAPTER]);
+    let out = certs.labctl(&["verify", CHAPTER]).output();
     let said = text(&out);
     // Not "nothing to check" nor a word about pod CIDRs: the worker's four checks, each failed.
     assert_eq!(out.status.code(), Some(1), "{said}");
@@ -247,8 +235,7 @@ fn a_step_fetches_files_back_into_the_working_directory_for_a_local_step() {
     std::fs::write(&chapter, FETCH_CHAPTER).unwrap();
     let chapter = chapter.to_str().unwrap();
 
-    let run = certs.labctl(&["run", chapter]);
-    assert!(run.status.success(), "{}", text(&run));
+    certs.labctl(&["run", chapter]).any_stderr().run();
     let work = certs.workdir();
     let read = |name: &str| std::fs::read_to_string(work.join(name)).unwrap_or_default();
     assert_eq!(read("worker-0.who"), "worker-0\n");
@@ -256,27 +243,25 @@ fn a_step_fetches_files_back_into_the_working_directory_for_a_local_step() {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(work.join("worker-1.who")).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
-    let verify = certs.labctl(&["verify", chapter]);
-    assert!(verify.status.success(), "{}", text(&verify));
+    certs.labctl(&["verify", chapter]).any_stderr().run();
 
-    let again = certs.labctl(&["run", chapter]);
+    let again = certs.labctl(&["run", chapter]).output();
     assert!(text(&again).contains(" 0 changed"), "{}", text(&again));
 
     // The file changes on worker-1: the next run fetches it again, and only it.
     certs.by_hand("worker-1", "echo changed > /etc/kubernetes/who");
-    let plan = certs.labctl(&["plan", chapter]);
+    let plan = certs.labctl(&["plan", chapter]).output();
     assert!(
         text(&plan).contains("bring-back (fetch /etc/kubernetes/who as worker-1.who)"),
         "{}",
         text(&plan)
     );
-    let refetch = certs.labctl(&["run", chapter]);
+    let refetch = certs.labctl(&["run", chapter]).output();
     assert!(text(&refetch).contains(" 1 changed"), "{}", text(&refetch));
     assert_eq!(read("worker-1.who"), "changed\n");
 
     // reset removes the copies here and the files there.
-    let reset = certs.labctl(&["reset", chapter, "--yes"]);
-    assert!(reset.status.success(), "{}", text(&reset));
+    certs.labctl(&["reset", chapter, "--yes"]).any_stderr().run();
     assert!(!work.join("worker-0.who").exists() && !work.join("worker-1.who").exists());
     assert!(!work.join("all.who").exists());
     assert_eq!(certs.by_hand("worker-0", "ls -A /etc/kubernetes"), "");

@@ -4,45 +4,21 @@
 //! test is left (its directory, its namespaces). The test chapters act only inside the
 //! sandbox's nodes: a blackhole route to 192.0.2.0/24 (TEST-NET-1) in the node's namespace.
 
-#[path = "common/sandbox_lab.rs"]
-mod sandbox_lab;
+use crate::common::sandbox_lab;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use crate::harness::fixture_text;
 use sandbox_lab::*;
 
 /// A chapter whose one step adds a blackhole route on every worker, with `undo` and `verify`
 /// given by the test.
 fn marker_chapter(name: &str, undo: &str, verify: &str) -> String {
-    format!(
-        r#"chapter: {name}
-title: A marker route on every worker
-summary: a test chapter for `labctl test`
-default_variant: {{ ssh: marker, vagrant: marker, gce: marker }}
-variants:
-  - name: marker
-    summary: a blackhole route to TEST-NET-1 on every worker
-    steps:
-      - name: marker-route
-        summary: add the marker route
-        where: workers
-        sudo: true
-        check: 'test -n "$(ip route show exact 192.0.2.0/24)"'
-        run: ip route add blackhole 192.0.2.0/24
-        undo: '{undo}'
-        leaves: ["blackhole 192.0.2.0/24"]
-    verify:
-      - command: {verify}
-    footprint:
-      - name: marker-route
-        summary: the marker route
-        where: workers
-        sudo: true
-        list: 'ip route show exact 192.0.2.0/24 | sed "s/ *$//"'
-        remove: ip route del {{{{ words }}}}
-"#
-    )
+    fixture_text("chapters/marker.yaml")
+        .replace("@name@", name)
+        .replace("@undo@", undo)
+        .replace("@verify@", verify)
 }
 
 const GOOD_UNDO: &str = r#"if test -n "$(ip route show exact 192.0.2.0/24)"; then ip route del blackhole 192.0.2.0/24; fi"#;
@@ -57,10 +33,8 @@ fn write_chapter(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 /// `labctl test ARGS...` with its own sandbox root.
-fn labctl_test(root: &Root, args: &[&str]) -> Output {
-    let mut all = vec!["test"];
-    all.extend_from_slice(args);
-    root.labctl(&all).env("NO_COLOR", "1").output().expect("labctl runs")
+fn labctl_test(root: &Root, args: &[&str]) -> Test {
+    root.labctl(["test"]).args(args).lab()
 }
 
 fn stdout(out: &Output) -> String {
@@ -88,7 +62,7 @@ fn assert_nothing_left(root: &Root, out: &Output) {
         assert!(left.is_empty(), "namespaces of `{name}` left: {left:?}");
         assert!(stdout(out).contains(&format!("sandbox `{name}` removed\n")), "{}", text(out));
     }
-    let status = root.run(["sandbox", "status", "--output", "json"]);
+    let status = root.labctl(["sandbox", "status", "--output", "json"]).output();
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
     assert_eq!(json["sandboxes"].as_array().map(Vec::len).unwrap_or(0), 0, "{}", text(&status));
 }
@@ -130,8 +104,10 @@ const STEPS: &[&str] = &[
 fn chapter_11_static_passes_every_step() {
     require_root();
     let root = Root::new();
-    let out = labctl_test(&root, &["11-pod-network-routes", "--variant", "static"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = labctl_test(&root, &["11-pod-network-routes", "--variant", "static"])
+        .any_stderr()
+        .status(0)
+        .run();
     let text_out = stdout(&out);
     assert!(text_out.contains("STEP "), "{text_out}");
     assert!(
@@ -161,7 +137,7 @@ fn chapter_11_static_passes_every_step() {
 fn every_built_in_chapter_holds_in_every_variant_the_sandbox_can_host() {
     require_root();
     let root = Root::new();
-    let list = root.run(["list"]);
+    let list = root.labctl(["list"]).output();
     assert!(list.status.success(), "{}", text(&list));
     let chapters: Vec<String> = String::from_utf8_lossy(&list.stdout)
         .lines()
@@ -170,7 +146,7 @@ fn every_built_in_chapter_holds_in_every_variant_the_sandbox_can_host() {
         .collect();
     assert!(chapters.len() >= 2, "{chapters:?}");
     for chapter in &chapters {
-        let out = labctl_test(&root, &[chapter]);
+        let out = labctl_test(&root, &[chapter]).output();
         assert_eq!(out.status.code(), Some(0), "{chapter}: {}", text(&out));
         let text_out = stdout(&out);
         assert!(text_out.contains(&format!("test: {chapter} variant ")), "{text_out}");
@@ -212,8 +188,7 @@ fn a_check_that_always_passes_is_named() {
         r#"{ name: always-passes, where: workers, run: "true" }"#,
     );
     let (_dir, file) = write_chapter("useless-check", &chapter);
-    let out = labctl_test(&root, &[file.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = labctl_test(&root, &[file.to_str().unwrap()]).any_stderr().status(1).run();
     let text_out = stdout(&out);
     assert!(!row_ok(&text_out, "1 verify"), "{text_out}");
     assert!(
@@ -244,8 +219,10 @@ fn a_reset_that_does_not_undo_is_caught_at_step_7() {
     let root = Root::new();
     let chapter = marker_chapter("idle-undo", "true", GOOD_VERIFY);
     let (_dir, file) = write_chapter("idle-undo", &chapter);
-    let out = labctl_test(&root, &[file.to_str().unwrap(), "--variant", "marker"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = labctl_test(&root, &[file.to_str().unwrap(), "--variant", "marker"])
+        .any_stderr()
+        .status(1)
+        .run();
     let text_out = stdout(&out);
     for step in STEPS {
         assert_eq!(row_ok(&text_out, step), *step != "7 verify", "step {step}:\n{text_out}");
@@ -264,8 +241,10 @@ fn a_sound_chapter_of_command_checks_passes() {
     let root = Root::new();
     let chapter = marker_chapter("sound-marker", GOOD_UNDO, GOOD_VERIFY);
     let (_dir, file) = write_chapter("sound-marker", &chapter);
-    let out = labctl_test(&root, &[file.to_str().unwrap(), "--shape", "gce"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = labctl_test(&root, &[file.to_str().unwrap(), "--shape", "gce"])
+        .any_stderr()
+        .status(0)
+        .run();
     let text_out = stdout(&out);
     assert!(text_out.contains("(gce shape, 10.239."), "{text_out}");
     assert!(row(&text_out, "3 verify").contains("passes: 3 of 3 host checks pass"), "{text_out}");
@@ -275,8 +254,10 @@ fn a_sound_chapter_of_command_checks_passes() {
 #[test]
 fn bad_input_is_exit_2_and_brings_nothing_up() {
     let root = Root::new();
-    let gce = labctl_test(&root, &["11-pod-network-routes", "--variant", "gce"]);
-    assert_eq!(gce.status.code(), Some(2), "{}", text(&gce));
+    let gce = labctl_test(&root, &["11-pod-network-routes", "--variant", "gce"])
+        .any_stderr()
+        .status(2)
+        .run();
     assert!(
         stderr(&gce).starts_with(
             "error: the sandbox cannot host variant `gce` of 11-pod-network-routes: it acts on Compute Engine with gcloud (`cloud: gce`)"
@@ -284,14 +265,14 @@ fn bad_input_is_exit_2_and_brings_nothing_up() {
         "{}",
         text(&gce)
     );
-    let unknown = labctl_test(&root, &["11-pod-network-routes", "--variant", "statc"]);
-    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    let unknown = labctl_test(&root, &["11-pod-network-routes", "--variant", "statc"])
+        .any_stderr()
+        .status(2)
+        .run();
     assert!(stderr(&unknown).contains("did you mean `static`?"), "{}", text(&unknown));
-    let missing = labctl_test(&root, &["no-such-chapter"]);
-    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+    let missing = labctl_test(&root, &["no-such-chapter"]).any_stderr().status(2).run();
     let path = Path::new("/nonexistent/chapter.yaml");
-    let no_file = labctl_test(&root, &[path.to_str().unwrap()]);
-    assert_eq!(no_file.status.code(), Some(2), "{}", text(&no_file));
+    let no_file = labctl_test(&root, &[path.to_str().unwrap()]).any_stderr().status(2).run();
     for out in [&gce, &unknown, &missing, &no_file] {
         assert!(stdout(out).is_empty(), "{}", text(out));
     }

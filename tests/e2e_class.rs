@@ -1,8 +1,7 @@
 //! `--class FILE` on two sandboxes at once: run, verify (text, JSON, JUnit) and reset across
 //! every environment of a class. Needs root (as CI); traffic only to the tests' own sandboxes.
 
-#[path = "common/sandbox_lab.rs"]
-mod sandbox_lab;
+use crate::common::sandbox_lab;
 
 use sandbox_lab::*;
 
@@ -59,17 +58,12 @@ impl<'r> Class<'r> {
         Class { root, labs, file }
     }
 
-    fn labctl(&self, args: &[&str]) -> std::process::Output {
-        let mut all = vec!["--class", self.file.to_str().unwrap(), "--connect-timeout", "2"];
-        all.extend_from_slice(args);
-        self.root.labctl(&all).env("NO_COLOR", "1").output().unwrap()
+    fn labctl(&self, args: &[&str]) -> Test {
+        self.root.labctl(args).class(&self.file)
     }
 
-    fn one(&self, i: usize, args: &[&str]) -> std::process::Output {
-        let inventory = self.labs[i].dir().join("labctl.yaml");
-        let mut all = vec!["-i", inventory.to_str().unwrap()];
-        all.extend_from_slice(args);
-        self.root.labctl(&all).env("NO_COLOR", "1").output().unwrap()
+    fn one(&self, i: usize, args: &[&str]) -> Test {
+        self.labs[i].labctl(args)
     }
 
     fn by_hand(&self, i: usize, node: &str, command: &str) {
@@ -101,26 +95,28 @@ fn a_gradebook_of_six_labs_in_every_format_then_run_and_reset_hard_the_class() {
     let class = Class::up(&root);
     // done: by labctl. hand: the student's routes by hand. wronghop: labctl's, then one route
     // by hand via an address nobody answers. down: worker-1 stops answering.
-    assert!(class.one(0, &["run", "11-pod-network-routes"]).status.success());
+    class.one(0, &["run", "11-pod-network-routes"]).any_stderr().run();
     class.by_hand(1, "worker-0", "ip route replace 10.200.1.0/24 via 10.238.2.21");
     class.by_hand(1, "worker-1", "ip route replace 10.200.0.0/24 via 10.238.2.20");
-    assert!(class.one(4, &["run", "11-pod-network-routes"]).status.success());
+    class.one(4, &["run", "11-pod-network-routes"]).any_stderr().run();
     class.by_hand(4, "worker-0", "ip route replace 10.200.1.0/24 via 10.238.5.99");
     class.signal(3, "worker-1", "-STOP");
 
     let dir = root.path();
     let (csv, junit, html) = (dir.join("class.csv"), dir.join("class.xml"), dir.join("class.html"));
-    let verify = class.labctl(&[
-        "verify",
-        "--csv",
-        csv.to_str().unwrap(),
-        "--junit",
-        junit.to_str().unwrap(),
-        "--html",
-        html.to_str().unwrap(),
-    ]);
-    let json = class.labctl(&["verify", "--output", "json"]);
-    let detail = class.labctl(&["verify", "--env", "wronghop"]);
+    let verify = class
+        .labctl(&[
+            "verify",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ])
+        .output();
+    let json = class.labctl(&["verify", "--output", "json"]).output();
+    let detail = class.labctl(&["verify", "--env", "wronghop"]).output();
     class.signal(3, "worker-1", "-CONT");
 
     assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
@@ -132,7 +128,7 @@ fn a_gradebook_of_six_labs_in_every_format_then_run_and_reset_hard_the_class() {
              done         passed  2/2     2/2        2/2          6/6    T s\n\
              hand         passed  2/2     2/2        2/2          6/6    T s\n\
              untouched    failed  0/2     0/2        2/2          2/6    T s  worker-0 has no route to worker-1's pod CIDR 10.200.1.0/24: run `sudo ip route replace 10.200.1.0/24 via 10.238.3.21` on worker-0, or `labctl run 11-pod-network-routes`\n\
-             down         failed  0/2     0/2        1/1          1/5    T s  worker-1 could not be reached: `worker-1` at 10.238.4.21:22 did not answer within 2s\n\
+             down         failed  0/2     0/2        1/1          1/5    T s  worker-1 could not be reached: `worker-1` at 10.238.4.21:22 did not answer within 5s\n\
              wronghop     failed  1/2     0/2        2/2          3/6    T s  worker-0 sends packets for worker-1's pod CIDR 10.200.1.0/24 via 10.238.5.99 (dev enp0s8), not via worker-1's address 10.238.5.21: run `sudo ip route replace 10.200.1.0/24 via 10.238.5.21` on worker-0, or `labctl run 11-pod-network-routes --replace`\n\
              missing      error   -       -          -            -      T s  {m}: cannot read: No such file or directory (os error 2)\n\
              class: 2 of 6 environments pass; 3 failed, 1 could not be checked\n",
@@ -240,7 +236,7 @@ fn a_gradebook_of_six_labs_in_every_format_then_run_and_reset_hard_the_class() {
         .unwrap();
     lock.lock().unwrap();
     std::fs::write(state.join("lock"), "pid 4242 on host classroom").unwrap();
-    let run = class.labctl(&["run", "11-pod-network-routes", "--replace"]);
+    let run = class.labctl(&["run", "11-pod-network-routes", "--replace"]).output();
     drop(lock);
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     let out = steady(&String::from_utf8_lossy(&run.stdout));
@@ -250,12 +246,12 @@ fn a_gradebook_of_six_labs_in_every_format_then_run_and_reset_hard_the_class() {
     );
     assert!(out.contains("done         ok      T s  run: 0 changed, 2 ok, 0 failed"), "{out}");
     assert!(out.contains("wronghop     ok      T s  run: 1 changed, 1 ok, 0 failed"), "{out}");
-    let run = class.labctl(&["run", "11-pod-network-routes"]);
+    let run = class.labctl(&["run", "11-pod-network-routes"]).output();
     let out = steady(&String::from_utf8_lossy(&run.stdout));
     assert!(out.contains("untouched    ok      T s  run: 2 changed, 0 ok, 0 failed"), "{out}");
 
     // reset --hard on the class: every lab back at the start, the hand-made routes too.
-    let reset = class.labctl(&["reset", "--hard", "--yes"]);
+    let reset = class.labctl(&["reset", "--hard", "--yes"]).output();
     assert_eq!(reset.status.code(), Some(2), "only the missing inventory fails: {}", text(&reset));
     for (i, _) in class.labs.iter().enumerate() {
         for node in ["worker-0", "worker-1"] {
@@ -268,8 +264,7 @@ fn a_gradebook_of_six_labs_in_every_format_then_run_and_reset_hard_the_class() {
         }
     }
     // Without --yes and off a terminal: one refusal for the whole class, nothing changed.
-    let ask = class.labctl(&["reset"]);
-    assert_eq!(ask.status.code(), Some(2), "{}", text(&ask));
+    let ask = class.labctl(&["reset"]).any_stderr().status(2).run();
     assert!(
         stderr(&ask).contains("reset (undo what labctl applied) on 6 environment(s):"),
         "{}",
@@ -436,7 +431,7 @@ fn a_bad_class_file_is_located() {
     let class = root.path().join("class.yaml");
     std::fs::write(&class, "environments:\n  - { name: alice, inventory: a.yaml, extra: 1 }\n")
         .unwrap();
-    let out = root.labctl(["--class", class.to_str().unwrap(), "verify"]).output().unwrap();
+    let out = root.labctl(["verify"]).class(&class).output();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert_eq!(
         stderr(&out),
@@ -480,13 +475,7 @@ fn ctrl_c_on_a_class_finishes_what_runs_and_exits_130() {
         )
     };
     kill("-STOP", &pid);
-    let mut child = root
-        .labctl(["--class", file.to_str().unwrap(), "--connect-timeout", "6", "verify"])
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = root.labctl(["verify"]).class(&file).connect_timeout(6).spawn();
     // Once ia is done, ib is inside its verify, listening for Ctrl-C.
     let stderr_pipe = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();

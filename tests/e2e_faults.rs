@@ -4,39 +4,20 @@
 //! next `run`/`plan`/`reset` settles what was left open. Needs root (as CI); every test has
 //! its own sandbox on 10.234.N.0/24, and traffic goes only to it.
 
-#[path = "common/sandbox_lab.rs"]
-mod sandbox_lab;
+use crate::common::sandbox_lab;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use crate::harness::fixture_text;
 use sandbox_lab::*;
 
 /// A step that takes a while and then adds a blackhole route (kernel state of the node's own
 /// namespace: nothing is sent anywhere). `SLEEP` tells this test's processes from others'.
 fn chapter(sleep: &str, timeout: &str) -> String {
-    format!(
-        r#"chapter: 91-faults
-title: Fault drills
-default_variant: {{ ssh: slow, vagrant: slow, gce: slow }}
-variants:
-  - name: slow
-    summary: a route added after a pause
-    steps:
-      - name: slow-route
-        summary: waits, then adds a blackhole route
-        where: workers
-        sudo: true
-        timeout: {timeout}
-        check: ip route show 10.234.200.0/24 | grep -q blackhole
-        run: sleep {sleep} && ip route add blackhole 10.234.200.0/24
-        undo: ip route del blackhole 10.234.200.0/24
-    verify:
-      - command: {{ name: route, where: workers, run: "ip route show 10.234.200.0/24 | grep -q blackhole" }}
-"#
-    )
+    fixture_text("chapters/91-faults.yaml").replace("@sleep@", sleep).replace("@timeout@", timeout)
 }
 
 /// A sandbox, its inventory and a folder of chapters.
@@ -62,23 +43,17 @@ impl<'r> Faults<'r> {
         self
     }
 
-    fn command(&self, args: &[&str]) -> Command {
-        let mut all = vec!["-i", self.inventory.to_str().unwrap(), "--connect-timeout", "3"];
-        all.extend_from_slice(args);
-        let mut cmd = self.lab.root.labctl(&all);
-        cmd.env("NO_COLOR", "1");
-        if let Some(labs) = &self.labs {
-            cmd.env("LABCTL_LABS_DIR", labs.path());
+    /// `labctl -i INVENTORY ARGS...`, with the test's chapters when it has some.
+    fn labctl(&self, args: &[&str]) -> Test {
+        let test = self.lab.root.labctl(args).inventory(&self.inventory);
+        match &self.labs {
+            Some(labs) => test.env("LABCTL_LABS_DIR", labs.path()),
+            None => test,
         }
-        cmd
-    }
-
-    fn labctl(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("labctl runs")
     }
 
     fn start(&self, args: &[&str]) -> Child {
-        self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        self.labctl(args).spawn()
     }
 
     fn state(&self) -> serde_json::Value {
@@ -218,8 +193,7 @@ fn a_connection_cut_mid_step_is_adopted_by_the_next_run_and_reset_removes_it() {
     assert!(made, "the orphaned command finished: {}", lab.routes("worker-0"));
 
     // The next run settles it by its check, and takes it over.
-    let again = lab.labctl(&["run", "91-faults"]);
-    assert!(again.status.success(), "{}", text(&again));
+    let again = lab.labctl(&["run", "91-faults"]).any_stderr().run();
     assert!(
         stdout(&again).contains(
             "worker-0: settled an interrupted action, slow-route: its check passes, so it is recorded as labctl's (`labctl reset` undoes it)"
@@ -234,8 +208,7 @@ fn a_connection_cut_mid_step_is_adopted_by_the_next_run_and_reset_removes_it() {
     );
 
     // And reset removes it with the rest.
-    let reset = lab.labctl(&["reset", "--yes"]);
-    assert!(reset.status.success(), "{}", text(&reset));
+    lab.labctl(&["reset", "--yes"]).any_stderr().run();
     for node in ["worker-0", "worker-1"] {
         assert!(!lab.routes(node).contains("10.234.200.0/24"), "{node}: {}", lab.routes(node));
     }
@@ -263,8 +236,7 @@ fn a_cut_connection_whose_command_still_runs_is_stopped_by_reset_before_it_lands
     // worker-0's command outlived its connection: nobody could stop it yet.
     assert!(!lab.remote_processes("worker-0", "sleep 4245").is_empty(), "it runs on");
 
-    let reset = lab.labctl(&["reset", "--yes"]);
-    assert!(reset.status.success(), "{}", text(&reset));
+    let reset = lab.labctl(&["reset", "--yes"]).any_stderr().run();
     assert!(
         stdout(&reset).contains(
             "worker-0: settled an interrupted action, slow-route (its command was still running there: stopped 2 processes first): its check fails, so it was not applied"
@@ -285,8 +257,7 @@ fn a_hung_step_times_out_and_a_double_ctrl_c_leaves_no_remote_process() {
     let lab = Faults::up(&root, "hung", "10.234.3.0/24", "2").with_chapter("4244", "2s");
 
     // The step's own timeout.
-    let out = lab.labctl(&["run", "91-faults"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = lab.labctl(&["run", "91-faults"]).any_stderr().status(1).run();
     assert!(
         stderr(&out).contains(
             "error: worker-0: slow-route: `sleep 4244 && ip route add blackhole 10.234.200.0/24` on `worker-0` did not finish within 2s; its 2 processes still running were stopped"
@@ -325,8 +296,7 @@ fn a_hung_step_times_out_and_a_double_ctrl_c_leaves_no_remote_process() {
     );
     // `plan` settles them: not applied. With `--output json`, stdout is the JSON alone and the
     // notes of the settling go to stderr.
-    let plan = lab.labctl(&["plan", "91-faults", "--output", "json"]);
-    assert!(plan.status.success(), "{}", text(&plan));
+    let plan = lab.labctl(&["plan", "91-faults", "--output", "json"]).any_stderr().run();
     assert!(
         stderr(&plan).contains(
             "worker-1: settled an interrupted action, slow-route: its check fails, so it was not applied"
@@ -379,7 +349,7 @@ fn a_full_disk_leaves_nothing_applied_unrecorded() {
     // page, its next copy no longer fits, part of the way through the run.
     let logs = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(logs.path(), lab.lab.dir().join(".labctl/logs")).unwrap();
-    let out = lab.labctl(&["run", "11-pod-network-routes"]);
+    let out = lab.labctl(&["run", "11-pod-network-routes"]).output();
     assert_ne!(out.status.code(), Some(0), "a 16 KiB disk cannot hold this run: {}", text(&out));
     assert!(stderr(&out).contains("No space left on device"), "{}", text(&out));
     assert!(
@@ -410,8 +380,7 @@ fn a_full_disk_leaves_nothing_applied_unrecorded() {
 
     // Space again: reset leaves no route behind.
     disk.resize("1m");
-    let reset = lab.labctl(&["reset", "--yes"]);
-    assert!(reset.status.success(), "{}", text(&reset));
+    lab.labctl(&["reset", "--yes"]).any_stderr().run();
     for worker in ["worker-0", "worker-1", "worker-2", "worker-3"] {
         let routes = lab.routes(worker);
         assert!(
@@ -429,7 +398,7 @@ fn a_private_key_open_to_others_is_refused_before_connecting() {
     for mode in [0o644, 0o666] {
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
         for args in [&["run", "91-faults"][..], &["plan", "91-faults"], &["verify", "91-faults"]] {
-            let out = lab.labctl(args);
+            let out = lab.labctl(args).output();
             assert_eq!(out.status.code(), Some(2), "{args:?} {mode:o}: {}", text(&out));
             let expected = format!(
                 "error: the private key `{}` is open to others (mode {mode:04o}); OpenSSH refuses such a key (\"UNPROTECTED PRIVATE KEY FILE\") and so does labctl: nothing was run\n  help: `chmod 600 {}`, then run again",
@@ -452,6 +421,5 @@ fn a_private_key_open_to_others_is_refused_before_connecting() {
     assert!(lab.records("91-faults").is_empty());
 
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let out = lab.labctl(&["run", "91-faults"]);
-    assert!(out.status.success(), "{}", text(&out));
+    lab.labctl(&["run", "91-faults"]).any_stderr().run();
 }

@@ -2,37 +2,13 @@
 //! what was applied, starts nothing new and exits 130; a second run goes on from there. A second
 //! Ctrl-C stops the running commands on the nodes and exits 130 at once. Needs root (as CI); traffic only to the test's own sandbox.
 
-#[path = "common/sandbox_lab.rs"]
-mod sandbox_lab;
+use crate::common::sandbox_lab;
 
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
+use crate::harness::fixture;
 use sandbox_lab::*;
-
-/// A chapter whose first step takes a while, so there is time to press Ctrl-C during it.
-const SLOW_CHAPTER: &str = r#"chapter: 90-slow
-title: Slow steps
-default_variant: { ssh: slow, vagrant: slow, gce: slow }
-variants:
-  - name: slow
-    summary: two steps, the first slow
-    steps:
-      - name: first
-        summary: takes a second and a half
-        where: workers
-        check: test -f /tmp/labctl-slow-first
-        run: sleep 1.5 && touch /tmp/labctl-slow-first
-        undo: rm -f /tmp/labctl-slow-first
-      - name: second
-        summary: quick
-        where: workers
-        check: test -f /tmp/labctl-slow-second
-        run: touch /tmp/labctl-slow-second
-        undo: rm -f /tmp/labctl-slow-second
-    verify:
-      - command: { name: both-done, where: workers, run: "test -f /tmp/labctl-slow-second" }
-"#;
 
 struct Setup {
     _labs: tempfile::TempDir,
@@ -42,7 +18,7 @@ struct Setup {
 
 fn setup(lab: &Lab) -> Setup {
     let labs = tempfile::tempdir().unwrap();
-    std::fs::write(labs.path().join("90-slow.yaml"), SLOW_CHAPTER).unwrap();
+    std::fs::copy(fixture("chapters/90-slow.yaml"), labs.path().join("90-slow.yaml")).unwrap();
     Setup {
         labs_dir: labs.path().to_str().unwrap().to_string(),
         _labs: labs,
@@ -51,16 +27,11 @@ fn setup(lab: &Lab) -> Setup {
 }
 
 fn start(lab: &Lab, s: &Setup, args: &[&str]) -> Child {
-    let mut all = vec!["-i", s.inventory.as_str()];
-    all.extend_from_slice(args);
     lab.root
-        .labctl(&all)
+        .labctl(args)
+        .inventory(std::path::Path::new(&s.inventory))
         .env("LABCTL_LABS_DIR", &s.labs_dir)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
-        .unwrap()
 }
 
 fn sigint(child: &Child) {

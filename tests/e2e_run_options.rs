@@ -2,43 +2,12 @@
 //! key material reaches the state or the logs; on the sandbox with a small chapter of its own.
 //! Needs root (as CI); traffic only to the test's own sandbox.
 
-#[path = "common/sandbox_lab.rs"]
-mod sandbox_lab;
+use crate::common::sandbox_lab;
 
 use std::process::Output;
 
+use crate::harness::fixture;
 use sandbox_lab::*;
-
-/// Three steps; `breaks` fails on worker-1 at once, while worker-0 is still in its slow `first`,
-/// so that `--fail-fast` has something to stop.
-const CHAPTER: &str = r#"chapter: 91-options
-title: Run options
-default_variant: { ssh: only, vagrant: only, gce: only }
-variants:
-  - name: only
-    summary: three steps
-    steps:
-      - name: first
-        summary: a marker
-        where: workers
-        check: test -f /tmp/labctl-first
-        run: if [ "$(hostname)" = worker-0 ]; then sleep 1; fi; touch /tmp/labctl-first
-        undo: rm -f /tmp/labctl-first
-      - name: breaks
-        summary: fails on worker-1
-        where: workers
-        check: test -f /tmp/labctl-breaks
-        run: if [ "$(hostname)" = worker-1 ]; then echo "worker-1 refuses" >&2; exit 7; fi; touch /tmp/labctl-breaks
-        undo: rm -f /tmp/labctl-breaks
-      - name: last
-        summary: a marker
-        where: workers
-        check: test -f /tmp/labctl-last
-        run: touch /tmp/labctl-last
-        undo: rm -f /tmp/labctl-last
-    verify:
-      - command: { name: last-done, where: workers, run: "test -f /tmp/labctl-last" }
-"#;
 
 struct Options<'r> {
     lab: Lab<'r>,
@@ -46,17 +15,8 @@ struct Options<'r> {
 }
 
 impl Options<'_> {
-    fn labctl(&self, args: &[&str]) -> Output {
-        let inventory = self.lab.dir().join("labctl.yaml");
-        let mut all = vec!["-i", inventory.to_str().unwrap()];
-        all.extend_from_slice(args);
-        self.lab
-            .root
-            .labctl(&all)
-            .env("LABCTL_LABS_DIR", self.labs.path())
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
+    fn labctl(&self, args: &[&str]) -> Test {
+        self.lab.labctl(args).env("LABCTL_LABS_DIR", self.labs.path())
     }
 }
 
@@ -64,7 +24,8 @@ fn setup<'r>(root: &'r Root, tag: &str, network: &str) -> Options<'r> {
     require_root();
     let lab = Lab::up(root, &unique_name(tag), &["--network", network, "--workers", "2"]);
     let labs = tempfile::tempdir().unwrap();
-    std::fs::write(labs.path().join("91-options.yaml"), CHAPTER).unwrap();
+    std::fs::copy(fixture("chapters/91-options.yaml"), labs.path().join("91-options.yaml"))
+        .unwrap();
     Options { lab, labs }
 }
 
@@ -76,8 +37,7 @@ fn out(o: &Output) -> String {
 fn a_failing_step_stops_its_host_only_and_is_reported() {
     let root = Root::new();
     let o = setup(&root, "fail", "10.232.40.0/24");
-    let run = o.labctl(&["run", "91-options"]);
-    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let run = o.labctl(&["run", "91-options"]).any_stderr().status(1).run();
     assert!(
         out(&run).starts_with("HOST      first    breaks   last\nworker-0  changed  changed  changed\nworker-1  changed  failed   skipped\n"),
         "{}",
@@ -94,8 +54,7 @@ fn a_failing_step_stops_its_host_only_and_is_reported() {
 fn fail_fast_stops_every_host_at_the_first_failure() {
     let root = Root::new();
     let o = setup(&root, "ff", "10.232.41.0/24");
-    let run = o.labctl(&["run", "91-options", "--fail-fast"]);
-    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let run = o.labctl(&["run", "91-options", "--fail-fast"]).any_stderr().status(1).run();
     // worker-0 was inside its slow `first` when worker-1 failed: it finished it, then stopped.
     assert!(
         out(&run).starts_with("HOST      first    breaks   last\nworker-0  changed  skipped  skipped\nworker-1  changed  failed   skipped\n"),
@@ -108,19 +67,16 @@ fn fail_fast_stops_every_host_at_the_first_failure() {
 fn only_and_from_select_steps_and_unknown_steps_are_named() {
     let root = Root::new();
     let o = setup(&root, "sel", "10.232.42.0/24");
-    let only = o.labctl(&["run", "91-options", "--only", "last"]);
-    assert!(only.status.success(), "{}", text(&only));
+    let only = o.labctl(&["run", "91-options", "--only", "last"]).any_stderr().run();
     assert!(
         out(&only)
             .starts_with("HOST      first    breaks   last\nworker-0  skipped  skipped  changed\n"),
         "{}",
         text(&only)
     );
-    let from = o.labctl(&["run", "91-options", "--from", "breaks"]);
-    assert_eq!(from.status.code(), Some(1), "{}", text(&from));
+    let from = o.labctl(&["run", "91-options", "--from", "breaks"]).any_stderr().status(1).run();
     assert!(out(&from).contains("worker-0  skipped  changed  ok\n"), "{}", text(&from));
-    let unknown = o.labctl(&["run", "91-options", "--only", "brakes"]);
-    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    let unknown = o.labctl(&["run", "91-options", "--only", "brakes"]).any_stderr().status(2).run();
     assert_eq!(
         stderr(&unknown),
         "error: chapter `91-options` has no step `brakes`; did you mean `breaks`?\n  help: `labctl show 91-options` lists its steps\n"
@@ -131,10 +87,8 @@ fn only_and_from_select_steps_and_unknown_steps_are_named() {
 fn reset_without_yes_and_without_a_terminal_changes_nothing_and_no_key_is_logged() {
     let root = Root::new();
     let o = setup(&root, "nokey", "10.232.43.0/24");
-    let run = o.labctl(&["run", "91-options", "--only", "first"]);
-    assert!(run.status.success(), "{}", text(&run));
-    let reset = o.labctl(&["reset"]);
-    assert_eq!(reset.status.code(), Some(2), "{}", text(&reset));
+    let run = o.labctl(&["run", "91-options", "--only", "first"]).any_stderr().run();
+    let reset = o.labctl(&["reset"]).any_stderr().status(2).run();
     assert_eq!(
         stderr(&reset),
         "error: reset changes the lab and there is no terminal to ask on; pass `--yes` to confirm\n"

@@ -2,13 +2,13 @@
 //! sandbox's real CNI pods. Needs root (as CI). Every test has its own sandbox root, name and
 //! lab network (10.232.N.0/24); traffic goes only to the test's own sandbox.
 
-#[path = "common/sandbox_lab.rs"]
-mod sandbox_lab;
+use crate::common::sandbox_lab;
 
 use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
+use crate::harness::CONNECT_TIMEOUT_SECONDS;
 use sandbox_lab::*;
 
 const CHAPTER: &str = "11-pod-network-routes";
@@ -28,10 +28,8 @@ impl<'r> Chapter11<'r> {
     }
 
     /// `labctl -i INVENTORY ARGS...` (no terminal: one line per event, no colour).
-    fn labctl(&self, args: &[&str]) -> Output {
-        let mut all = vec!["-i", self.inventory.to_str().unwrap(), "--connect-timeout", "3"];
-        all.extend_from_slice(args);
-        self.lab.root.labctl(&all).env("NO_COLOR", "1").output().expect("labctl runs")
+    fn labctl(&self, args: &[&str]) -> Test {
+        self.lab.labctl(args)
     }
 
     /// (pod netns, pod address) of every worker.
@@ -89,8 +87,7 @@ fn run_then_run_again_then_plan_then_reset() {
     let root = Root::new();
     let lab = Chapter11::up(&root, "e2e", &["--network", "10.232.1.0/24", "--workers", "3"]);
     assert!(lab.pod_reachability().iter().all(|r| !r), "pods reach each other before any route");
-    let verify = lab.labctl(&["verify"]);
-    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let verify = lab.labctl(&["verify"]).any_stderr().status(1).run();
     let out = stdout(&verify);
     assert!(
         out.starts_with(
@@ -109,8 +106,7 @@ fn run_then_run_again_then_plan_then_reset() {
         "{out}"
     );
 
-    let plan = lab.labctl(&["plan", CHAPTER]);
-    assert!(plan.status.success(), "{}", text(&plan));
+    let plan = lab.labctl(&["plan", CHAPTER]).any_stderr().run();
     assert!(
         stdout(&plan).ends_with("plan: 6 to change, 0 already done, 0 unknown\n"),
         "{}",
@@ -118,8 +114,7 @@ fn run_then_run_again_then_plan_then_reset() {
     );
     assert!(!lab.routes("worker-0").contains("10.200.1.0/24"), "plan changed something");
 
-    let run = lab.labctl(&["run", CHAPTER]);
-    assert!(run.status.success(), "{}", text(&run));
+    let run = lab.labctl(&["run", CHAPTER]).any_stderr().run();
     let out = stdout(&run);
     assert!(
         out.starts_with(
@@ -135,8 +130,8 @@ fn run_then_run_again_then_plan_then_reset() {
     );
     assert!(lab.pod_reachability().iter().all(|r| *r), "pods do not reach each other after run");
     let junit = root.path().join("verify.xml");
-    let verify = lab.labctl(&["-v", "verify", "--junit", junit.to_str().unwrap()]);
-    assert!(verify.status.success(), "{}", text(&verify));
+    let verify =
+        lab.labctl(&["-v", "verify", "--junit", junit.to_str().unwrap()]).any_stderr().run();
     let out = stdout(&verify);
     assert!(out.contains("✅ route worker-0 → worker-1: 10.200.1.254 via 10.232.1.21 dev enp0s8 src 10.232.1.20\n"), "{out}");
     // The probes sit on each node's bridge, the sandbox's real pods answer too, and packets
@@ -156,7 +151,7 @@ fn run_then_run_again_then_plan_then_reset() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains(r#"<testsuites name="labctl verify 11-pod-network-routes" tests="15" skipped="0" failures="0" errors="0">"#), "{xml}");
     // One host at a time (`-j 1`) gives the same verdicts.
-    let json = lab.labctl(&["-j", "1", "verify", "--output", "json"]);
+    let json = lab.labctl(&["-j", "1", "verify", "--output", "json"]).output();
     let value: serde_json::Value =
         serde_json::from_slice(&json.stdout).expect("verify prints JSON");
     assert_eq!(value["passed"], true);
@@ -175,9 +170,9 @@ fn run_then_run_again_then_plan_then_reset() {
     }
     assert!(namespaces_with_prefix("labctl-probe-").iter().all(|n| !n.contains(&lab.lab.name)));
 
-    let again = lab.labctl(&["run", CHAPTER]);
+    let again = lab.labctl(&["run", CHAPTER]).output();
     assert!(stdout(&again).contains("run: 0 changed, 6 ok, 0 failed"), "{}", text(&again));
-    let plan = lab.labctl(&["plan", CHAPTER]);
+    let plan = lab.labctl(&["plan", CHAPTER]).output();
     assert!(
         stdout(&plan).ends_with("plan: nothing to change (6 already done)\n"),
         "{}",
@@ -198,8 +193,7 @@ fn run_then_run_again_then_plan_then_reset() {
         .status()
         .unwrap();
     assert!(added.success());
-    let reset = lab.labctl(&["-j", "2", "reset", CHAPTER, "--yes"]);
-    assert!(reset.status.success(), "{}", text(&reset));
+    let reset = lab.labctl(&["-j", "2", "reset", CHAPTER, "--yes"]).any_stderr().run();
     assert!(stdout(&reset).contains("reset: 6 undone, 0 failed"), "{}", text(&reset));
     let routes = lab.routes("worker-0");
     assert!(!routes.contains("10.200.1.0/24") && !routes.contains("10.200.2.0/24"), "{routes}");
@@ -208,11 +202,9 @@ fn run_then_run_again_then_plan_then_reset() {
         "reset removed a hand-made route:\n{routes}"
     );
     assert!(lab.pod_reachability().iter().all(|r| !r), "pods still reach each other after reset");
-    let verify = lab.labctl(&["verify"]);
-    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    lab.labctl(&["verify"]).any_stderr().status(1).run();
 
-    let again = lab.labctl(&["reset", CHAPTER, "--yes"]);
-    assert!(again.status.success(), "{}", text(&again));
+    let again = lab.labctl(&["reset", CHAPTER, "--yes"]).any_stderr().run();
     assert!(stdout(&again).contains("nothing to undo"), "{}", text(&again));
 }
 
@@ -233,8 +225,7 @@ fn another_lab_shape_other_nic_addresses_and_more_workers() {
             "10.244.0.0/16",
         ],
     );
-    let run = lab.labctl(&["run", CHAPTER]);
-    assert!(run.status.success(), "{}", text(&run));
+    let run = lab.labctl(&["run", CHAPTER]).any_stderr().run();
     assert!(stdout(&run).contains("run: 20 changed"), "{}", text(&run));
     assert!(
         lab.routes("worker-3").contains("10.244.4.0/24 via 10.232.2.24 dev eth1"),
@@ -242,27 +233,25 @@ fn another_lab_shape_other_nic_addresses_and_more_workers() {
         lab.routes("worker-3")
     );
     assert!(lab.pod_reachability().iter().all(|r| *r));
-    let verify = lab.labctl(&["verify"]);
-    assert!(verify.status.success(), "{}", text(&verify));
+    let verify = lab.labctl(&["verify"]).any_stderr().run();
     assert!(
         stdout(&verify)
             .ends_with("verify: 20 of 20 pairs pass (40 checks); 5 of 5 host checks pass\n"),
         "{}",
         text(&verify)
     );
-    let again = lab.labctl(&["run", CHAPTER]);
+    let again = lab.labctl(&["run", CHAPTER]).output();
     assert!(stdout(&again).contains("run: 0 changed, 20 ok, 0 failed"), "{}", text(&again));
-    let plan = lab.labctl(&["plan", CHAPTER]);
+    let plan = lab.labctl(&["plan", CHAPTER]).output();
     assert!(
         stdout(&plan).ends_with("plan: nothing to change (20 already done)\n"),
         "{}",
         text(&plan)
     );
-    let reset = lab.labctl(&["reset", "--yes"]);
+    let reset = lab.labctl(&["reset", "--yes"]).output();
     assert!(stdout(&reset).contains("reset: 20 undone"), "{}", text(&reset));
     assert!(lab.pod_reachability().iter().all(|r| !r));
-    let verify = lab.labctl(&["verify"]);
-    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let verify = lab.labctl(&["verify"]).any_stderr().status(1).run();
     assert!(
         stdout(&verify).contains("❌ worker-3 has no route to any other worker's pod CIDR"),
         "{}",
@@ -284,16 +273,14 @@ fn a_route_in_the_way_is_a_conflict_and_survives_run_and_reset() {
     };
     ip(&["route", "add", "blackhole", "10.200.1.0/24"]);
 
-    let plan = lab.labctl(&["plan", CHAPTER]);
-    assert_eq!(plan.status.code(), Some(1), "{}", text(&plan));
+    let plan = lab.labctl(&["plan", CHAPTER]).any_stderr().status(1).run();
     assert!(
         stdout(&plan).contains("plan: 1 to change, 0 already done, 0 unknown, 1 in conflict\n"),
         "{}",
         text(&plan)
     );
 
-    let run = lab.labctl(&["run", CHAPTER]);
-    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let run = lab.labctl(&["run", CHAPTER]).any_stderr().status(1).run();
     assert!(
         stderr(&run).contains(
             "error: worker-0: pod-routes (peer worker-1): conflict: route blackhole 10.200.1.0/24 is in the way; planned: via 10.232.51.21; left alone (`--replace` replaces it)\n"
@@ -318,8 +305,7 @@ fn a_route_in_the_way_is_a_conflict_and_survives_run_and_reset() {
         lab.routes("worker-1")
     );
 
-    let reset = lab.labctl(&["reset", CHAPTER, "--yes"]);
-    assert!(reset.status.success(), "{}", text(&reset));
+    let reset = lab.labctl(&["reset", CHAPTER, "--yes"]).any_stderr().run();
     assert!(stdout(&reset).contains("reset: 1 undone, 0 failed"), "{}", text(&reset));
     assert!(
         lab.routes("worker-0").contains("blackhole 10.200.1.0/24"),
@@ -328,15 +314,14 @@ fn a_route_in_the_way_is_a_conflict_and_survives_run_and_reset() {
     );
     assert!(!lab.routes("worker-1").contains("10.200.0.0/24"), "{}", lab.routes("worker-1"));
 
-    let replace = lab.labctl(&["run", CHAPTER, "--replace"]);
-    assert!(replace.status.success(), "{}", text(&replace));
+    lab.labctl(&["run", CHAPTER, "--replace"]).any_stderr().run();
     assert!(
         lab.routes("worker-0").contains("10.200.1.0/24 via 10.232.51.21"),
         "{}",
         lab.routes("worker-0")
     );
-    assert!(lab.labctl(&["verify"]).status.success());
-    let reset = lab.labctl(&["reset", CHAPTER, "--yes"]);
+    lab.labctl(&["verify"]).any_stderr().run();
+    let reset = lab.labctl(&["reset", CHAPTER, "--yes"]).output();
     assert!(stdout(&reset).contains("reset: 2 undone, 0 failed"), "{}", text(&reset));
     assert!(!lab.routes("worker-0").contains("10.200.1.0/24"), "{}", lab.routes("worker-0"));
 }
@@ -367,7 +352,8 @@ fn after_sudo_sandbox_up_the_user_runs_the_chapter_without_sudo() {
         std::process::Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
             .arg(&bin)
-            .args(["-i", inventory.to_str().unwrap(), "--connect-timeout", "3"])
+            .args(["-i", inventory.to_str().unwrap()])
+            .args(["--connect-timeout", &CONNECT_TIMEOUT_SECONDS.to_string()])
             .args(args)
             .env("HOME", root.path())
             .env("NO_COLOR", "1")
@@ -401,7 +387,7 @@ fn a_wrong_key_is_exit_3_with_the_key_named() {
     let changed = inventory.replace(key_line, &format!("  identity_file: {}", other_key.display()));
     let copy = root.path().join("wrong-key.yaml");
     std::fs::write(&copy, changed).unwrap();
-    let out = root.labctl(["-i", copy.to_str().unwrap(), "run", CHAPTER]).output().unwrap();
+    let out = root.labctl(["-i", copy.to_str().unwrap(), "run", CHAPTER]).output();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let err = stderr(&out);
     assert!(
@@ -418,8 +404,7 @@ fn a_wrong_key_is_exit_3_with_the_key_named() {
 fn a_changed_host_key_is_refused_and_nothing_runs_there() {
     let root = Root::new();
     let lab = Chapter11::up(&root, "hostkey", &["--network", "10.232.4.0/24", "--workers", "2"]);
-    let plan = lab.labctl(&["plan", CHAPTER]);
-    assert!(plan.status.success(), "{}", text(&plan));
+    lab.labctl(&["plan", CHAPTER]).any_stderr().run();
     // The machine "was rebuilt": labctl's known_hosts now holds another key for worker-1.
     let known_hosts = lab.inventory.parent().unwrap().join(".labctl/known_hosts");
     let text_before = std::fs::read_to_string(&known_hosts).unwrap();
@@ -443,8 +428,7 @@ fn a_changed_host_key_is_refused_and_nothing_runs_there() {
         .join("\n");
     std::fs::write(&known_hosts, replaced + "\n").unwrap();
 
-    let run = lab.labctl(&["run", CHAPTER]);
-    assert_eq!(run.status.code(), Some(3), "{}", text(&run));
+    let run = lab.labctl(&["run", CHAPTER]).any_stderr().status(3).run();
     let err = stderr(&run);
     assert!(
         err.contains("error: worker-1: the host key of `worker-1` (10.232.4.21:22) has changed"),
@@ -468,8 +452,7 @@ fn a_changed_host_key_is_refused_and_nothing_runs_there() {
         yaml.replace("host_key_checking: accept-new", "host_key_checking: off"),
     )
     .unwrap();
-    let off = lab.labctl(&["run", CHAPTER]);
-    assert!(off.status.success(), "{}", text(&off));
+    let off = lab.labctl(&["run", CHAPTER]).any_stderr().run();
     assert!(
         stderr(&off).contains(
             "warning: host key checking is off: the host key of `worker-1` (10.232.4.21:22) is SHA256:"
@@ -491,7 +474,7 @@ fn an_unreachable_node_stops_only_itself_and_a_second_run_finishes_the_rest() {
     let pid = lab.sshd_pid("worker-2");
     // A stopped sshd accepts the TCP connection but never answers: the handshake times out.
     assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
-    let run = lab.labctl(&["run", CHAPTER]);
+    let run = lab.labctl(&["run", CHAPTER]).output();
     std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap();
     assert_eq!(run.status.code(), Some(3), "{}", text(&run));
     let out = stdout(&run);
@@ -499,13 +482,12 @@ fn an_unreachable_node_stops_only_itself_and_a_second_run_finishes_the_rest() {
     assert!(out.contains("run: 4 changed, 0 ok, 0 failed, 2 unreachable"), "{out}");
     assert!(
         stderr(&run)
-            .contains("error: worker-2: `worker-2` at 10.232.5.22:22 did not answer within 3s"),
+            .contains("error: worker-2: `worker-2` at 10.232.5.22:22 did not answer within 5s"),
         "{}",
         text(&run)
     );
 
-    let again = lab.labctl(&["run", CHAPTER]);
-    assert!(again.status.success(), "{}", text(&again));
+    let again = lab.labctl(&["run", CHAPTER]).any_stderr().run();
     assert!(
         stdout(&again).contains("run: 2 changed, 4 ok, 0 failed, 0 unreachable"),
         "{}",
@@ -528,35 +510,30 @@ fn a_second_labctl_on_the_same_lab_is_refused_while_the_first_holds_the_lock() {
         .unwrap();
     lock.lock().unwrap();
     std::fs::write(state_dir.join("lock"), "pid 4242 on host classroom").unwrap();
-    let run = lab.labctl(&["run", CHAPTER]);
-    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    let run = lab.labctl(&["run", CHAPTER]).any_stderr().status(2).run();
     assert!(
         stderr(&run).contains("the lab is locked by pid 4242 on host classroom"),
         "{}",
         text(&run)
     );
     // verify takes no lock: it runs (and fails, nothing is routed yet) while the lab is locked.
-    let verify = lab.labctl(&["verify"]);
-    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let verify = lab.labctl(&["verify"]).any_stderr().status(1).run();
     assert!(!stderr(&verify).contains("locked"), "{}", text(&verify));
     drop(lock);
-    let run = lab.labctl(&["run", CHAPTER]);
-    assert!(run.status.success(), "{}", text(&run));
+    lab.labctl(&["run", CHAPTER]).any_stderr().run();
 }
 
 #[test]
 fn verify_names_ip_forward_off_on_the_receiving_node() {
     let root = Root::new();
     let lab = Chapter11::up(&root, "fwd", &["--network", "10.232.7.0/24", "--workers", "2"]);
-    let run = lab.labctl(&["run", CHAPTER]);
-    assert!(run.status.success(), "{}", text(&run));
+    lab.labctl(&["run", CHAPTER]).any_stderr().run();
     let off = std::process::Command::new("ip")
         .args(["netns", "exec", &lab.netns("worker-1"), "sysctl", "-qw", "net.ipv4.ip_forward=0"])
         .status()
         .unwrap();
     assert!(off.success());
-    let verify = lab.labctl(&["verify", "-v"]);
-    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let verify = lab.labctl(&["verify", "-v"]).any_stderr().status(1).run();
     let out = stdout(&verify);
     assert!(out.contains("✅ route worker-0 → worker-1"), "{out}");
     assert!(out.contains("❌ ping  worker-0 → worker-1: 0 of 2 pings answered"), "{out}");
@@ -596,13 +573,11 @@ fn reset_hard_brings_a_lab_done_by_hand_back_to_the_start() {
     assert!(lab.pod_reachability().iter().filter(|r| **r).count() >= 4, "the by-hand lab works");
 
     // Plain reset knows nothing of it.
-    let reset = lab.labctl(&["reset", "--yes"]);
-    assert!(reset.status.success(), "{}", text(&reset));
+    let reset = lab.labctl(&["reset", "--yes"]).any_stderr().run();
     assert!(stdout(&reset).contains("reset: nothing to undo"), "{}", text(&reset));
 
     // --dry-run lists every route, made by nobody labctl knows, and changes nothing.
-    let dry = lab.labctl(&["reset", "--hard", "--dry-run"]);
-    assert!(dry.status.success(), "{}", text(&dry));
+    let dry = lab.labctl(&["reset", "--hard", "--dry-run"]).any_stderr().run();
     assert_eq!(
         stdout(&dry),
         "reset --hard: 11-pod-network-routes (variant static): 6 item(s) of its footprint on 3 host(s)\n\
@@ -618,13 +593,11 @@ fn reset_hard_brings_a_lab_done_by_hand_back_to_the_start() {
     assert_eq!(tables(&lab), by_hand_tables, "--dry-run changed a routing table");
 
     // Off a terminal, without --yes: refused, nothing changed.
-    let refused = lab.labctl(&["reset", "--hard"]);
-    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    let refused = lab.labctl(&["reset", "--hard"]).any_stderr().status(2).run();
     assert!(stderr(&refused).contains("pass `--yes` to confirm"), "{}", text(&refused));
     assert_eq!(tables(&lab), by_hand_tables, "a refused reset changed a routing table");
 
-    let hard = lab.labctl(&["reset", "--hard", "--yes"]);
-    assert!(hard.status.success(), "{}", text(&hard));
+    let hard = lab.labctl(&["reset", "--hard", "--yes"]).any_stderr().run();
     let out = stdout(&hard);
     assert!(
         out.contains("worker-2  pod-routes  10.200.1.0/24 via 10.232.60.99 dev enp0s8  not made by labctl  removed\n"),
@@ -648,19 +621,15 @@ fn reset_hard_brings_a_lab_done_by_hand_back_to_the_start() {
     expected[1] = with_route(&expected[1], "192.168.50.0/24 via 10.232.60.22 dev enp0s8 \n");
     assert_eq!(tables(&lab), expected);
     assert!(lab.pod_reachability().iter().all(|r| !r), "pods still reach each other");
-    let verify = lab.labctl(&["verify"]);
-    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    lab.labctl(&["verify"]).any_stderr().status(1).run();
 
-    let again = lab.labctl(&["reset", "--hard", "--yes"]);
-    assert!(again.status.success(), "{}", text(&again));
+    let again = lab.labctl(&["reset", "--hard", "--yes"]).any_stderr().run();
     assert!(stdout(&again).contains("0 item(s) of its footprint"), "{}", text(&again));
     assert!(stdout(&again).contains("nothing to remove"), "{}", text(&again));
 
-    let run = lab.labctl(&["run", CHAPTER]);
-    assert!(run.status.success(), "{}", text(&run));
+    let run = lab.labctl(&["run", CHAPTER]).any_stderr().run();
     assert!(stdout(&run).contains("run: 6 changed"), "{}", text(&run));
-    let verify = lab.labctl(&["verify"]);
-    assert!(verify.status.success(), "{}", text(&verify));
+    lab.labctl(&["verify"]).any_stderr().run();
 }
 
 /// `table` with `line` put where `ip route` sorts it (by destination, as the kernel lists).
@@ -686,13 +655,11 @@ fn reset_hard_after_run_removes_labctls_routes_and_a_students_summary_route() {
     let root = Root::new();
     let lab = Chapter11::up(&root, "hardrun", &["--network", "10.232.61.0/24", "--workers", "3"]);
     let start = tables(&lab);
-    let run = lab.labctl(&["run", CHAPTER]);
-    assert!(run.status.success(), "{}", text(&run));
+    lab.labctl(&["run", CHAPTER]).any_stderr().run();
     by_hand(&lab, "worker-0", "ip route add 10.200.0.0/16 via 10.232.61.22");
     let tables_now = tables(&lab);
     // Plain reset's --dry-run: labctl's six actions, nothing of the student's.
-    let dry = lab.labctl(&["reset", "--dry-run"]);
-    assert!(dry.status.success(), "{}", text(&dry));
+    let dry = lab.labctl(&["reset", "--dry-run"]).any_stderr().run();
     let out = stdout(&dry);
     assert!(
         out.contains("worker-0: would undo pod-routes (peer worker-1), applied at 20"),
@@ -704,7 +671,7 @@ fn reset_hard_after_run_removes_labctls_routes_and_a_students_summary_route() {
     );
     assert!(!out.contains("10.200.0.0/16"), "{out}");
     assert_eq!(tables(&lab), tables_now, "reset --dry-run changed a routing table");
-    let dry = lab.labctl(&["reset", "--hard", "--dry-run"]);
+    let dry = lab.labctl(&["reset", "--hard", "--dry-run"]).output();
     let out = stdout(&dry);
     assert!(
         out.contains(
@@ -718,8 +685,7 @@ fn reset_hard_after_run_removes_labctls_routes_and_a_students_summary_route() {
         ),
         "{out}"
     );
-    let hard = lab.labctl(&["reset", "--hard", "--yes"]);
-    assert!(hard.status.success(), "{}", text(&hard));
+    let hard = lab.labctl(&["reset", "--hard", "--yes"]).any_stderr().run();
     let out = stdout(&hard);
     assert!(out.contains("  undone by labctl\n"), "{out}");
     assert!(
@@ -731,9 +697,9 @@ fn reset_hard_after_run_removes_labctls_routes_and_a_students_summary_route() {
     let state = std::fs::read_to_string(lab.inventory.parent().unwrap().join(".labctl/state.json"))
         .unwrap();
     assert!(state.contains("\"applied\": []"), "{state}");
-    let run = lab.labctl(&["run", CHAPTER]);
+    let run = lab.labctl(&["run", CHAPTER]).output();
     assert!(stdout(&run).contains("run: 6 changed"), "{}", text(&run));
-    assert!(lab.labctl(&["verify"]).status.success());
+    lab.labctl(&["verify"]).any_stderr().run();
 }
 
 #[test]
@@ -741,24 +707,22 @@ fn reset_hard_names_an_unreachable_node_and_resets_the_others() {
     let root = Root::new();
     let lab = Chapter11::up(&root, "harddown", &["--network", "10.232.62.0/24", "--workers", "3"]);
     let start = tables(&lab);
-    let run = lab.labctl(&["run", CHAPTER]);
-    assert!(run.status.success(), "{}", text(&run));
+    lab.labctl(&["run", CHAPTER]).any_stderr().run();
     let before = tables(&lab);
     let pid = lab.sshd_pid("worker-2");
     assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
-    let hard = lab.labctl(&["reset", "--hard", "--yes"]);
+    let hard = lab.labctl(&["reset", "--hard", "--yes"]).output();
     std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap();
     assert_eq!(hard.status.code(), Some(3), "{}", text(&hard));
     let out = stdout(&hard);
     assert!(out.contains("worker-0: back at the start\nworker-1: back at the start\n"), "{out}");
-    assert!(out.contains("worker-2: unreachable, not reset: `worker-2` at 10.232.62.22:22 did not answer within 3s"), "{out}");
+    assert!(out.contains("worker-2: unreachable, not reset: `worker-2` at 10.232.62.22:22 did not answer within 5s"), "{out}");
     assert!(stderr(&hard).contains("error: worker-2:"), "{}", text(&hard));
     let now = tables(&lab);
     assert_eq!(&now[..2], &start[..2]);
     assert_eq!(now[2], before[2], "worker-2 was changed");
     // worker-2's routes stay recorded: the next reset --hard finishes the job.
-    let hard = lab.labctl(&["reset", "--hard", "--yes"]);
-    assert!(hard.status.success(), "{}", text(&hard));
+    let hard = lab.labctl(&["reset", "--hard", "--yes"]).any_stderr().run();
     assert!(
         stdout(&hard).contains("reset --hard: 2 undone by labctl, 0 removed"),
         "{}",
@@ -774,25 +738,23 @@ fn reset_hard_names_an_unreachable_node_and_resets_the_others() {
 fn plan_json_and_detailed_exitcode_show_drift() {
     let root = Root::new();
     let lab = Chapter11::up(&root, "drift", &["--network", "10.232.8.0/24", "--workers", "2"]);
-    let pending = lab.labctl(&["plan", CHAPTER, "--detailed-exitcode"]);
-    assert_eq!(pending.status.code(), Some(2), "{}", text(&pending));
+    let pending =
+        lab.labctl(&["plan", CHAPTER, "--detailed-exitcode"]).any_stderr().status(2).run();
     assert!(stderr(&pending).is_empty(), "{}", text(&pending));
     assert!(stdout(&pending).ends_with("plan: 2 to change, 0 already done, 0 unknown\n"));
 
     // -v shows each command as it runs, per host, on stderr; -vv its result and output too.
-    let verbose = lab.labctl(&["-v", "plan", CHAPTER]);
-    assert!(verbose.status.success(), "{}", text(&verbose));
+    let verbose = lab.labctl(&["-v", "plan", CHAPTER]).any_stderr().run();
     let shown = stderr(&verbose);
     let line =
         shown.lines().find(|l| l.contains("ip route show exact 10.200.1.0/24 via 10.232.8.21"));
     assert!(line.is_some_and(|l| l.starts_with("worker-0: $ ")), "{}", text(&verbose));
     assert!(!stderr(&verbose).contains("exit 1"), "{}", text(&verbose));
     assert_eq!(stdout(&verbose), stdout(&pending), "-v changes only stderr");
-    let very = lab.labctl(&["-vv", "plan", CHAPTER]);
+    let very = lab.labctl(&["-vv", "plan", CHAPTER]).output();
     assert!(stderr(&very).contains("\nworker-0:   exit 1\n"), "{}", text(&very));
 
-    let json = lab.labctl(&["plan", CHAPTER, "--output", "json"]);
-    assert!(json.status.success(), "{}", text(&json));
+    let json = lab.labctl(&["plan", CHAPTER, "--output", "json"]).any_stderr().run();
     let plan: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("plan JSON");
     assert_eq!(plan["chapter"], CHAPTER);
     assert_eq!(plan["variant"], "static");
@@ -813,8 +775,7 @@ fn plan_json_and_detailed_exitcode_show_drift() {
     assert!(action["undo"].as_str().unwrap().contains("ip route del 10.200.1.0/24"));
 
     // run --output json: what happened to every action, as docs/json.md says.
-    let run = lab.labctl(&["run", CHAPTER, "--output", "json"]);
-    assert!(run.status.success(), "{}", text(&run));
+    let run = lab.labctl(&["run", CHAPTER, "--output", "json"]).any_stderr().run();
     let ran: serde_json::Value = serde_json::from_str(&stdout(&run)).expect("run JSON");
     assert_eq!(ran["command"], "run");
     assert_eq!(ran["summary"]["changed"], 2);
@@ -822,8 +783,11 @@ fn plan_json_and_detailed_exitcode_show_drift() {
     assert_eq!(ran["hosts"][0]["actions"][0]["step"], "pod-routes");
     assert_eq!(ran["hosts"][0]["actions"][0]["status"], "changed");
     assert!(ran["log"].as_str().unwrap().contains("/.labctl/logs/"), "{ran}");
-    let done = lab.labctl(&["plan", CHAPTER, "--detailed-exitcode", "--output", "json"]);
-    assert_eq!(done.status.code(), Some(0), "{}", text(&done));
+    let done = lab
+        .labctl(&["plan", CHAPTER, "--detailed-exitcode", "--output", "json"])
+        .any_stderr()
+        .status(0)
+        .run();
     let plan: serde_json::Value = serde_json::from_str(&stdout(&done)).unwrap();
     assert_eq!(plan["hosts"][0]["actions"][0]["status"], "done");
 
@@ -833,8 +797,7 @@ fn plan_json_and_detailed_exitcode_show_drift() {
         .status()
         .unwrap();
     assert!(lost.success());
-    let drift = lab.labctl(&["plan", CHAPTER, "--detailed-exitcode"]);
-    assert_eq!(drift.status.code(), Some(2), "{}", text(&drift));
+    let drift = lab.labctl(&["plan", CHAPTER, "--detailed-exitcode"]).any_stderr().status(2).run();
     assert!(
         stdout(&drift).contains("\n## worker-1\n  run       pod-routes (peer worker-0): "),
         "{}",
@@ -842,12 +805,14 @@ fn plan_json_and_detailed_exitcode_show_drift() {
     );
 
     // Any error is 1, so that 2 means only "changes pending".
-    let bad = lab.labctl(&["plan", "no-such-chapter", "--detailed-exitcode"]);
-    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    let bad = lab
+        .labctl(&["plan", "no-such-chapter", "--detailed-exitcode"])
+        .any_stderr()
+        .status(1)
+        .run();
     assert!(stderr(&bad).starts_with("error: unknown chapter `no-such-chapter`"), "{}", text(&bad));
 
-    let reset = lab.labctl(&["reset", "--yes", "--output", "json"]);
-    assert!(reset.status.success(), "{}", text(&reset));
+    let reset = lab.labctl(&["reset", "--yes", "--output", "json"]).any_stderr().run();
     let undone: serde_json::Value = serde_json::from_str(&stdout(&reset)).expect("reset JSON");
     assert_eq!(undone["command"], "reset");
     // worker-1's route was deleted by hand and re-added by no run: one undo checks and skips it.
@@ -860,10 +825,9 @@ fn plan_json_and_detailed_exitcode_show_drift() {
 fn declining_reset_at_its_prompt_changes_nothing_and_exits_1() {
     let root = Root::new();
     let lab = Chapter11::up(&root, "decline", &["--network", "10.232.9.0/24", "--workers", "2"]);
-    let run = lab.labctl(&["run", CHAPTER]);
-    assert!(run.status.success(), "{}", text(&run));
+    lab.labctl(&["run", CHAPTER]).any_stderr().run();
     let command = format!(
-        "{} -i {} --connect-timeout 3 reset {CHAPTER}",
+        "{} -i {} --connect-timeout {CONNECT_TIMEOUT_SECONDS} reset {CHAPTER}",
         labctl_bin(),
         lab.inventory.display()
     );
@@ -913,7 +877,8 @@ fn labctl_dir_stays_the_lab_owners_whoever_runs() {
         cmd.args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into()])
             .arg("--")
             .arg(&bin)
-            .args(["-i", inventory.to_str().unwrap(), "--connect-timeout", "3"])
+            .args(["-i", inventory.to_str().unwrap()])
+            .args(["--connect-timeout", &CONNECT_TIMEOUT_SECONDS.to_string()])
             .args(args)
             .env("HOME", root.path())
             .env("NO_COLOR", "1");

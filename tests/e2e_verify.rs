@@ -6,13 +6,13 @@
 //! uses), then asserts what verify says: the verdict, the cause, the one node it names, and a
 //! fix that works when typed as shown. Several verifies at once must agree and leave no probe.
 
-#[path = "common/sandbox_lab.rs"]
-mod sandbox_lab;
+use crate::common::sandbox_lab;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
+use crate::harness::CONNECT_TIMEOUT_SECONDS;
 use sandbox_lab::*;
 
 const CHAPTER: &str = "11-pod-network-routes";
@@ -30,16 +30,12 @@ impl<'r> Chapter11<'r> {
         Chapter11 { lab, inventory }
     }
 
-    fn command(&self, inventory: &Path, args: &[&str]) -> Command {
-        let mut all = vec!["-i", inventory.to_str().unwrap(), "--connect-timeout", "3"];
-        all.extend_from_slice(args);
-        let mut cmd = self.lab.root.labctl(&all);
-        cmd.env("NO_COLOR", "1");
-        cmd
+    fn command(&self, inventory: &Path, args: &[&str]) -> Test {
+        self.lab.root.labctl(args).inventory(inventory)
     }
 
-    fn labctl(&self, args: &[&str]) -> Output {
-        self.command(&self.inventory, args).output().expect("labctl runs")
+    fn labctl(&self, args: &[&str]) -> Test {
+        self.command(&self.inventory, args)
     }
 
     fn netns(&self, node: &str) -> String {
@@ -126,15 +122,12 @@ const THREE: [&str; 3] = ["worker-0", "worker-1", "worker-2"];
 fn classic_breakages_are_named_on_their_node_with_a_fix_that_works() {
     let root = Root::new();
     let lab = Chapter11::up(&root, "vfy", &["--network", "10.237.1.0/24", "--workers", "3"]);
-    let run = lab.labctl(&["run", CHAPTER]);
-    assert!(run.status.success(), "{}", text(&run));
-    let verify = lab.labctl(&["verify"]);
-    assert!(verify.status.success(), "{}", text(&verify));
+    lab.labctl(&["run", CHAPTER]).any_stderr().run();
+    lab.labctl(&["verify"]).any_stderr().run();
 
     // Docker's FORWARD policy DROP on worker-1: the gateway answers, the pods do not.
     lab.in_node("worker-1", &["iptables", "-P", "FORWARD", "DROP"]);
-    let verify = lab.labctl(&["verify", "--output", "json"]);
-    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let verify = lab.labctl(&["verify", "--output", "json"]).any_stderr().status(1).run();
     assert_eq!(
         causes(&json(&verify)),
         [(
@@ -146,12 +139,11 @@ fn classic_breakages_are_named_on_their_node_with_a_fix_that_works() {
         )]
     );
     lab.by_hand("worker-1", "iptables -P FORWARD ACCEPT");
-    assert!(lab.labctl(&["verify"]).status.success());
+    lab.labctl(&["verify"]).any_stderr().run();
 
     // A DROP rule for worker-1's pod CIDR: the rule and the command that deletes it.
     lab.in_node("worker-1", &["iptables", "-A", "FORWARD", "-d", "10.200.1.0/24", "-j", "DROP"]);
-    let verify = lab.labctl(&["verify"]);
-    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let verify = lab.labctl(&["verify"]).any_stderr().status(1).run();
     let out = stdout(&verify);
     let fix = "sudo iptables -D FORWARD -d 10.200.1.0/24 -j DROP";
     assert!(
@@ -161,13 +153,12 @@ fn classic_breakages_are_named_on_their_node_with_a_fix_that_works() {
         "{out}"
     );
     lab.by_hand("worker-1", fix.trim_start_matches("sudo "));
-    assert!(lab.labctl(&["verify"]).status.success());
+    lab.labctl(&["verify"]).any_stderr().run();
 
     // A by-hand route via a wrong next hop (an address nobody answers): the exact command
     // for that node, and it works.
     lab.by_hand("worker-0", "ip route replace 10.200.1.0/24 via 10.237.1.99");
-    let verify = lab.labctl(&["verify"]);
-    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let verify = lab.labctl(&["verify"]).any_stderr().status(1).run();
     let out = stdout(&verify);
     let fix = "sudo ip route replace 10.200.1.0/24 via 10.237.1.21";
     assert!(
@@ -177,11 +168,11 @@ fn classic_breakages_are_named_on_their_node_with_a_fix_that_works() {
         "{out}"
     );
     lab.by_hand("worker-0", fix.trim_start_matches("sudo "));
-    assert!(lab.labctl(&["verify"]).status.success());
+    lab.labctl(&["verify"]).any_stderr().run();
 
     // ip_forward off on worker-2.
     lab.in_node("worker-2", &["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
-    let verify = lab.labctl(&["verify", "--output", "json"]);
+    let verify = lab.labctl(&["verify", "--output", "json"]).output();
     assert_eq!(verify.status.code(), Some(1));
     let found = causes(&json(&verify));
     assert_eq!(found.len(), 1, "{found:?}");
@@ -194,8 +185,7 @@ fn classic_breakages_are_named_on_their_node_with_a_fix_that_works() {
 
     // worker-2's CNI config copied from worker-1 (its subnet too): two nodes, one pod CIDR.
     lab.by_hand("worker-2", "sed -i s/10.200.2.0/10.200.1.0/ /etc/cni/net.d/10-bridge.conf");
-    let verify = lab.labctl(&["verify"]);
-    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let verify = lab.labctl(&["verify"]).any_stderr().status(1).run();
     let out = stdout(&verify);
     assert!(
         out.contains("❌ worker-1 and worker-2 claim the same pod CIDR 10.200.1.0/24: every worker needs its own pod CIDR"),
@@ -206,7 +196,7 @@ fn classic_breakages_are_named_on_their_node_with_a_fix_that_works() {
         "{out}"
     );
     lab.by_hand("worker-2", "sed -i s/10.200.1.0/10.200.2.0/ /etc/cni/net.d/10-bridge.conf");
-    assert!(lab.labctl(&["verify"]).status.success());
+    lab.labctl(&["verify"]).any_stderr().run();
     lab.assert_no_probe_left(&THREE);
 }
 
@@ -220,9 +210,9 @@ fn an_inventory_pod_cidr_that_is_not_the_nodes_fails_and_names_both() {
     assert!(text_of.contains("pod_cidr: 10.200.1.0/24"));
     std::fs::write(&wrong, text_of.replace("pod_cidr: 10.200.1.0/24", "pod_cidr: 10.200.10.0/24"))
         .unwrap();
-    let run = lab.command(&wrong, &["run", CHAPTER]).output().unwrap();
+    let run = lab.command(&wrong, &["run", CHAPTER]).output();
     assert!(run.status.success(), "{}", text(&run));
-    let verify = lab.command(&wrong, &["verify"]).output().unwrap();
+    let verify = lab.command(&wrong, &["verify"]).output();
     assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
     let out = stdout(&verify);
     assert!(
@@ -247,11 +237,7 @@ fn an_inventory_pod_cidr_that_is_not_the_nodes_fails_and_names_both() {
 
 /// Starts `labctl verify --output json` on the lab.
 fn start_verify(lab: &Chapter11<'_>) -> Child {
-    lab.command(&lab.inventory, &["verify", "--output", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    lab.command(&lab.inventory, &["verify", "--output", "json"]).spawn()
 }
 
 /// `n` verifies at once; their outputs.
@@ -273,8 +259,7 @@ fn wait_for_a_probe(lab: &Chapter11<'_>, node: &str) {
 fn verifies_at_once_agree_and_leave_no_probe_even_when_interrupted_or_killed() {
     let root = Root::new();
     let lab = Chapter11::up(&root, "vpar", &["--network", "10.237.3.0/24", "--workers", "3"]);
-    let run = lab.labctl(&["run", CHAPTER]);
-    assert!(run.status.success(), "{}", text(&run));
+    lab.labctl(&["run", CHAPTER]).any_stderr().run();
 
     // A good lab: two, then three at once, all pass.
     for n in [2, 3] {
@@ -326,8 +311,7 @@ fn verifies_at_once_agree_and_leave_no_probe_even_when_interrupted_or_killed() {
 fn an_unreachable_worker_is_exit_3_and_a_read_only_state_dir_blames_no_node() {
     let root = Root::new();
     let lab = Chapter11::up(&root, "vro", &["--network", "10.237.4.0/24", "--workers", "2"]);
-    let run = lab.labctl(&["run", CHAPTER]);
-    assert!(run.status.success(), "{}", text(&run));
+    lab.labctl(&["run", CHAPTER]).any_stderr().run();
 
     // `.labctl/` read-only (a bind mount in a private mount namespace): verify still works.
     let state = lab.inventory.parent().unwrap().join(".labctl");
@@ -338,7 +322,8 @@ fn an_unreachable_worker_is_exit_3_and_a_read_only_state_dir_blames_no_node() {
     );
     let mut args = vec!["-m", "--", "sh", "-c", &script, "sh", labctl_bin()];
     let inventory = lab.inventory.to_str().unwrap().to_string();
-    args.extend(["-i", &inventory, "--connect-timeout", "3", "verify"]);
+    let seconds = CONNECT_TIMEOUT_SECONDS.to_string();
+    args.extend(["-i", &inventory, "--connect-timeout", &seconds, "verify"]);
     let out = Command::new("unshare")
         .args(&args)
         .env("LABCTL_SANDBOX_ROOT", root.path())
@@ -355,7 +340,7 @@ fn an_unreachable_worker_is_exit_3_and_a_read_only_state_dir_blames_no_node() {
     // worker-1 stops answering: exit 3, and it is named.
     let pid = lab.sshd_pid("worker-1");
     assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
-    let verify = lab.labctl(&["verify"]);
+    let verify = lab.labctl(&["verify"]).output();
     assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
     assert_eq!(verify.status.code(), Some(3), "{}", text(&verify));
     assert!(stdout(&verify).contains("❌ worker-1 could not be reached"), "{}", text(&verify));
@@ -366,8 +351,7 @@ fn an_unreachable_worker_is_exit_3_and_a_read_only_state_dir_blames_no_node() {
 fn one_worker_is_nothing_to_check_and_says_so() {
     let root = Root::new();
     let lab = Chapter11::up(&root, "vone", &["--network", "10.237.5.0/24", "--workers", "1"]);
-    let verify = lab.labctl(&["verify"]);
-    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    let verify = lab.labctl(&["verify"]).any_stderr().status(1).run();
     let out = stdout(&verify);
     assert!(
         out.contains("❌ the lab has one worker (worker-0): pod routes connect two or more, so there is nothing to check\n"),

@@ -15,8 +15,7 @@
 //! Each property runs 256 cases (`PROPTEST_CASES` changes that); a failure shows the smallest
 //! input that still fails.
 
-#[path = "common/sandbox_lab.rs"]
-mod sandbox_lab;
+use crate::common::sandbox_lab;
 
 use std::collections::BTreeMap;
 use std::path::Path;

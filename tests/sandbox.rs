@@ -6,8 +6,7 @@
 //! `sandbox down` when a test ends, also when it fails. Traffic goes only to the test's own
 //! sandbox.
 
-#[path = "common/sandbox_lab.rs"]
-mod sandbox_lab;
+use crate::common::sandbox_lab;
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -204,7 +203,7 @@ fn down_leaves_no_namespace_link_process_or_file_and_is_safe_twice() {
         String::from_utf8_lossy(&again.stdout),
         format!("sandbox `{name}` is not running; nothing to remove\n")
     );
-    let status = root.run(["sandbox", "status", "--name", &name]);
+    let status = root.labctl(["sandbox", "status", "--name", &name]).output();
     assert_eq!(status.status.code(), Some(1));
 }
 
@@ -283,16 +282,14 @@ fn two_sandboxes_side_by_side_do_not_interfere() {
     assert!(ambiguous.contains(&format!("  {name_b}  (inventory ")), "{ambiguous}");
     // As a user sees it: no -i, two sandboxes; then one chosen by name.
     let empty = tempfile::tempdir().unwrap();
-    let plan =
-        root.labctl(["plan", "11-pod-network-routes"]).current_dir(empty.path()).output().unwrap();
+    let plan = root.labctl(["plan", "11-pod-network-routes"]).current_dir(empty.path()).output();
     assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
     assert!(stderr(&plan).starts_with("error: no inventory given, and 2 sandboxes are running"));
     assert!(stderr(&plan).ends_with("help: choose one with `--sandbox NAME` or `-i FILE`\n"));
     let chosen = root
         .labctl(["--sandbox", name_b.as_str(), "plan", "11-pod-network-routes"])
         .current_dir(empty.path())
-        .output()
-        .unwrap();
+        .output();
     assert!(chosen.status.success(), "{}", text(&chosen));
     assert!(String::from_utf8_lossy(&chosen.stdout).contains("10.231.7.21"), "{}", text(&chosen));
     // Completion offers the running sandboxes.
@@ -300,14 +297,11 @@ fn two_sandboxes_side_by_side_do_not_interfere() {
         .labctl(["--", "labctl", "--sandbox", ""])
         .env("COMPLETE", "bash")
         .env("_CLAP_COMPLETE_INDEX", "2")
-        .output()
-        .unwrap();
+        .output();
     let names = String::from_utf8_lossy(&names.stdout).into_owned();
     assert!(names.lines().any(|l| l == name_a) && names.lines().any(|l| l == name_b), "{names}");
-    let missing = root
-        .labctl(["--sandbox", "no-such-sandbox", "plan", "11-pod-network-routes"])
-        .output()
-        .unwrap();
+    let missing =
+        root.labctl(["--sandbox", "no-such-sandbox", "plan", "11-pod-network-routes"]).output();
     assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
     assert!(
         stderr(&missing)
@@ -398,7 +392,7 @@ network:
         std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{host_link}/forwarding"));
     assert_eq!(forwarding.expect("the link's forwarding flag").trim(), "0");
 
-    let out = root.run(["sandbox", "status", "--name", &name]);
+    let out = root.labctl(["sandbox", "status", "--name", &name]).output();
     assert!(out.status.success(), "{}", text(&out));
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -425,8 +419,7 @@ fn missing_programs_are_named_with_their_packages_and_nothing_is_made() {
         .labctl(["sandbox", "up", "--name", &name, "--network", "10.231.9.0/24"])
         .env("PATH", empty.path())
         .env("LABCTL_CNI_PATH", "/nonexistent/cni")
-        .output()
-        .expect("labctl runs");
+        .output();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert_eq!(
         stderr(&out),
@@ -438,8 +431,7 @@ fn missing_programs_are_named_with_their_packages_and_nothing_is_made() {
     let out = root
         .labctl(["sandbox", "up", "--name", &name, "--network", "10.231.9.0/24"])
         .env("PATH", bin.path())
-        .output()
-        .expect("labctl runs");
+        .output();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert_eq!(
         stderr(&out),
@@ -528,11 +520,11 @@ fn bad_flags_are_refused_before_anything_is_made() {
     for (args, expected) in cases {
         let mut all = vec!["sandbox", "up", "--name", &name];
         all.extend_from_slice(args);
-        let out = root.run(&all);
+        let out = root.labctl(&all).output();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
         assert_eq!(stderr(&out), *expected, "{args:?}");
     }
-    let out = root.run(["sandbox", "up", "--name", "Not_Valid"]);
+    let out = root.labctl(["sandbox", "up", "--name", "Not_Valid"]).output();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).starts_with("error: `Not_Valid` is not a sandbox name"), "{}", text(&out));
     assert!(!root.path().join(&name).exists());
@@ -644,6 +636,8 @@ fn tools_except(missing: &[&str]) -> tempfile::TempDir {
 #[test]
 fn without_network_a_second_sandbox_takes_a_free_one() {
     require_root();
+    // What labctl picks depends on every sandbox of this machine (harness::serial).
+    let _serial = crate::harness::serial();
     let root = Root::new();
     let first = Lab::up(
         &root,

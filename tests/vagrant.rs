@@ -8,8 +8,7 @@
 //! template (forwarded endpoint, several `IdentityFile` lines, `StrictHostKeyChecking no`,
 //! `UserKnownHostsFile /dev/null`) or its own error for a machine that is not up.
 
-#[path = "common/sandbox_lab.rs"]
-mod sandbox_lab;
+use crate::common::sandbox_lab;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -118,27 +117,27 @@ impl<'r> VagrantLab<'r> {
         format!("{}:{}", wrong.display(), self.lab.dir().join("id_ed25519").display())
     }
 
-    fn env(&self, cmd: &mut Command) {
-        cmd.current_dir(self.project.path())
-            .env("VAGRANT_HOME", self.home.path())
-            .env("VAGRANT_DOTFILE_PATH", self.home.path().join("dotfile"))
-            .env("VAGRANT_DEFAULT_PROVIDER", "labctl_sandbox")
-            .env("LABCTL_TEST_UP_DIR", self.home.path().join("up"))
-            .env("LABCTL_TEST_KEYS", self.keys())
-            .env("NO_COLOR", "1");
+    /// The Vagrant project's environment, for `vagrant` and for labctl (which runs `vagrant`).
+    fn env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        vec![
+            ("VAGRANT_HOME", self.home.path().into()),
+            ("VAGRANT_DOTFILE_PATH", self.home.path().join("dotfile").into()),
+            ("VAGRANT_DEFAULT_PROVIDER", "labctl_sandbox".into()),
+            ("LABCTL_TEST_UP_DIR", self.home.path().join("up").into()),
+            ("LABCTL_TEST_KEYS", self.keys().into()),
+            ("NO_COLOR", "1".into()),
+        ]
     }
 
     /// `labctl ARGS...` in the Vagrant project, without `-i` (it finds ./labctl.yaml).
-    fn labctl(&self, args: &[&str]) -> Output {
-        let mut cmd = self.lab.root.labctl(args);
-        self.env(&mut cmd);
-        cmd.output().expect("labctl runs")
+    fn labctl(&self, args: &[&str]) -> Test {
+        let test = self.lab.root.labctl(args).lab().current_dir(self.project.path());
+        self.env().into_iter().fold(test, |test, (key, value)| test.env(key, value))
     }
 
     fn vagrant(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new("vagrant");
-        cmd.args(args);
-        self.env(&mut cmd);
+        cmd.args(args).current_dir(self.project.path()).envs(self.env());
         cmd.output().expect("vagrant runs")
     }
 }
@@ -165,8 +164,7 @@ fn labctl_connects_through_what_vagrant_ssh_config_prints() {
 
     // labctl finds ./labctl.yaml (provider: vagrant), asks vagrant, tries both keys in order,
     // says that host keys are not checked, and plans flannel (the vagrant default).
-    let plan = lab.labctl(&["plan", "11-pod-network-routes"]);
-    assert!(plan.status.success(), "{}", text(&plan));
+    let plan = lab.labctl(&["plan", "11-pod-network-routes"]).any_stderr().run();
     assert_eq!(
         stderr(&plan),
         "warning: host keys of controller-0, worker-0, worker-1 are not checked: `vagrant ssh-config` says `StrictHostKeyChecking no` and `UserKnownHostsFile /dev/null` (Vagrant makes new host keys whenever a VM is recreated); labctl does as `vagrant ssh` does\n"
@@ -191,8 +189,7 @@ fn labctl_connects_through_what_vagrant_ssh_config_prints() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("Host worker-0\n"));
     assert!(stderr(&out).contains("is not yet ready for SSH"), "{}", text(&out));
-    let plan = lab.labctl(&["plan", "11-pod-network-routes"]);
-    assert_eq!(plan.status.code(), Some(3), "{}", text(&plan));
+    let plan = lab.labctl(&["plan", "11-pod-network-routes"]).any_stderr().status(3).run();
     let message = stderr(&plan);
     assert!(message.starts_with("error: the Vagrant machines in `"), "{message}");
     assert!(

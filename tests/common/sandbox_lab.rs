@@ -1,6 +1,6 @@
-//! Helpers for the sandbox tests: run the real `labctl` binary with its own sandbox root, bring
-//! a sandbox up behind a guard whose `Drop` runs `sandbox down` (also when a test fails), and
-//! talk to its nodes with the real OpenSSH client.
+//! Helpers for the sandbox tests: run the real `labctl` binary (through the harness) with its
+//! own sandbox root, bring a sandbox up behind a guard whose `Drop` runs `sandbox down` (also
+//! when a test fails), and talk to its nodes with the real OpenSSH client.
 //!
 //! Tests only ever send traffic (ssh, ping) to addresses of sandboxes they made themselves.
 
@@ -8,7 +8,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+pub use crate::harness::Test;
 
 /// The labctl binary under test.
 pub fn labctl_bin() -> &'static str {
@@ -31,9 +34,12 @@ pub fn require_root() {
     );
 }
 
-/// A sandbox name unique to this test process, so runs on one machine do not clash.
+/// A sandbox name unique to this call: the process id keeps runs on one machine apart, the
+/// counter the tests of this process (all of `tests/` share one process, and two files may use
+/// the same tag). At most 24 characters with a tag of up to 10 (`t32768-12-certs-hard`).
 pub fn unique_name(tag: &str) -> String {
-    format!("t{}-{tag}", std::process::id())
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    format!("t{}-{}-{tag}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A sandbox root directory for one test.
@@ -52,16 +58,9 @@ impl Root {
         self.dir.path()
     }
 
-    /// `labctl` with `LABCTL_SANDBOX_ROOT` pointing here.
-    pub fn labctl<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(&self, args: I) -> Command {
-        let mut cmd = Command::new(labctl_bin());
-        cmd.env("LABCTL_SANDBOX_ROOT", self.path()).env_remove("LABCTL_INVENTORY").args(args);
-        cmd
-    }
-
-    /// Runs `labctl args...` and returns what it did.
-    pub fn run<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(&self, args: I) -> Output {
-        self.labctl(args).output().expect("labctl runs")
+    /// `labctl ARGS...` with `LABCTL_SANDBOX_ROOT` pointing here.
+    pub fn labctl<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(&self, args: I) -> Test {
+        Test::new().sandbox_root(self.path()).args(args)
     }
 }
 
@@ -106,14 +105,14 @@ impl<'r> Lab<'r> {
         path: Option<&Path>,
         env: &[(&str, &str)],
     ) -> Lab<'r> {
-        let mut all = vec!["sandbox", "up", "--name", name];
-        all.extend_from_slice(args);
-        let mut cmd = root.labctl(&all);
+        let mut up = root.labctl(["sandbox", "up", "--name", name]).args(args);
         if let Some(path) = path {
-            cmd.env("PATH", path);
+            up = up.env("PATH", path);
         }
-        cmd.envs(env.iter().copied());
-        let up = cmd.output().expect("labctl runs");
+        for (key, value) in env {
+            up = up.env(key, value);
+        }
+        let up = up.output();
         Lab {
             root,
             name: name.to_string(),
@@ -127,10 +126,24 @@ impl<'r> Lab<'r> {
         self.root.path().join(&self.name)
     }
 
+    /// The inventory `sandbox up` wrote.
+    pub fn inventory(&self) -> PathBuf {
+        self.dir().join("labctl.yaml")
+    }
+
+    /// `labctl -i INVENTORY ARGS...` on this sandbox (the harness's lab settings).
+    pub fn labctl<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(&self, args: I) -> Test {
+        self.root.labctl(args).inventory(&self.inventory())
+    }
+
     /// `sandbox status --name NAME --output json`, parsed; the one sandbox's object.
+    #[track_caller]
     pub fn status(&self) -> serde_json::Value {
-        let out = self.root.run(["sandbox", "status", "--name", &self.name, "--output", "json"]);
-        assert!(out.status.success(), "sandbox status failed:\n{}", text(&out));
+        let out = self
+            .root
+            .labctl(["sandbox", "status", "--name", &self.name, "--output", "json"])
+            .any_stderr()
+            .run();
         let json: serde_json::Value =
             serde_json::from_slice(&out.stdout).expect("status prints JSON");
         json["sandboxes"][0].clone()
@@ -189,7 +202,7 @@ impl<'r> Lab<'r> {
 
     /// Runs `labctl sandbox down --name NAME`.
     pub fn down(&self) -> Output {
-        self.root.run(["sandbox", "down", "--name", &self.name])
+        self.root.labctl(["sandbox", "down", "--name", &self.name]).output()
     }
 }
 
@@ -273,14 +286,9 @@ pub fn str_of(value: &serde_json::Value) -> String {
     value.as_str().unwrap_or_default().to_string()
 }
 
-/// stdout and stderr of a run, for assertion messages.
+/// Exit status, stdout and stderr of a run, for assertion messages.
 pub fn text(out: &Output) -> String {
-    format!(
-        "exit: {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    crate::harness::describe(out)
 }
 
 /// The stderr of a run as a string.

@@ -13,6 +13,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use crate::harness::Test;
+
 /// The project, zone and network the double serves.
 pub const PROJECT: &str = "labctl-test";
 pub const ZONE: &str = "test-zone-a";
@@ -67,8 +69,10 @@ impl ComputeDouble {
         ComputeDouble { child, port, config_dir, log }
     }
 
-    /// Points `command` (gcloud, or labctl which runs gcloud) at the double and nothing else.
-    pub fn configure<'c>(&self, command: &'c mut Command) -> &'c mut Command {
+    /// The environment that points gcloud at the double and nothing else: variables to remove
+    /// (`None`) and to set, in order; `logged_in` adds `auth/disable_credentials`.
+    fn environment(&self, logged_in: bool) -> Vec<(String, Option<String>)> {
+        let mut vars = Vec::new();
         // Nothing from the environment of whoever runs the tests may reach gcloud.
         for (key, _) in std::env::vars_os() {
             let key = key.to_string_lossy();
@@ -79,28 +83,49 @@ impl ComputeDouble {
                 || key.eq_ignore_ascii_case("all_proxy")
                 || key == "GOOGLE_APPLICATION_CREDENTIALS"
             {
-                command.env_remove(key.as_ref());
+                vars.push((key.into_owned(), None));
             }
         }
-        command
-            .env("CLOUDSDK_CONFIG", self.config_dir.path())
-            .env(
+        let set = [
+            ("CLOUDSDK_CONFIG", self.config_dir.path().display().to_string()),
+            (
                 "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE",
                 format!("http://127.0.0.1:{}/compute/v1/", self.port),
-            )
-            .env("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true")
-            .env("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true")
-            .env("CLOUDSDK_CORE_CHECK_GCE_METADATA", "false")
-            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+            ),
+            ("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true".into()),
+            ("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true".into()),
+            ("CLOUDSDK_CORE_CHECK_GCE_METADATA", "false".into()),
+            ("CLOUDSDK_CORE_DISABLE_PROMPTS", "1".into()),
             // Should anything still ask the metadata server, it asks a closed port on loopback.
-            .env("GCE_METADATA_HOST", "127.0.0.1:9")
-            .env("GCE_METADATA_IP", "127.0.0.1:9")
-            .env("NO_PROXY", "127.0.0.1,localhost")
+            ("GCE_METADATA_HOST", "127.0.0.1:9".into()),
+            ("GCE_METADATA_IP", "127.0.0.1:9".into()),
+            ("NO_PROXY", "127.0.0.1,localhost".into()),
+        ];
+        vars.extend(set.into_iter().map(|(k, v)| (k.to_string(), Some(v))));
+        if logged_in {
+            vars.push(("CLOUDSDK_AUTH_DISABLE_CREDENTIALS".into(), Some("true".into())));
+        }
+        vars
+    }
+
+    /// Points `command` (gcloud) at the double and nothing else.
+    pub fn configure<'c>(&self, command: &'c mut Command) -> &'c mut Command {
+        apply(command, self.environment(false))
     }
 
     /// [`ComputeDouble::configure`] plus `auth/disable_credentials`: gcloud "logged in".
     pub fn logged_in<'c>(&self, command: &'c mut Command) -> &'c mut Command {
-        self.configure(command).env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
+        apply(command, self.environment(true))
+    }
+
+    /// A labctl run (which runs gcloud) pointed at the double, not logged in.
+    pub fn configure_labctl(&self, test: Test) -> Test {
+        apply_test(test, self.environment(false))
+    }
+
+    /// A labctl run pointed at the double as a logged-in user.
+    pub fn logged_in_labctl(&self, test: Test) -> Test {
+        apply_test(test, self.environment(true))
     }
 
     /// Runs the real `gcloud ARGS...` against the double (as a logged-in user).
@@ -199,4 +224,21 @@ impl Drop for ComputeDouble {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn apply(command: &mut Command, vars: Vec<(String, Option<String>)>) -> &mut Command {
+    for (key, value) in vars {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    command
+}
+
+fn apply_test(test: Test, vars: Vec<(String, Option<String>)>) -> Test {
+    vars.into_iter().fold(test, |test, (key, value)| match value {
+        Some(value) => test.env(key, value),
+        None => test.env_remove(key),
+    })
 }

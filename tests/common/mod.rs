@@ -1,0 +1,3 @@
+//! Helpers shared by the tests that bring up a sandbox.
+
+pub mod sandbox_lab;
