@@ -158,6 +158,15 @@ impl Error {
         }
     }
 
+    /// What `main` prints, one `error:` line (with its help) per problem: several for
+    /// [`Error::Inputs`], so that each gets the same `error:` (docs/architecture.md, "Output").
+    pub fn messages(&self) -> Vec<String> {
+        match self {
+            Error::Inputs(diagnostics) => errors_of(diagnostics).map(|d| d.to_string()).collect(),
+            other => vec![other.to_string()],
+        }
+    }
+
     /// The process exit code for this error (see the module docs): it follows from the kind.
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -191,8 +200,11 @@ fn suggest(suggestion: &Option<String>) -> String {
 }
 
 fn render_all(diagnostics: &[Diagnostic]) -> String {
-    let errors = diagnostics.iter().filter(|d| d.severity == crate::diagnostic::Severity::Error);
-    errors.map(|d| d.to_string()).collect::<Vec<_>>().join("\nerror: ")
+    errors_of(diagnostics).map(|d| d.to_string()).collect::<Vec<_>>().join("\nerror: ")
+}
+
+fn errors_of(diagnostics: &[Diagnostic]) -> impl Iterator<Item = &Diagnostic> {
+    diagnostics.iter().filter(|d| d.severity == crate::diagnostic::Severity::Error)
 }
 
 /// The closest of `candidates` to `name`, if it is close enough to be a likely typo.

@@ -39,9 +39,16 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 
 /// Runs `command` with `global` (for one lab).
 fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Error> {
+    // Stdout carries one JSON document: the shell sends every line for people to stderr.
+    let global = &crate::cli::GlobalArgs {
+        shell: global.shell.json(command.prints_json()),
+        ..global.clone()
+    };
     match command {
-        Command::List { output } => list::run(*output == OutputFormat::Json),
-        Command::Show { chapter, output } => show::run(chapter, *output == OutputFormat::Json),
+        Command::List { output } => list::run(&global.shell, *output == OutputFormat::Json),
+        Command::Show { chapter, output } => {
+            show::run(&global.shell, chapter, *output == OutputFormat::Json)
+        }
         Command::Render { chapter, variant, out } => {
             render::run(global, chapter, variant.as_deref(), out.as_deref())
         }
@@ -99,8 +106,8 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
         Command::Test { chapter, variant, shape } => {
             chapter_test::run(global, chapter, variant.as_deref(), *shape)
         }
-        Command::Sandbox(cmd) => crate::sandbox::execute(cmd),
-        Command::Completions { shell } => completions::run(*shell),
+        Command::Sandbox(cmd) => crate::sandbox::execute(cmd, &global.shell),
+        Command::Completions { shell } => completions::run(&global.shell, *shell),
     }
 }
 
@@ -156,7 +163,7 @@ fn load_inventory(global: &crate::cli::GlobalArgs) -> Result<crate::inventory::I
         _ => return Err(Error::Inputs(errors)),
     }
     for warning in warnings {
-        crate::complain!(global.sink, "warning: {warning}");
+        global.shell.warn(&warning.to_string());
     }
     Ok(located.inventory)
 }

@@ -1,6 +1,6 @@
 //! `labctl reset [CHAPTER]`: undo what labctl applied, in reverse order.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 use crate::cli::GlobalArgs;
 use crate::commands::lab::{Lab, print_unreachable};
@@ -37,11 +37,11 @@ pub fn run(
                 hosts: &[],
                 log: std::path::Path::new(""),
             };
-            crate::say!(global.sink, "{}", out.render());
+            crate::say!(global.shell, "{}", out.render());
             return Ok(());
         }
         crate::say!(
-            global.sink,
+            global.shell,
             "reset: nothing to undo: labctl has applied nothing of {} on this lab",
             lab.chapter.name()
         );
@@ -56,10 +56,16 @@ pub fn run(
                     format!("started at {} and interrupted (undone only if its check passes)", a.at)
                 }
             };
-            crate::say!(global.sink, "{}: would undo {}{item}, {when}: {}", a.host, a.step, a.undo);
+            crate::say!(
+                global.shell,
+                "{}: would undo {}{item}, {when}: {}",
+                a.host,
+                a.step,
+                a.undo
+            );
         }
         crate::say!(
-            global.sink,
+            global.shell,
             "reset --dry-run: {} action(s) would be undone; nothing was changed",
             applied.len()
         );
@@ -72,17 +78,19 @@ pub fn run(
     let mut hosts: Vec<HostRef> = Vec::new();
     add_hosts_of(&applied, &mut hosts);
     if !yes
-        && !confirm(&format!(
-            "reset will undo {} action(s) of {} (variant {variant}) on {} host(s). Go on? [y/N] ",
-            applied.len(),
-            lab.chapter.name(),
-            hosts.len()
-        ))?
+        && !confirm(
+            &global.shell,
+            &format!(
+                "reset will undo {} action(s) of {} (variant {variant}) on {} host(s). Go on? [y/N] ",
+                applied.len(),
+                lab.chapter.name(),
+                hosts.len()
+            ),
+        )?
     {
         return Err(Error::Cancelled { what: "reset".into() });
     }
-    let log =
-        RunLog::open(&lab.state_dir.logs(), "reset").echoing(global.verbose, global.sink.clone());
+    let log = RunLog::open(&lab.state_dir.logs(), "reset").echoing(&global.shell);
     let recorder = lab.recorder(&variant)?;
     *recorder.state.lock().map_err(|_| {
         Error::failed("labctl failed inside: the state lock was poisoned by a panic")
@@ -95,9 +103,9 @@ pub fn run(
         .collect();
     let runtime = crate::runner::runtime()?;
     let (results, interrupted, out_of_reach) = runtime.block_on(async {
-        let interrupt = Interrupt::listen();
+        let interrupt = Interrupt::listen(&global.shell);
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
-        lab.settle(&recorder, &connections, &log, json).await;
+        lab.settle(&recorder, &connections, &log).await;
         let applied: Vec<_> = recorder.actions().into_iter().filter(|a| a.is_applied()).collect();
         let progress = lab.progress(&work);
         let results = crate::runner::reset::undo_all(
@@ -114,7 +122,7 @@ pub fn run(
         )
         .await;
         progress.clear();
-        print_unreachable(&connections, &global.sink);
+        print_unreachable(&connections, &global.shell);
         let out_of_reach: Vec<String> = connections.unreachable.keys().cloned().collect();
         Ok::<_, Error>((results, interrupt.by_user(), out_of_reach))
     })?;
@@ -133,15 +141,15 @@ pub fn run(
             hosts: &results,
             log: log.path(),
         };
-        crate::say!(global.sink, "{}", out.render());
+        crate::say!(global.shell, "{}", out.render());
     }
     // Settling may leave nothing to undo: then there is no table to show.
     if !json && results.iter().any(|h| !h.actions.is_empty()) {
         crate::say!(
-            global.sink,
+            global.shell,
             "{}",
             summary::table(
-                &lab.style,
+                &lab.shell.style(),
                 &steps,
                 &crate::runner::summary_rows(&steps, &results),
                 "undone",
@@ -150,13 +158,7 @@ pub fn run(
     }
     for host in &results {
         for action in host.actions.iter().filter(|a| a.status == summary::Status::Failed) {
-            crate::complain!(
-                global.sink,
-                "error: {}: undo {}: {}",
-                host.host,
-                action.step,
-                action.detail
-            );
+            global.shell.error(&format!("{}: undo {}: {}", host.host, action.step, action.detail));
         }
     }
     let tally = Tally::of(&results);
@@ -167,7 +169,7 @@ pub fn run(
     };
     if !json {
         crate::say!(
-            global.sink,
+            global.shell,
             "reset: {} undone, {} failed, {} unreachable, {} skipped{not_settled} (log: {})",
             tally.changed,
             tally.failed,
@@ -207,15 +209,14 @@ pub(super) fn add_hosts_of(
     }
 }
 
-/// Asks on the terminal; refuses to guess when there is none.
-pub(super) fn confirm(question: &str) -> Result<bool, Error> {
+/// Asks on the terminal (the question on `shell`'s stderr); refuses to guess when there is none.
+pub(super) fn confirm(shell: &crate::output::shell::Shell, question: &str) -> Result<bool, Error> {
     if !std::io::stdin().is_terminal() {
         return Err(Error::bad_input(
             "reset changes the lab and there is no terminal to ask on; pass `--yes` to confirm",
         ));
     }
-    eprint!("{question}");
-    let _ = std::io::stderr().flush();
+    shell.err(question);
     let mut answer = String::new();
     std::io::stdin()
         .lock()

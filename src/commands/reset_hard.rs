@@ -53,7 +53,7 @@ pub fn run(
         &lab.state_dir.logs(),
         if dry_run { "reset-hard-dry-run" } else { "reset-hard" },
     )
-    .echoing(global.verbose, global.sink.clone());
+    .echoing(&global.shell);
     let concurrency = global.concurrency as usize;
     let runtime = crate::runner::runtime()?;
     let connections = runtime.block_on(lab.connect(&hosts, concurrency, &log))?;
@@ -65,40 +65,43 @@ pub fn run(
         concurrency,
     };
     let before = runtime.block_on(runner.read());
-    print_unreachable(&connections, &global.sink);
+    print_unreachable(&connections, &global.shell);
     let found: usize = before.iter().map(|r| r.items().len()).sum();
     let unreadable = unreadable(&before);
     crate::say!(
-        global.sink,
+        global.shell,
         "reset --hard: {} (variant {name}): {found} item(s) of its footprint on {} host(s)",
         lab.chapter.name(),
         hosts_with_items(&before)
     );
     if found > 0 {
-        crate::say!(global.sink, "{}", listing(&footprint, &before, &applied));
+        crate::say!(global.shell, "{}", listing(&footprint, &before, &applied));
     }
     for (host, why) in &unreadable {
-        crate::complain!(global.sink, "error: {host}: not read: {why}");
+        global.shell.error(&format!("{host}: not read: {why}"));
     }
     if dry_run {
         crate::say!(
-            global.sink,
+            global.shell,
             "reset --hard --dry-run: {found} item(s) would be removed; nothing was changed"
         );
         return finish(&unreadable);
     }
     if found == 0 && applied.is_empty() {
         crate::say!(
-            global.sink,
+            global.shell,
             "reset --hard: nothing to remove; every host read is at the chapter's start"
         );
         return finish(&unreadable);
     }
     if !yes
-        && !confirm(&format!(
-            "reset --hard will remove these {found} item(s), whoever made them, and undo {} action(s) labctl recorded. Go on? [y/N] ",
-            applied.len()
-        ))?
+        && !confirm(
+            &global.shell,
+            &format!(
+                "reset --hard will remove these {found} item(s), whoever made them, and undo {} action(s) labctl recorded. Go on? [y/N] ",
+                applied.len()
+            ),
+        )?
     {
         return Err(Error::Cancelled { what: "reset".into() });
     }
@@ -107,10 +110,10 @@ pub fn run(
     let work: Vec<(String, u64)> =
         hosts.iter().map(|h| (h.name().to_string(), items_on(&before, h) as u64)).collect();
     let (undone, middle, removals, after, interrupted) = runtime.block_on(async {
-        let interrupt = Interrupt::listen();
+        let interrupt = Interrupt::listen(&global.shell);
         // What an interrupted run left recorded as started is settled first: stopped if it
         // still runs, then undone with the rest if its check passes.
-        lab.settle(&recorder, &connections, &log, false).await;
+        lab.settle(&recorder, &connections, &log).await;
         let progress = lab.progress(&work);
         let settled: Vec<AppliedAction> =
             recorder.actions().into_iter().filter(|a| a.is_applied()).collect();
@@ -135,17 +138,14 @@ pub fn run(
     });
     for host in &undone {
         for a in host.actions.iter().filter(|a| a.status == Status::Failed) {
-            crate::complain!(
-                global.sink,
-                "warning: {}: labctl's undo of {} failed ({}); its footprint is removed instead",
-                host.host,
-                a.step,
-                a.detail
-            );
+            global.shell.warn(&format!(
+                "{}: labctl's undo of {} failed ({}); its footprint is removed instead",
+                host.host, a.step, a.detail
+            ));
         }
     }
     crate::say!(
-        global.sink,
+        global.shell,
         "{}",
         report(&footprint, &before, &middle, &removals, &after, &applied)
     );
@@ -161,7 +161,7 @@ pub fn run(
             _ => None,
         }) {
             unreachable += 1;
-            crate::say!(global.sink, "{}: unreachable, not reset: {why}", host.name());
+            crate::say!(global.shell, "{}: unreachable, not reset: {why}", host.name());
             continue;
         }
         if let Some(why) = readings.iter().find_map(|r| match &r.found {
@@ -169,7 +169,7 @@ pub fn run(
             _ => None,
         }) {
             remaining += 1;
-            crate::say!(global.sink, "{}: its footprint could not be read: {why}", host.name());
+            crate::say!(global.shell, "{}: its footprint could not be read: {why}", host.name());
             continue;
         }
         let left: Vec<String> = readings
@@ -177,19 +177,18 @@ pub fn run(
             .flat_map(|r| r.items().iter().map(|i| format!("{} {i}", footprint.parts[r.part].name)))
             .collect();
         if left.is_empty() {
-            crate::say!(global.sink, "{}: back at the start", host.name());
+            crate::say!(global.shell, "{}: back at the start", host.name());
             if let Err(e) = recorder.forget_host(host.name()) {
-                crate::complain!(
-                    global.sink,
-                    "error: {}: back at the start, but the state could not be saved: {e}",
+                global.shell.error(&format!(
+                    "{}: back at the start, but the state could not be saved: {e}",
                     host.name()
-                );
+                ));
                 remaining += 1;
             }
         } else {
             remaining += 1;
             crate::say!(
-                global.sink,
+                global.shell,
                 "{}: {} item(s) remain: {}",
                 host.name(),
                 left.len(),
@@ -201,7 +200,7 @@ pub fn run(
     let undone_count: usize =
         undone.iter().flat_map(|h| &h.actions).filter(|a| a.status == Status::Changed).count();
     crate::say!(
-        global.sink,
+        global.shell,
         "reset --hard: {undone_count} undone by labctl, {removed} removed, {remaining} host(s) not at the start, {unreachable} unreachable (log: {})",
         log.path().display()
     );

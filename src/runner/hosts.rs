@@ -21,6 +21,9 @@ pub struct Hosts {
     connections: HashMap<String, Arc<Connection>>,
     /// Hosts that could not be reached, with why.
     pub unreachable: BTreeMap<String, ConnectError>,
+    /// What the command must tell the user about the connections (a host key let through
+    /// because `host_key_checking` is off), in the order of the hosts asked for.
+    pub warnings: Vec<String>,
     /// This lab's share of the class's connections, held while the connections are.
     _share: Option<tokio::sync::OwnedSemaphorePermit>,
 }
@@ -169,6 +172,7 @@ pub async fn connect(
         }
     }
     let mut unreachable = BTreeMap::new();
+    let mut warnings = Vec::new();
     for task in tasks {
         let Ok((name, result)) = task.await else { continue };
         match result {
@@ -176,8 +180,8 @@ pub async fn connect(
                 log.note(&name, "connected");
                 // `host_key_checking: off` lets a changed key through; it is never silent.
                 if let Some(warning) = connection.host_key_warning() {
-                    eprintln!("warning: {warning}");
                     log.note(&name, &format!("warning: {warning}"));
+                    warnings.push(warning.to_string());
                 }
                 connections.insert(name, Arc::new(connection));
             }
@@ -187,5 +191,5 @@ pub async fn connect(
             }
         }
     }
-    Hosts { connections, unreachable, _share: share }
+    Hosts { connections, unreachable, warnings, _share: share }
 }

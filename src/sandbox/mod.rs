@@ -38,11 +38,11 @@ pub use args::SandboxCommand;
 use crate::error::Error;
 
 /// Runs a `labctl sandbox` subcommand.
-pub fn execute(cmd: &SandboxCommand) -> Result<(), Error> {
+pub fn execute(cmd: &SandboxCommand, shell: &crate::output::shell::Shell) -> Result<(), Error> {
     match cmd {
-        SandboxCommand::Up(args) => up::run(args),
-        SandboxCommand::Down(args) => down::run(args),
-        SandboxCommand::Status(args) => status::run(args),
+        SandboxCommand::Up(args) => up::run(args, shell),
+        SandboxCommand::Down(args) => down::run(args, shell),
+        SandboxCommand::Status(args) => status::run(args, shell),
     }
 }
 

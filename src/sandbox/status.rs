@@ -58,7 +58,10 @@ pub struct NodeStatus {
 }
 
 /// Runs `labctl sandbox status`.
-pub fn run(args: &StatusArgs) -> Result<(), crate::error::Error> {
+pub fn run(
+    args: &StatusArgs,
+    shell: &crate::output::shell::Shell,
+) -> Result<(), crate::error::Error> {
     let root = sandboxes_root();
     let names = match &args.name {
         Some(name) => {
@@ -88,14 +91,17 @@ pub fn run(args: &StatusArgs) -> Result<(), crate::error::Error> {
             }
             let json = serde_json::to_string_pretty(&Output { sandboxes: &sandboxes })
                 .map_err(|e| failed(format!("cannot encode the status: {e}")))?;
-            println!("{json}");
+            crate::say!(shell, "{json}");
         }
         StatusFormat::Text if sandboxes.is_empty() => {
-            println!("no sandbox on this machine\n  help: start one with `sudo labctl sandbox up`");
+            crate::say!(
+                shell,
+                "no sandbox on this machine\n  help: start one with `sudo labctl sandbox up`"
+            );
         }
         StatusFormat::Text => {
             let texts: Vec<String> = sandboxes.iter().map(describe).collect();
-            println!("{}", texts.join("\n\n"));
+            crate::say!(shell, "{}", texts.join("\n\n"));
         }
     }
     Ok(())
