@@ -277,7 +277,7 @@ fn two_sandboxes_side_by_side_do_not_interfere() {
     assert_eq!(a.ssh_ok("10.231.6.20", "hostname"), "worker-0");
     assert_eq!(b.ssh_ok("10.231.7.20", "hostname"), "worker-0");
     // Neither is called `default`, so no inventory is picked without -i.
-    let ambiguous = labctl::sandbox::running_inventory_in(root.path()).unwrap_err();
+    let ambiguous = labctl::sandbox::running_inventory_in(root.path()).unwrap_err().to_string();
     assert!(ambiguous.contains("2 sandboxes are running, none called `default`"), "{ambiguous}");
     assert!(ambiguous.contains(&format!("  {name_a}  (inventory ")), "{ambiguous}");
     assert!(ambiguous.contains(&format!("  {name_b}  (inventory ")), "{ambiguous}");

@@ -32,10 +32,11 @@ pub fn run(
     let chosen: Variant = lab.variant(variant, true)?.clone();
     if chosen.footprint.is_empty() {
         return Err(Error::bad_input(format!(
-            "variant `{}` of {} declares no footprint: labctl cannot tell what in the lab belongs to it\n  help: plain `labctl reset` undoes what labctl applied; a chapter declares `footprint:` for `reset --hard` (docs/chapters.md)",
+            "variant `{}` of {} declares no footprint: labctl cannot tell what in the lab belongs to it",
             chosen.name.value,
             lab.chapter.name()
-        )));
+        ))
+        .help("plain `labctl reset` undoes what labctl applied; a chapter declares `footprint:` for `reset --hard` (docs/chapters.md)"));
     }
     let name = chosen.name.value.clone();
     if chosen.cloud.is_some() {

@@ -15,6 +15,7 @@ use super::spec::NodeRole;
 use super::spec::check_name;
 use super::state::{Phase, SandboxState};
 use super::{bad_input, failed, is_running, sshd};
+use crate::error::Problem;
 
 /// How long a node's sshd may take to send its banner.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -76,9 +77,10 @@ pub fn run(
         match SandboxState::load(&paths).map_err(failed)? {
             Some(state) => sandboxes.push(probe(&state, &paths)),
             None if args.name.is_some() => {
-                return Err(failed(format!(
-                    "there is no sandbox `{name}` on this machine\n  help: start it with `sudo labctl sandbox up --name {name}`"
-                )));
+                return Err(failed(
+                    Problem::new(format!("there is no sandbox `{name}` on this machine"))
+                        .help(format!("start it with `sudo labctl sandbox up --name {name}`")),
+                ));
             }
             None => {}
         }
@@ -96,7 +98,9 @@ pub fn run(
         StatusFormat::Text if sandboxes.is_empty() => {
             crate::say!(
                 shell,
-                "no sandbox on this machine\n  help: start one with `sudo labctl sandbox up`"
+                "{}",
+                Problem::new("no sandbox on this machine")
+                    .help("start one with `sudo labctl sandbox up`")
             );
         }
         StatusFormat::Text => {

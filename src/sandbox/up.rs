@@ -17,6 +17,7 @@ use super::programs::{Programs, require_root};
 use super::spec::{SandboxSpec, Shape, fallback_networks, overlaps};
 use super::state::{NodeState, Phase, SandboxState, write_atomically};
 use super::{bad_input, failed, inventory_file, network, pod, sshd};
+use crate::error::Problem;
 use crate::output::shell::Shell;
 
 /// At most this many nodes are built at once (most of the work is starting processes).
@@ -46,10 +47,12 @@ pub fn run(args: &UpArgs, shell: &Shell) -> Result<(), crate::error::Error> {
     let paths = SandboxPaths::new(&sandboxes_root(), &spec.name);
 
     if let Some(ns) = netns_names().into_iter().find(|ns| names.owns_namespace(ns)) {
-        return Err(bad_input(format!(
-            "sandbox `{name}` already exists (namespace `{ns}`)\n  help: `labctl sandbox status --name {name}` shows it, `sudo labctl sandbox down --name {name}` removes it",
-            name = spec.name
-        )));
+        let name = &spec.name;
+        return Err(bad_input(
+            Problem::new(format!("sandbox `{name}` already exists (namespace `{ns}`)")).help(format!(
+                "`labctl sandbox status --name {name}` shows it, `sudo labctl sandbox down --name {name}` removes it"
+            )),
+        ));
     }
     // What is left of a sandbox whose namespaces are gone (a crash, or `ip -all netns del`).
     if paths.dir().exists() {
@@ -69,8 +72,7 @@ pub fn run(args: &UpArgs, shell: &Shell) -> Result<(), crate::error::Error> {
             check_network_is_free(&spec, &links, &addresses, &routes).is_ok().then_some(spec)
         });
         let Some(free) = free else { return Err(bad_input(why)) };
-        let taken = why.split_once('\n').map_or(why.as_str(), |(first, _)| first);
-        shell.note(&format!("{taken}; this sandbox takes {} instead", free.network));
+        shell.note(&format!("{}; this sandbox takes {} instead", why.message, free.network));
         spec = free;
     }
     check_network_is_free(&spec, &links, &addresses, &routes).map_err(bad_input)?;
@@ -100,10 +102,10 @@ pub fn run(args: &UpArgs, shell: &Shell) -> Result<(), crate::error::Error> {
         }
         Err(message) => {
             teardown(&ip, &names, &paths);
-            Err(failed(format!(
-                "sandbox `{}` could not be built: {message}\n  help: everything it had made is removed again",
-                spec.name
-            )))
+            Err(failed(
+                Problem::new(format!("sandbox `{}` could not be built: {message}", spec.name))
+                    .help("everything it had made is removed again"),
+            ))
         }
     }
 }
@@ -349,7 +351,7 @@ fn check_network_is_free(
     links: &[Link],
     addresses: &[LinkAddress],
     routes: &[Route],
-) -> Result<(), String> {
+) -> Result<(), Problem> {
     let owner = |ifname: &str| {
         links
             .iter()
@@ -373,19 +375,19 @@ fn check_network_is_free(
     let free = fallback_networks()
         .find(|candidate| taken.iter().all(|(net, _)| !overlaps(*net, *candidate)));
     let help = match free {
-        Some(net) => format!("\n  help: give this sandbox another network, like `--network {net}`"),
-        None => "\n  help: give this sandbox another network with `--network`".to_string(),
+        Some(net) => format!("give this sandbox another network, like `--network {net}`"),
+        None => "give this sandbox another network with `--network`".to_string(),
     };
-    Err(match owner(dev) {
+    let message = match owner(dev) {
         Some(other) => format!(
-            "the lab network {} overlaps {clash}, the network of sandbox `{other}`{help}",
+            "the lab network {} overlaps {clash}, the network of sandbox `{other}`",
             spec.network
         ),
-        None => format!(
-            "the lab network {} overlaps {clash} on `{dev}` of this machine{help}",
-            spec.network
-        ),
-    })
+        None => {
+            format!("the lab network {} overlaps {clash} on `{dev}` of this machine", spec.network)
+        }
+    };
+    Err(Problem::new(message).help(help))
 }
 
 fn print_summary(shell: &Shell, state: &SandboxState, paths: &SandboxPaths, took: Duration) {

@@ -110,8 +110,11 @@ fn choose_variants<'c>(
         let variant = chapter.variant(Some(name), Provider::Ssh)?;
         if let Some(why) = not_hostable(variant) {
             return Err(Error::bad_input(format!(
-                "the sandbox cannot host variant `{name}` of {}: {why}\n  help: `labctl test {}` tests every variant the sandbox can host",
+                "the sandbox cannot host variant `{name}` of {}: {why}",
                 chapter.name(),
+            ))
+            .help(format!(
+                "`labctl test {}` tests every variant the sandbox can host",
                 chapter.name()
             )));
         }

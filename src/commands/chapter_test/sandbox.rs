@@ -137,9 +137,9 @@ impl TestSandbox {
         };
         Down {
             ok: false,
-            message: format!(
-                "sandbox `{}` is not fully removed: {why}\n  help: `sudo labctl sandbox down --name {}`",
-                self.name, self.name
+            message: crate::error::with_help(
+                format!("sandbox `{}` is not fully removed: {why}", self.name),
+                format!("`sudo labctl sandbox down --name {}`", self.name),
             ),
         }
     }
