@@ -238,8 +238,8 @@ pub enum Command {
         /// Only list what would be undone or removed; change nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Output format (json: docs/json.md): what happened to every undo on every host
-        /// (not with `--hard` or `--dry-run`).
+        /// Output format (json: docs/json.md): what happened (or, with `--dry-run`, would
+        /// happen) to every action or footprint item on every host.
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
     },

@@ -214,6 +214,29 @@ impl Lab {
         })
     }
 
+    /// Puts `hosts` in the inventory's order (this machine first), whatever order they were
+    /// gathered in (state records, a footprint's parts), so every listing of hosts has it.
+    pub fn inventory_order(&self, hosts: &mut [HostRef]) {
+        hosts.sort_by_key(|h| self.position(h));
+    }
+
+    /// Puts a command's results per host in the inventory's order: `reset` undoes hosts in
+    /// the order their actions were recorded, which is the order a `run`'s hosts finished.
+    pub fn results_in_inventory_order(&self, results: &mut [crate::runner::execute::HostResult]) {
+        results.sort_by_key(|r| self.position(&HostRef::named(&r.host)));
+    }
+
+    /// Where `host` is in the inventory: this machine first, then the nodes as listed.
+    fn position(&self, host: &HostRef) -> usize {
+        let nodes = &self.inventory.nodes;
+        match host {
+            HostRef::Local => 0,
+            HostRef::Node(name) => {
+                1 + nodes.iter().position(|n| &n.name == name).unwrap_or(nodes.len())
+            }
+        }
+    }
+
     /// A recorder for changes to this lab's state, starting from the state on disk now (read
     /// again: under the lab's lock, what its last holder recorded counts).
     pub fn recorder(&self, variant: &str) -> Result<Recorder, Error> {
@@ -324,7 +347,7 @@ pub fn unchecked_host_keys(inventory: &Inventory) -> Option<String> {
 
 /// Prints why each unreachable host could not be reached (once per host).
 pub fn print_unreachable(hosts: &Hosts, shell: &crate::output::shell::Shell) {
-    for (name, e) in &hosts.unreachable {
+    for (name, e) in hosts.unreachable_in_order() {
         shell.error(&format!("{name}: {e}"));
     }
 }

@@ -72,11 +72,6 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
             },
             *output == OutputFormat::Json,
         ),
-        Command::Reset { output: OutputFormat::Json, hard, dry_run, .. } if *hard || *dry_run => {
-            Err(Error::Usage(
-                "`reset --output json` is for a plain reset; `--hard` and `--dry-run` print text only".into(),
-            ))
-        }
         Command::Reset { chapter, variant, yes, hard: false, dry_run, output } => reset::run(
             global,
             chapter.as_deref(),
@@ -85,9 +80,14 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
             *dry_run,
             *output == OutputFormat::Json,
         ),
-        Command::Reset { chapter, variant, yes, hard: true, dry_run, .. } => {
-            reset_hard::run(global, chapter.as_deref(), variant.as_deref(), *yes, *dry_run)
-        }
+        Command::Reset { chapter, variant, yes, hard: true, dry_run, output } => reset_hard::run(
+            global,
+            chapter.as_deref(),
+            variant.as_deref(),
+            *yes,
+            *dry_run,
+            *output == OutputFormat::Json,
+        ),
         Command::Verify { chapter, variant, output, junit, html, csv, env } => {
             if csv.is_some() || env.is_some() {
                 return Err(Error::Usage(

@@ -27,6 +27,11 @@ pub fn run(
     let state = lab.state_dir.load()?;
     let applied =
         state.chapters.get(lab.chapter.name()).map(|c| c.applied.clone()).unwrap_or_default();
+    if dry_run && json {
+        let out = preview(&lab, &variant, &applied);
+        crate::say!(global.shell, "{}", out.render());
+        return Ok(());
+    }
     if applied.is_empty() {
         if json {
             let out = super::ResultsJson {
@@ -77,6 +82,7 @@ pub fn run(
     }
     let mut hosts: Vec<HostRef> = Vec::new();
     add_hosts_of(&applied, &mut hosts);
+    lab.inventory_order(&mut hosts);
     if !yes
         && !confirm(
             &global.shell,
@@ -108,7 +114,7 @@ pub fn run(
         lab.settle(&recorder, &connections, &log).await;
         let applied: Vec<_> = recorder.actions().into_iter().filter(|a| a.is_applied()).collect();
         let progress = lab.progress(&work);
-        let results = crate::runner::reset::undo_all(
+        let mut results = crate::runner::reset::undo_all(
             &applied,
             &crate::runner::reset::UndoContext {
                 hosts: &connections,
@@ -121,9 +127,11 @@ pub fn run(
             },
         )
         .await;
+        lab.results_in_inventory_order(&mut results);
         progress.clear();
         print_unreachable(&connections, &global.shell);
-        let out_of_reach: Vec<String> = connections.unreachable.keys().cloned().collect();
+        let out_of_reach: Vec<String> =
+            connections.unreachable_in_order().iter().map(|(h, _)| h.to_string()).collect();
         Ok::<_, Error>((results, interrupt.by_user(), out_of_reach))
     })?;
     let mut steps: Vec<String> = Vec::new();
@@ -193,6 +201,82 @@ pub fn run(
             code,
             "reset is incomplete; what was not undone stays recorded: run `labctl reset` again",
         )),
+    }
+}
+
+/// `reset --dry-run --output json` (docs/json.md, "reset --dry-run"): per host, in the
+/// inventory's order, the actions that would be undone, in the order they would be.
+#[derive(serde::Serialize)]
+struct PreviewJson<'a> {
+    command: &'static str,
+    chapter: &'a str,
+    variant: &'a str,
+    dry_run: bool,
+    summary: PreviewSummary,
+    hosts: Vec<PreviewHost<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct PreviewSummary {
+    would_undo: usize,
+}
+
+#[derive(serde::Serialize)]
+struct PreviewHost<'a> {
+    host: &'a str,
+    actions: Vec<PreviewAction<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct PreviewAction<'a> {
+    step: &'a str,
+    item: Option<&'a str>,
+    undo: &'a str,
+    /// When it was applied (or started).
+    at: &'a str,
+    /// Started and interrupted: undone only if its check passes.
+    interrupted: bool,
+}
+
+impl PreviewJson<'_> {
+    fn render(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reset's preview serializes to JSON")
+    }
+}
+
+fn preview<'a>(
+    lab: &'a Lab,
+    variant: &'a str,
+    applied: &'a [crate::runner::state::AppliedAction],
+) -> PreviewJson<'a> {
+    let mut hosts: Vec<HostRef> = Vec::new();
+    add_hosts_of(applied, &mut hosts);
+    lab.inventory_order(&mut hosts);
+    let hosts = hosts
+        .iter()
+        .map(|h| PreviewHost {
+            host: applied.iter().find(|a| a.host == h.name()).map_or("", |a| a.host.as_str()),
+            actions: applied
+                .iter()
+                .rev()
+                .filter(|a| a.host == h.name())
+                .map(|a| PreviewAction {
+                    step: &a.step,
+                    item: a.item.as_deref(),
+                    undo: &a.undo,
+                    at: &a.at,
+                    interrupted: !a.is_applied(),
+                })
+                .collect(),
+        })
+        .collect();
+    PreviewJson {
+        command: "reset",
+        chapter: lab.chapter.name(),
+        variant,
+        dry_run: true,
+        summary: PreviewSummary { would_undo: applied.len() },
+        hosts,
     }
 }
 

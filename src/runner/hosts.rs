@@ -24,6 +24,8 @@ pub struct Hosts {
     /// What the command must tell the user about the connections (a host key let through
     /// because `host_key_checking` is off), in the order of the hosts asked for.
     pub warnings: Vec<String>,
+    /// The hosts asked for, in the order asked (the inventory's): what listings follow.
+    asked: Vec<String>,
     /// This lab's share of the class's connections, held while the connections are.
     _share: Option<tokio::sync::OwnedSemaphorePermit>,
 }
@@ -38,6 +40,15 @@ pub fn limit_class_connections(limit: u32) {
 }
 
 impl Hosts {
+    /// The hosts that could not be reached, with why, in the order they were asked for (not
+    /// by name, not as their handshakes ended).
+    pub fn unreachable_in_order(&self) -> Vec<(&str, &ConnectError)> {
+        self.asked
+            .iter()
+            .filter_map(|name| self.unreachable.get(name).map(|e| (name.as_str(), e)))
+            .collect()
+    }
+
     /// The connection to `host`, if it was reached.
     pub fn get(&self, host: &HostRef) -> Option<Arc<Connection>> {
         self.connections.get(host.name()).cloned()
@@ -191,5 +202,6 @@ pub async fn connect(
             }
         }
     }
-    Hosts { connections, unreachable, warnings, _share: share }
+    let asked = wanted.iter().map(|h| h.name().to_string()).collect();
+    Hosts { connections, unreachable, warnings, asked, _share: share }
 }
