@@ -70,9 +70,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 
-    /// Where the command's words go (captured for an environment of a class).
+    /// Where the command's words go and how they look, made from `--color`, `-v` and
+    /// `--no-progress` once they are read (captured for an environment of a class).
     #[arg(skip)]
-    pub sink: crate::output::sink::Sink,
+    pub shell: crate::output::shell::Shell,
 }
 
 /// When to colour output.
@@ -237,8 +238,8 @@ pub enum Command {
         /// Only list what would be undone or removed; change nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Output format (json: docs/json.md): what happened to every undo on every host
-        /// (not with `--hard` or `--dry-run`).
+        /// Output format (json: docs/json.md): what happened (or, with `--dry-run`, would
+        /// happen) to every action or footprint item on every host.
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
     },
@@ -293,6 +294,25 @@ const LAB_OPTIONS: &[&str] =
 /// The subcommands that touch no lab.
 const NO_LAB: &[&str] = &["list", "show", "completions"];
 
+impl Command {
+    /// True when the command's stdout is one JSON document (`--output json`).
+    pub fn prints_json(&self) -> bool {
+        use crate::sandbox::args::{StatusArgs, StatusFormat};
+        match self {
+            Command::List { output }
+            | Command::Show { output, .. }
+            | Command::Plan { output, .. }
+            | Command::Run { output, .. }
+            | Command::Verify { output, .. }
+            | Command::Reset { output, .. } => *output == OutputFormat::Json,
+            Command::Sandbox(crate::sandbox::SandboxCommand::Status(StatusArgs {
+                output, ..
+            })) => *output == StatusFormat::Json,
+            _ => false,
+        }
+    }
+}
+
 impl Cli {
     /// The command line as clap sees it, with the lab options hidden from the help of the
     /// subcommands that touch no lab (they are still accepted there, as global options are).
@@ -314,9 +334,21 @@ impl Cli {
 
     /// Parses the process's arguments (exits with clap's message on a usage error).
     pub fn parse_args() -> Cli {
+        Cli::try_parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// The command line `args` (the program's name first), with the shell its global flags ask for.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
         use clap::FromArgMatches;
-        let matches = Cli::command_line().get_matches();
-        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+        let matches = Cli::command_line().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        let g = &cli.global;
+        cli.global.shell = crate::output::shell::Shell::new(g.color, g.verbose, g.no_progress);
+        Ok(cli)
     }
 }
 

@@ -28,10 +28,13 @@ pub enum Error {
     #[error("{}", render_all(.0))]
     Inputs(Vec<Diagnostic>),
 
-    #[error("unknown chapter `{name}`{}\n  help: `labctl list` shows the chapters", suggest(.suggestion))]
+    #[error("{}", with_help(format!("unknown chapter `{name}`{}", suggest(.suggestion)), "`labctl list` shows the chapters"))]
     UnknownChapter { name: String, suggestion: Option<String> },
 
-    #[error("chapter `{chapter}` has no variant `{name}`{}\n  help: its variants are: {}", suggest(.suggestion), .available.join(", "))]
+    #[error("{}", with_help(
+        format!("chapter `{chapter}` has no variant `{name}`{}", suggest(.suggestion)),
+        format!("its variants are: {}", .available.join(", ")),
+    ))]
     UnknownVariant {
         chapter: String,
         name: String,
@@ -39,31 +42,45 @@ pub enum Error {
         available: Vec<String>,
     },
 
-    #[error("chapter `{chapter}` has no step `{name}`{}\n  help: `labctl show {chapter}` lists its steps", suggest(.suggestion))]
+    #[error("{}", with_help(
+        format!("chapter `{chapter}` has no step `{name}`{}", suggest(.suggestion)),
+        format!("`labctl show {chapter}` lists its steps"),
+    ))]
     UnknownStep { chapter: String, name: String, suggestion: Option<String> },
 
-    #[error("no inventory found: looked for {}\n  help: give one with `-i FILE`, or start a lab with `sudo labctl sandbox up`", .searched.join(", "))]
+    #[error("{}", with_help(
+        format!("no inventory found: looked for {}", .searched.join(", ")),
+        "give one with `-i FILE`, or start a lab with `sudo labctl sandbox up`",
+    ))]
     NoInventory { searched: Vec<String> },
 
     #[error("cannot write `{}`: {source}", .path.display())]
     Write { path: PathBuf, source: std::io::Error },
 
-    #[error(
-        "the private key `{}` is open to others (mode {mode:04o}); OpenSSH refuses such a key \
-         (\"UNPROTECTED PRIVATE KEY FILE\") and so does labctl: nothing was run\n  \
-         help: `chmod 600 {}`, then run again (the key of {})",
-        .path.display(), crate::template::shell::quote(&.path.to_string_lossy()).unwrap_or_default(), .nodes.join(", ")
-    )]
+    #[error("{}", with_help(
+        format!(
+            "the private key `{}` is open to others (mode {mode:04o}); OpenSSH refuses such a key \
+             (\"UNPROTECTED PRIVATE KEY FILE\") and so does labctl: nothing was run",
+            .path.display()
+        ),
+        format!(
+            "`chmod 600 {}`, then run again (the key of {})",
+            crate::template::shell::quote(&.path.to_string_lossy()).unwrap_or_default(),
+            .nodes.join(", ")
+        ),
+    ))]
     UnprotectedKey { path: PathBuf, mode: u32, nodes: Vec<String> },
 
-    #[error(
-        "cannot read the key file {} of {} (named in `{}`): {}; nothing was run\n  \
-         help: fix the path in the inventory (`ssh: {{ identity_file: FILE }}`), or make the key with `ssh-keygen -t ed25519 -f FILE`",
-        .paths.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", "),
-        .nodes.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
-        .inventory.display(),
-        .why
-    )]
+    #[error("{}", with_help(
+        format!(
+            "cannot read the key file {} of {} (named in `{}`): {}; nothing was run",
+            .paths.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", "),
+            .nodes.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+            .inventory.display(),
+            .why
+        ),
+        "fix the path in the inventory (`ssh: { identity_file: FILE }`), or make the key with `ssh-keygen -t ed25519 -f FILE`",
+    ))]
     MissingKey { paths: Vec<PathBuf>, nodes: Vec<String>, inventory: PathBuf, why: String },
 
     #[error("{0}")]
@@ -108,13 +125,52 @@ pub struct Problem {
     pub help: Option<String>,
 }
 
+impl Problem {
+    /// A problem with no help line yet.
+    pub fn new(message: impl Into<String>) -> Problem {
+        Problem { message: message.into(), help: None }
+    }
+
+    /// The same problem with a help line: what to do about it.
+    pub fn help(self, help: impl Into<String>) -> Problem {
+        Problem { help: Some(help.into()), ..self }
+    }
+}
+
+impl From<String> for Problem {
+    fn from(message: String) -> Problem {
+        Problem::new(message)
+    }
+}
+
+impl From<&str> for Problem {
+    fn from(message: &str) -> Problem {
+        Problem::new(message)
+    }
+}
+
+/// The one place a help line is written under its message (docs/architecture.md, "Output"):
+/// every error type that has a help line renders it with this.
+pub fn render_help(
+    f: &mut std::fmt::Formatter<'_>,
+    message: impl std::fmt::Display,
+    help: Option<&str>,
+) -> std::fmt::Result {
+    write!(f, "{message}")?;
+    if let Some(help) = help {
+        write!(f, "\n  help: {help}")?;
+    }
+    Ok(())
+}
+
+/// `message` with `help` under it, as [`render_help`] writes them.
+pub fn with_help(message: impl std::fmt::Display, help: impl std::fmt::Display) -> String {
+    Problem::new(message.to_string()).help(help.to_string()).to_string()
+}
+
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.message)?;
-        if let Some(help) = &self.help {
-            write!(f, "\n  help: {help}")?;
-        }
-        Ok(())
+        render_help(f, &self.message, self.help.as_deref())
     }
 }
 
@@ -158,6 +214,15 @@ impl Error {
         }
     }
 
+    /// What `main` prints, one `error:` line (with its help) per problem: several for
+    /// [`Error::Inputs`], so that each gets the same `error:` (docs/architecture.md, "Output").
+    pub fn messages(&self) -> Vec<String> {
+        match self {
+            Error::Inputs(diagnostics) => errors_of(diagnostics).map(|d| d.to_string()).collect(),
+            other => vec![other.to_string()],
+        }
+    }
+
     /// The process exit code for this error (see the module docs): it follows from the kind.
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -191,8 +256,11 @@ fn suggest(suggestion: &Option<String>) -> String {
 }
 
 fn render_all(diagnostics: &[Diagnostic]) -> String {
-    let errors = diagnostics.iter().filter(|d| d.severity == crate::diagnostic::Severity::Error);
-    errors.map(|d| d.to_string()).collect::<Vec<_>>().join("\nerror: ")
+    errors_of(diagnostics).map(|d| d.to_string()).collect::<Vec<_>>().join("\nerror: ")
+}
+
+fn errors_of(diagnostics: &[Diagnostic]) -> impl Iterator<Item = &Diagnostic> {
+    diagnostics.iter().filter(|d| d.severity == crate::diagnostic::Severity::Error)
 }
 
 /// The closest of `candidates` to `name`, if it is close enough to be a likely typo.
@@ -223,5 +291,21 @@ mod kind_tests {
         }
         assert_eq!(Error::Cancelled { what: "reset".into() }.exit_code(), EXIT_FAILED);
         assert_eq!(Error::Exit(2).exit_code(), 2);
+    }
+
+    /// Every kind of error writes its help line the same way, from a field.
+    #[test]
+    fn help_lines_are_rendered_in_one_place() {
+        let diagnostic =
+            Diagnostic::error(std::path::Path::new("labctl.yaml"), Some(4), None, "bad")
+                .with_help("fix it");
+        assert_eq!(diagnostic.to_string(), "labctl.yaml:4: bad\n  help: fix it");
+        assert_eq!(with_help("bad", "fix it"), "bad\n  help: fix it");
+        assert_eq!(Problem::new("bad").help("fix it").to_string(), "bad\n  help: fix it");
+        let unknown = Error::UnknownChapter { name: "x".into(), suggestion: None };
+        assert_eq!(
+            unknown.to_string(),
+            "unknown chapter `x`\n  help: `labctl list` shows the chapters"
+        );
     }
 }

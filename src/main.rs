@@ -6,10 +6,12 @@ fn main() {
     // completion, with the words typed so far (`labctl completions SHELL` prints the same hook).
     clap_complete::CompleteEnv::with_factory(labctl::cli::Cli::command_line).complete();
     let cli = labctl::cli::Cli::parse_args();
-    let style = labctl::output::style::Style::for_stderr(cli.global.color);
+    let shell = cli.global.shell.clone();
     if let Err(error) = labctl::commands::run(cli) {
         if !matches!(error, labctl::error::Error::Exit(_)) {
-            eprintln!("{}: {error}", style.red(&style.bold("error")));
+            for message in error.messages() {
+                shell.error(&message);
+            }
         }
         std::process::exit(error.exit_code());
     }

@@ -134,11 +134,15 @@ pub fn denied(verb: &str, path: &Path) -> String {
         path.ancestors().find(|p| p.file_name().is_some_and(|n| n == ".labctl")).unwrap_or(path);
     let quoted = crate::template::shell::quote(&dir.to_string_lossy())
         .unwrap_or_else(|_| dir.display().to_string());
-    format!(
-        "cannot {verb} `{}`: permission denied: `{}` belongs to {owner} and labctl runs as {me}\n  \
-         help: run labctl as {owner}, or give the lab's state to {me} with `sudo chown -R {me} {quoted}`",
-        path.display(),
-        owned.display(),
+    crate::error::with_help(
+        format!(
+            "cannot {verb} `{}`: permission denied: `{}` belongs to {owner} and labctl runs as {me}",
+            path.display(),
+            owned.display(),
+        ),
+        format!(
+            "run labctl as {owner}, or give the lab's state to {me} with `sudo chown -R {me} {quoted}`"
+        ),
     )
 }
 

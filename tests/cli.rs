@@ -567,3 +567,74 @@ fn a_file_chapter_with_a_built_in_name_is_the_one_used_after_it_ran() {
         .status(2)
         .run();
 }
+
+/// Every word goes through one shell (docs/architecture.md, "Output"): with `--color always`
+/// each `error:` line looks the same, a failed action's, the command's own and each of several
+/// problems in a chapter file; with `--output json`, stdout holds the JSON alone while `-v`'s
+/// commands and the errors go to stderr.
+#[test]
+fn every_error_line_looks_alike_and_json_stdout_holds_only_json() {
+    const RED_ERROR: &str = "\x1b[31m\x1b[1merror\x1b[0m\x1b[0m: ";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mine")).unwrap();
+    let chapter = "chapter: 98-fail\ntitle: Fails\ndefault_variant: { ssh: only, vagrant: only, gce: only }\n\
+         variants:\n  - name: only\n    summary: fail\n    steps:\n      \
+         - { name: good, summary: good, where: local, check: \"false\", run: \"true\", undo: \"true\" }\n      \
+         - { name: broken, summary: broken, where: local, check: \"false\", run: \"echo broken >&2; exit 1\", undo: \"true\" }\n    \
+         verify:\n      - command: { name: never, where: local, run: \"false\" }\n";
+    std::fs::write(dir.path().join("mine/98-fail.yaml"), chapter).unwrap();
+    let bad = chapter.replace(", undo: \"true\"", "").replace("98-fail", "99-bad");
+    std::fs::write(dir.path().join("mine/99-bad.yaml"), bad).unwrap();
+    std::fs::write(
+        dir.path().join("labctl.yaml"),
+        "nodes:\n  - { name: worker-0, role: worker, address: 127.0.0.2, pod_cidr: 10.200.0.0/24 }\n",
+    )
+    .unwrap();
+    let errors = |stderr: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(stderr)
+            .lines()
+            .filter(|l| l.contains("error"))
+            .map(str::to_string)
+            .collect()
+    };
+    let run = Test::new()
+        .current_dir(dir.path())
+        .args(["--no-progress", "--color", "always", "run", "mine/98-fail.yaml"])
+        .any_stderr()
+        .status(1)
+        .run();
+    assert_eq!(
+        errors(&run.stderr),
+        [
+            format!("{RED_ERROR}local: broken: `echo broken >&2; exit 1` exited with 1: broken"),
+            format!(
+                "{RED_ERROR}1 action(s) failed; fix the cause and run again: what is done is skipped"
+            ),
+        ]
+    );
+    let show = Test::new()
+        .current_dir(dir.path())
+        .args(["--color", "always", "show", "mine/99-bad.yaml"])
+        .any_stderr()
+        .status(2)
+        .run();
+    assert_eq!(
+        errors(&show.stderr),
+        [
+            format!("{RED_ERROR}mine/99-bad.yaml:8:17: step `good` has no `undo`"),
+            format!("{RED_ERROR}mine/99-bad.yaml:9:17: step `broken` has no `undo`"),
+        ]
+    );
+    std::fs::remove_dir_all(dir.path().join(".labctl")).unwrap();
+    let json = Test::new()
+        .current_dir(dir.path())
+        .args(["--no-progress", "-v", "run", "mine/98-fail.yaml", "--output", "json"])
+        .any_stderr()
+        .status(1)
+        .run();
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("stdout is JSON");
+    assert_eq!(doc["summary"]["failed"], 1, "{doc}");
+    let stderr = String::from_utf8_lossy(&json.stderr);
+    assert!(stderr.contains("local: $ echo broken >&2; exit 1\n"), "{stderr}");
+    assert!(stderr.contains("error: local: broken: "), "{stderr}");
+}

@@ -952,3 +952,140 @@ fn labctl_dir_stays_the_lab_owners_whoever_runs() {
         text(&plan)
     );
 }
+
+/// Reverses the order labctl recorded its actions in, as a run whose hosts finished in
+/// another order would have left them.
+fn reverse_recorded_order(lab: &Chapter11<'_>) {
+    let path = lab.inventory.parent().unwrap().join(".labctl/state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let applied = state["chapters"][CHAPTER]["applied"].as_array_mut().unwrap();
+    applied.reverse();
+    std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+}
+
+/// Every key of every object in `value`, for checking that docs/json.md names them.
+fn keys_of(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                out.push(key.clone());
+                keys_of(v, out);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| keys_of(v, out)),
+        _ => {}
+    }
+}
+
+/// `reset --dry-run`, `reset --hard --dry-run` and `reset --hard` print JSON with
+/// `--output json` (docs/json.md), every key documented; hosts are listed in the inventory's
+/// order, also when labctl recorded its actions in another (the order a run's hosts finished).
+#[test]
+fn reset_dry_run_and_hard_print_json_with_hosts_in_inventory_order() {
+    let root = Root::new();
+    let lab = Chapter11::up(&root, "hardjson", &["--network", "10.232.63.0/24", "--workers", "3"]);
+    let start = tables(&lab);
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md"),
+    )
+    .unwrap();
+    let undocumented = |value: &serde_json::Value| -> Vec<String> {
+        let mut keys = Vec::new();
+        keys_of(value, &mut keys);
+        keys.into_iter().filter(|k| !docs.contains(&format!("`{k}`"))).collect()
+    };
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = lab.labctl(args).output();
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&out)))
+    };
+    let host_names = |value: &serde_json::Value| -> Vec<String> {
+        value["hosts"].as_array().unwrap().iter().map(|h| str_of(&h["host"])).collect()
+    };
+    let workers = ["worker-0", "worker-1", "worker-2"];
+    let run = lab.labctl(&["run", CHAPTER]).output();
+    assert!(run.status.success(), "{}", text(&run));
+    reverse_recorded_order(&lab);
+    by_hand(&lab, "worker-0", "ip route add 10.200.0.0/16 via 10.232.63.22");
+    let tables_now = tables(&lab);
+
+    let dry = json(&["reset", "--dry-run", "--output", "json"]);
+    assert_eq!(dry["command"], "reset");
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["summary"]["would_undo"], 6, "{dry}");
+    assert_eq!(host_names(&dry), workers, "{dry}");
+    for host in dry["hosts"].as_array().unwrap() {
+        let actions = host["actions"].as_array().unwrap();
+        assert_eq!(actions.len(), 2, "{dry}");
+        assert!(actions.iter().all(|a| a["step"] == "pod-routes" && a["interrupted"] == false));
+        assert!(str_of(&actions[0]["undo"]).contains("ip route del"), "{dry}");
+    }
+    assert_eq!(undocumented(&dry), Vec::<String>::new(), "{dry}");
+
+    let hard_dry = json(&["reset", "--hard", "--dry-run", "--output", "json"]);
+    assert_eq!(hard_dry["command"], "reset --hard");
+    assert_eq!(hard_dry["dry_run"], true);
+    assert_eq!(hard_dry["summary"]["found"], 7, "{hard_dry}");
+    assert_eq!(host_names(&hard_dry), workers, "{hard_dry}");
+    let worker_0 = &hard_dry["hosts"][0];
+    assert_eq!(worker_0["at_start"], false, "{hard_dry}");
+    let items = worker_0["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{hard_dry}");
+    assert!(items.iter().all(|i| i["result"] == "would_remove" && i["part"] == "pod-routes"));
+    let students: Vec<&serde_json::Value> =
+        items.iter().filter(|i| i["made_by"] == "not made by labctl").collect();
+    assert_eq!(students.len(), 1, "{hard_dry}");
+    assert_eq!(students[0]["item"], "10.200.0.0/16 via 10.232.63.22 dev enp0s8");
+    assert!(items.iter().any(|i| str_of(&i["made_by"]).starts_with("labctl's run at 20")));
+    assert_eq!(undocumented(&hard_dry), Vec::<String>::new(), "{hard_dry}");
+    assert_eq!(tables(&lab), tables_now, "a dry run changed a routing table");
+
+    let hard = json(&["reset", "--hard", "--yes", "--output", "json"]);
+    assert_eq!(hard["dry_run"], false);
+    assert_eq!(
+        hard["summary"],
+        serde_json::json!({"found": 7, "undone": 6, "removed": 1, "not_at_start": 0, "unreachable": 0}),
+        "{hard}"
+    );
+    assert_eq!(host_names(&hard), workers, "{hard}");
+    for host in hard["hosts"].as_array().unwrap() {
+        assert_eq!(host["at_start"], true, "{hard}");
+        assert_eq!(host["error"], serde_json::Value::Null, "{hard}");
+    }
+    let results: Vec<String> = hard["hosts"][0]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| str_of(&i["result"]))
+        .collect();
+    assert_eq!(results, ["removed", "undone", "undone"], "{hard}");
+    assert_eq!(undocumented(&hard), Vec::<String>::new(), "{hard}");
+    assert_eq!(tables(&lab), start);
+
+    let again = json(&["reset", "--hard", "--yes", "--output", "json"]);
+    assert_eq!(again["summary"]["found"], 0, "{again}");
+    assert_eq!(host_names(&again), workers, "{again}");
+    assert!(
+        again["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["at_start"] == true && h["items"].as_array().unwrap().is_empty())
+    );
+
+    // Plain reset's table follows the inventory too.
+    let run = lab.labctl(&["run", CHAPTER]).output();
+    assert!(run.status.success(), "{}", text(&run));
+    reverse_recorded_order(&lab);
+    let reset = lab.labctl(&["reset", "--yes"]).output();
+    assert!(reset.status.success(), "{}", text(&reset));
+    let out = stdout(&reset);
+    let rows: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.starts_with("worker-"))
+        .collect();
+    assert_eq!(rows, workers, "{out}");
+}

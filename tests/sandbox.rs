@@ -276,7 +276,7 @@ fn two_sandboxes_side_by_side_do_not_interfere() {
     assert_eq!(a.ssh_ok("10.231.6.20", "hostname"), "worker-0");
     assert_eq!(b.ssh_ok("10.231.7.20", "hostname"), "worker-0");
     // Neither is called `default`, so no inventory is picked without -i.
-    let ambiguous = labctl::sandbox::running_inventory_in(root.path()).unwrap_err();
+    let ambiguous = labctl::sandbox::running_inventory_in(root.path()).unwrap_err().to_string();
     assert!(ambiguous.contains("2 sandboxes are running, none called `default`"), "{ambiguous}");
     assert!(ambiguous.contains(&format!("  {name_a}  (inventory ")), "{ambiguous}");
     assert!(ambiguous.contains(&format!("  {name_b}  (inventory ")), "{ambiguous}");
@@ -659,4 +659,26 @@ fn without_network_a_second_sandbox_takes_a_free_one() {
     let address = second.nodes()[0].1.clone();
     assert!(network.starts_with(&address[..address.rfind('.').unwrap()]), "{address} in {network}");
     assert_eq!(second.ssh_ok(&address, "hostname"), "worker-0");
+}
+
+/// `sandbox up` builds its nodes several at once but shows them in the sandbox's order,
+/// whichever is ready first.
+#[test]
+fn sandbox_up_shows_its_nodes_in_order() {
+    require_root();
+    let root = Root::new();
+    let lab = Lab::up(
+        &root,
+        &unique_name("order"),
+        &["--network", "10.231.13.0/24", "--workers", "6", "--controllers", "1"],
+    );
+    let out = String::from_utf8_lossy(&lab.up.stdout).into_owned();
+    let shown: Vec<String> = out
+        .lines()
+        .filter(|l| l.ends_with(", sshd answers"))
+        .map(|l| l.trim().split(':').next().unwrap().to_string())
+        .collect();
+    let nodes: Vec<String> = lab.nodes().into_iter().map(|(name, _)| name).collect();
+    assert_eq!(shown.len(), 7, "{out}");
+    assert_eq!(shown, nodes, "{out}");
 }

@@ -18,8 +18,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
 use crate::error::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_UNREACHABLE, Error};
 use crate::inventory::class::{Environment, load};
-use crate::output::sink::{Captured, Sink};
-use crate::output::style::Style;
+use crate::output::shell::{Captured, Shell};
 use crate::verify::gradebook::{Grade, Gradebook, Outcome};
 
 /// What `verify --class` writes besides its output.
@@ -61,16 +60,17 @@ pub fn run(cli: &Cli, class_file: &Path, files: VerifyFiles) -> Result<(), Error
         )));
     }
     crate::runner::hosts::limit_class_connections(cli.global.concurrency);
-    let style = Style::detect(cli.global.color, cli.global.no_progress);
+    let shell = &cli.global.shell;
     if let Command::Verify { chapter, variant, output, .. } = &cli.command {
+        let shell = &shell.json(*output == OutputFormat::Json);
         return verify_all(
             cli,
+            shell,
             &environments,
             chapter.as_deref(),
             variant.as_deref(),
             *output,
             files,
-            style,
         );
     }
     let json = matches!(
@@ -93,7 +93,7 @@ pub fn run(cli: &Cli, class_file: &Path, files: VerifyFiles) -> Result<(), Error
     }
     let command = match &cli.command {
         Command::Reset { chapter, variant, yes: false, hard, dry_run: false, output } => {
-            confirm_reset(&environments, chapter.as_deref(), *hard)?;
+            confirm_reset(shell, &environments, chapter.as_deref(), *hard)?;
             Command::Reset {
                 chapter: chapter.clone(),
                 variant: variant.clone(),
@@ -108,14 +108,13 @@ pub fn run(cli: &Cli, class_file: &Path, files: VerifyFiles) -> Result<(), Error
     let results = each(
         &cli.global,
         &environments,
-        style,
         |global| super::dispatch(&command, global),
         |_, captured| format!("ok  {}", last_line(&captured.stdout)),
     );
     // render and plan print what they found: that is their result. run and reset print a
     // table per lab, shown with -v; the class's table has each lab's last line.
-    let verbose =
-        cli.global.verbose > 0 || matches!(command, Command::Render { .. } | Command::Plan { .. });
+    let verbose = cli.global.shell.verbosity() > 0
+        || matches!(command, Command::Render { .. } | Command::Plan { .. });
     let mut table = Table::new();
     table.load_style(presets::NOTHING);
     table.force_no_tty();
@@ -123,10 +122,10 @@ pub fn run(cli: &Cli, class_file: &Path, files: VerifyFiles) -> Result<(), Error
     let mut outcomes = Vec::new();
     for (env, done) in environments.iter().zip(results) {
         if verbose {
-            println!("== {} ({}) ==", env.name, env.inventory.display());
-            print!("{}", done.captured.stdout);
-            eprint!("{}", done.captured.stderr);
-            println!();
+            crate::say!(shell, "== {} ({}) ==", env.name, env.inventory.display());
+            shell.out(&done.captured.stdout);
+            shell.err(&done.captured.stderr);
+            shell.out("\n");
         }
         let (result, detail) = match &done.result {
             Ok(()) => ("ok".to_string(), last_line(&done.captured.stdout)),
@@ -138,12 +137,13 @@ pub fn run(cli: &Cli, class_file: &Path, files: VerifyFiles) -> Result<(), Error
             done.result.map_err(|e| (e.exit_code(), first_line(&e.to_string()))),
         ));
     }
-    println!("{}", crate::output::summary::flush_left(&table));
-    exit_for(&outcomes, environments.len(), true)
+    crate::say!(shell, "{}", crate::output::summary::flush_left(&table));
+    exit_for(shell, &outcomes, environments.len(), true)
 }
 
 /// `reset --class` asks once for the whole class: every environment and what it will lose.
 fn confirm_reset(
+    shell: &Shell,
     environments: &[Environment],
     chapter: Option<&str>,
     hard: bool,
@@ -165,8 +165,13 @@ fn confirm_reset(
         "reset (undo what labctl applied)"
     };
     // The list first, on stderr, so a refusal off a terminal also says what it refused.
-    eprintln!("{what} on {} environment(s):\n{}", environments.len(), lines.join("\n"));
-    if super::reset::confirm("Go on? [y/N] ")? {
+    crate::complain!(
+        shell,
+        "{what} on {} environment(s):\n{}",
+        environments.len(),
+        lines.join("\n")
+    );
+    if super::reset::confirm(shell, "Go on? [y/N] ")? {
         return Ok(());
     }
     Err(Error::Cancelled { what: "reset".into() })
@@ -200,12 +205,11 @@ struct Done<T> {
 fn each<T: Send>(
     global: &GlobalArgs,
     environments: &[Environment],
-    style: Style,
     work: impl Fn(&GlobalArgs) -> Result<T, Error> + Sync,
     describe: impl Fn(&T, &Captured) -> String + Sync,
 ) -> Vec<Done<T>> {
     let (events, inbox) = mpsc::channel::<(usize, Event)>();
-    let lines = Lines::new(style, environments);
+    let lines = Lines::new(&global.shell, environments);
     std::thread::scope(|scope| {
         let handles: Vec<_> = environments
             .iter()
@@ -215,7 +219,7 @@ fn each<T: Send>(
                 global.inventory = Some(env.inventory.clone());
                 global.class = None;
                 let progress = events.clone();
-                global.sink = Sink::capture_with(std::sync::Arc::new(move |line: &str| {
+                global.shell = global.shell.capture_with(std::sync::Arc::new(move |line: &str| {
                     let _ = progress.send((i, Event::Working(line.to_string())));
                 }));
                 let events = events.clone();
@@ -226,7 +230,7 @@ fn each<T: Send>(
                     let started = chrono::Local::now().fixed_offset();
                     let clock = Instant::now();
                     let result = work(&global);
-                    let captured = global.sink.take();
+                    let captured = global.shell.take();
                     let line = match &result {
                         Ok(value) => describe(value, &captured),
                         Err(e) => format!("exit {}  {}", e.exit_code(), first_line(&e.to_string())),
@@ -267,13 +271,15 @@ enum Event {
 struct Lines {
     names: Vec<String>,
     bars: Option<(MultiProgress, Vec<ProgressBar>)>,
+    shell: Shell,
 }
 
 impl Lines {
-    fn new(style: Style, environments: &[Environment]) -> Lines {
+    fn new(shell: &Shell, environments: &[Environment]) -> Lines {
         let names: Vec<String> = environments.iter().map(|e| e.name.clone()).collect();
-        if !style.bars {
-            return Lines { names, bars: None };
+        let shell = shell.clone();
+        if !shell.err_style().bars {
+            return Lines { names, bars: None, shell };
         }
         let width = names.iter().map(|n| n.len()).max().unwrap_or(8);
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
@@ -291,7 +297,7 @@ impl Lines {
                 bar
             })
             .collect();
-        Lines { names, bars: Some((multi, bars)) }
+        Lines { names, bars: Some((multi, bars)), shell }
     }
 
     /// Something happened to environment `i`.
@@ -301,9 +307,9 @@ impl Lines {
             (Some((_, bars)), Event::Working(line)) => bars[i].set_message(line.clone()),
             (Some((_, bars)), Event::Done(line)) => bars[i].finish_with_message(line.clone()),
             // Off a terminal, a line per change of state: hosts' events would drown them.
-            (None, Event::Started) => eprintln!("{}: started", self.names[i]),
+            (None, Event::Started) => crate::complain!(self.shell, "{}: started", self.names[i]),
             (None, Event::Working(_)) => {}
-            (None, Event::Done(line)) => eprintln!("{}: {line}", self.names[i]),
+            (None, Event::Done(line)) => crate::complain!(self.shell, "{}: {line}", self.names[i]),
         }
     }
 
@@ -316,18 +322,17 @@ impl Lines {
 
 fn verify_all(
     cli: &Cli,
+    shell: &Shell,
     environments: &[Environment],
     chapter: Option<&str>,
     variant: Option<&str>,
     output: OutputFormat,
     files: VerifyFiles,
-    style: Style,
 ) -> Result<(), Error> {
     let made_at = chrono::Local::now().fixed_offset();
     let results = each(
         &cli.global,
         environments,
-        style,
         |global| super::verify::verify_lab(global, chapter, variant, false),
         |verified, _| match verified.report.passed {
             true => format!("passed  {}", verified.report.summary_line()),
@@ -381,36 +386,41 @@ fn verify_all(
         write(path, book.render_html().map_err(|e| e.to_string()), "HTML page")?;
     }
     match output {
-        OutputFormat::Json => println!("{}", book.render_json()),
+        OutputFormat::Json => crate::say!(shell, "{}", book.render_json()),
         OutputFormat::Text => {
-            let verbose = cli.global.verbose > 0;
+            let verbose = shell.verbosity() > 0;
             for g in &book.environments {
                 if !verbose && files.env != Some(g.name.as_str()) {
                     continue;
                 }
-                println!("== {} ({}) ==", g.name, g.inventory);
+                crate::say!(shell, "== {} ({}) ==", g.name, g.inventory);
                 match &g.report {
-                    Some(report) => print!("{}", report.render(false, verbose)),
-                    None => println!("{}", g.diagnosis.clone().unwrap_or_default()),
+                    Some(report) => shell.out(&report.render(false, verbose)),
+                    None => crate::say!(shell, "{}", g.diagnosis.clone().unwrap_or_default()),
                 }
-                println!();
+                shell.out("\n");
             }
-            print!("{}", book.render_text());
+            shell.out(&book.render_text());
         }
     }
-    exit_for(&outcomes, environments.len(), false)
+    exit_for(shell, &outcomes, environments.len(), false)
 }
 
 type ClassOutcome = (String, Result<(), (i32, String)>);
 
-fn exit_for(outcomes: &[ClassOutcome], total: usize, summary_to_stdout: bool) -> Result<(), Error> {
+fn exit_for(
+    shell: &Shell,
+    outcomes: &[ClassOutcome],
+    total: usize,
+    summary_to_stdout: bool,
+) -> Result<(), Error> {
     let codes: Vec<i32> =
         outcomes.iter().filter_map(|(_, o)| o.as_ref().err().map(|(c, _)| *c)).collect();
     let ok = outcomes.len() - codes.len();
     let summary = format!("class: {ok} of {total} environments ok");
     if codes.is_empty() && outcomes.len() == total {
         if summary_to_stdout {
-            println!("{summary}");
+            crate::say!(shell, "{summary}");
         }
         return Ok(());
     }

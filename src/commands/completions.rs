@@ -6,7 +6,7 @@
 use crate::error::Error;
 
 /// Prints the completion hook for `shell` to stdout: what `COMPLETE=SHELL labctl` prints.
-pub fn run(shell: clap_complete::Shell) -> Result<(), Error> {
+pub fn run(out_to: &crate::output::shell::Shell, shell: clap_complete::Shell) -> Result<(), Error> {
     let failed = |e: String| Error::failed(format!("cannot make the completion script: {e}"));
     let exe = std::env::current_exe().map_err(|e| failed(e.to_string()))?;
     let out = std::process::Command::new(&exe)
@@ -16,7 +16,6 @@ pub fn run(shell: clap_complete::Shell) -> Result<(), Error> {
     if !out.status.success() {
         return Err(failed(String::from_utf8_lossy(&out.stderr).trim().to_string()));
     }
-    use std::io::Write as _;
-    let _ = std::io::stdout().write_all(&out.stdout);
+    out_to.out(&String::from_utf8_lossy(&out.stdout));
     Ok(())
 }

@@ -8,7 +8,6 @@ use crate::cli::GlobalArgs;
 use crate::error::{Error, closest};
 use crate::inventory::Inventory;
 use crate::output::progress::Progress;
-use crate::output::style::Style;
 use crate::plan::{HostRef, Plan};
 use crate::pod_network::flannel::gather::IfaceDecision;
 use crate::runner::execute::Recorder;
@@ -33,12 +32,11 @@ pub struct Lab {
     pub inventory: Inventory,
     pub state_dir: StateDir,
     pub state: State,
-    pub style: Style,
     pub connect_timeout: std::time::Duration,
     /// `--command-timeout`, over every step's own.
     pub command_timeout: Option<std::time::Duration>,
-    /// Where the command's words go.
-    pub sink: crate::output::sink::Sink,
+    /// Where the command's words go, and how they look.
+    pub shell: crate::output::shell::Shell,
 }
 
 /// Whatever this command wrote in `.labctl/` goes back to the lab's owner when root ran it
@@ -66,7 +64,7 @@ impl Lab {
         // A `provider: vagrant` inventory learns each node's sshd from `vagrant ssh-config`.
         crate::inventory::resolve_vagrant_endpoints(&mut inventory)?;
         if let Some(warning) = unchecked_host_keys(&inventory) {
-            crate::complain!(global.sink, "warning: {warning}");
+            global.shell.warn(&warning);
         }
         let state_dir = StateDir::for_inventory(&inventory.source);
         let state = state_dir.load()?;
@@ -84,18 +82,15 @@ impl Lab {
             }
             _ => course.load(&name)?,
         };
-        // Commands shown as they run (`-v`) and progress bars would draw over each other.
-        let style = Style::detect(global.color, global.no_progress || global.verbose > 0);
         let connect_timeout = std::time::Duration::from_secs(global.connect_timeout);
         Ok(Lab {
             chapter,
             inventory,
             state_dir,
             state,
-            style,
             connect_timeout,
             command_timeout: global.command_timeout,
-            sink: global.sink.clone(),
+            shell: global.shell.clone(),
         })
     }
 
@@ -125,7 +120,7 @@ impl Lab {
         let variant = self.variant(flag, use_state)?;
         let name = variant.name.value.clone();
         for warning in crate::plan::lab_warnings(&self.chapter, variant, &self.inventory) {
-            crate::complain!(self.sink, "warning: {warning}");
+            self.shell.warn(&warning.to_string());
         }
         match variant.cloud {
             None => {}
@@ -219,6 +214,29 @@ impl Lab {
         })
     }
 
+    /// Puts `hosts` in the inventory's order (this machine first), whatever order they were
+    /// gathered in (state records, a footprint's parts), so every listing of hosts has it.
+    pub fn inventory_order(&self, hosts: &mut [HostRef]) {
+        hosts.sort_by_key(|h| self.position(h));
+    }
+
+    /// Puts a command's results per host in the inventory's order: `reset` undoes hosts in
+    /// the order their actions were recorded, which is the order a `run`'s hosts finished.
+    pub fn results_in_inventory_order(&self, results: &mut [crate::runner::execute::HostResult]) {
+        results.sort_by_key(|r| self.position(&HostRef::named(&r.host)));
+    }
+
+    /// Where `host` is in the inventory: this machine first, then the nodes as listed.
+    fn position(&self, host: &HostRef) -> usize {
+        let nodes = &self.inventory.nodes;
+        match host {
+            HostRef::Local => 0,
+            HostRef::Node(name) => {
+                1 + nodes.iter().position(|n| &n.name == name).unwrap_or(nodes.len())
+            }
+        }
+    }
+
     /// A recorder for changes to this lab's state, starting from the state on disk now (read
     /// again: under the lab's lock, what its last holder recorded counts).
     pub fn recorder(&self, variant: &str) -> Result<Recorder, Error> {
@@ -266,7 +284,7 @@ impl Lab {
         if local {
             self.state_dir.create_work()?;
         }
-        Ok(crate::runner::hosts::connect(
+        let hosts = crate::runner::hosts::connect(
             hosts,
             &self.inventory,
             &self.state_dir.known_hosts(),
@@ -275,19 +293,22 @@ impl Lab {
             local.then_some(workdir.as_path()),
             log,
         )
-        .await)
+        .await;
+        for warning in &hosts.warnings {
+            self.shell.warn(warning);
+        }
+        Ok(hosts)
     }
 
     /// Settles the actions of the chapter an earlier labctl left recorded as started (see
     /// [`crate::runner::settle`]) over `hosts`, and says what became of each.
-    /// `json`: stdout holds one JSON object, so the notes go to stderr.
-    pub async fn settle(&self, recorder: &Recorder, hosts: &Hosts, log: &RunLog, json: bool) {
+    /// The notes are status lines: with `--output json`, on stderr.
+    pub async fn settle(&self, recorder: &Recorder, hosts: &Hosts, log: &RunLog) {
         let timeout = self.command_timeout.unwrap_or(crate::chapter::schema::DEFAULT_TIMEOUT);
         for note in crate::runner::settle::all(recorder, hosts, log, timeout).await {
             match note.result {
-                Ok(_) if json => crate::complain!(self.sink, "{note}"),
-                Ok(_) => crate::say!(self.sink, "{note}"),
-                Err(_) => crate::complain!(self.sink, "warning: {note}"),
+                Ok(_) => self.shell.status(&note.to_string()),
+                Err(_) => self.shell.warn(&note.to_string()),
             }
         }
     }
@@ -295,10 +316,10 @@ impl Lab {
     /// A progress reporter for `hosts`, each doing `work` actions.
     pub fn progress(&self, hosts: &[(String, u64)]) -> Progress {
         // An environment of a class: the class shows one line for the whole lab.
-        if self.sink.is_captured() {
-            return Progress::forwarding(self.style, hosts.len(), self.sink.clone());
+        if self.shell.is_captured() {
+            return Progress::forwarding(hosts.len(), self.shell.clone());
         }
-        Progress::new(self.style, hosts)
+        Progress::new(&self.shell, hosts)
     }
 }
 
@@ -325,8 +346,8 @@ pub fn unchecked_host_keys(inventory: &Inventory) -> Option<String> {
 }
 
 /// Prints why each unreachable host could not be reached (once per host).
-pub fn print_unreachable(hosts: &Hosts, sink: &crate::output::sink::Sink) {
-    for (name, e) in &hosts.unreachable {
-        crate::complain!(sink, "error: {name}: {e}");
+pub fn print_unreachable(hosts: &Hosts, shell: &crate::output::shell::Shell) {
+    for (name, e) in hosts.unreachable_in_order() {
+        shell.error(&format!("{name}: {e}"));
     }
 }

@@ -13,7 +13,7 @@ struct Listed {
 }
 
 /// Prints every chapter with its title and variants.
-pub fn run(json: bool) -> Result<(), Error> {
+pub fn run(shell: &crate::output::shell::Shell, json: bool) -> Result<(), Error> {
     let course = super::course();
     if json {
         let mut listed = Vec::new();
@@ -25,7 +25,7 @@ pub fn run(json: bool) -> Result<(), Error> {
                 variants: chapter.variant_names().into_iter().map(String::from).collect(),
             });
         }
-        println!("{}", serde_json::to_string_pretty(&listed).expect("a list serializes"));
+        crate::say!(shell, "{}", serde_json::to_string_pretty(&listed).expect("a list serializes"));
         return Ok(());
     }
     let mut table = Table::new();
@@ -39,7 +39,7 @@ pub fn run(json: bool) -> Result<(), Error> {
             chapter.variant_names().join(", "),
         ]);
     }
-    println!("{}", trim_lines(&table.trim_fmt()));
+    crate::say!(shell, "{}", trim_lines(&table.trim_fmt()));
     Ok(())
 }
 

@@ -39,9 +39,16 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 
 /// Runs `command` with `global` (for one lab).
 fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Error> {
+    // Stdout carries one JSON document: the shell sends every line for people to stderr.
+    let global = &crate::cli::GlobalArgs {
+        shell: global.shell.json(command.prints_json()),
+        ..global.clone()
+    };
     match command {
-        Command::List { output } => list::run(*output == OutputFormat::Json),
-        Command::Show { chapter, output } => show::run(chapter, *output == OutputFormat::Json),
+        Command::List { output } => list::run(&global.shell, *output == OutputFormat::Json),
+        Command::Show { chapter, output } => {
+            show::run(&global.shell, chapter, *output == OutputFormat::Json)
+        }
         Command::Render { chapter, variant, out } => {
             render::run(global, chapter, variant.as_deref(), out.as_deref())
         }
@@ -65,11 +72,6 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
             },
             *output == OutputFormat::Json,
         ),
-        Command::Reset { output: OutputFormat::Json, hard, dry_run, .. } if *hard || *dry_run => {
-            Err(Error::Usage(
-                "`reset --output json` is for a plain reset; `--hard` and `--dry-run` print text only".into(),
-            ))
-        }
         Command::Reset { chapter, variant, yes, hard: false, dry_run, output } => reset::run(
             global,
             chapter.as_deref(),
@@ -78,9 +80,14 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
             *dry_run,
             *output == OutputFormat::Json,
         ),
-        Command::Reset { chapter, variant, yes, hard: true, dry_run, .. } => {
-            reset_hard::run(global, chapter.as_deref(), variant.as_deref(), *yes, *dry_run)
-        }
+        Command::Reset { chapter, variant, yes, hard: true, dry_run, output } => reset_hard::run(
+            global,
+            chapter.as_deref(),
+            variant.as_deref(),
+            *yes,
+            *dry_run,
+            *output == OutputFormat::Json,
+        ),
         Command::Verify { chapter, variant, output, junit, html, csv, env } => {
             if csv.is_some() || env.is_some() {
                 return Err(Error::Usage(
@@ -99,8 +106,8 @@ fn dispatch(command: &Command, global: &crate::cli::GlobalArgs) -> Result<(), Er
         Command::Test { chapter, variant, shape } => {
             chapter_test::run(global, chapter, variant.as_deref(), *shape)
         }
-        Command::Sandbox(cmd) => crate::sandbox::execute(cmd),
-        Command::Completions { shell } => completions::run(*shell),
+        Command::Sandbox(cmd) => crate::sandbox::execute(cmd, &global.shell),
+        Command::Completions { shell } => completions::run(&global.shell, *shell),
     }
 }
 
@@ -159,7 +166,7 @@ fn load_inventory(global: &crate::cli::GlobalArgs) -> Result<crate::inventory::I
         _ => return Err(Error::Inputs(errors)),
     }
     for warning in warnings {
-        crate::complain!(global.sink, "warning: {warning}");
+        global.shell.warn(&warning.to_string());
     }
     Ok(located.inventory)
 }

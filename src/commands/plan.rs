@@ -55,8 +55,7 @@ fn plan(
     let replace = options.replace;
     let (lab, name, plan, iface_facts) = Lab::planned(global, chapter, variant, true)?;
     let variant = lab.variant(Some(&name), true)?;
-    let log =
-        RunLog::open(&lab.state_dir.logs(), "plan").echoing(global.verbose, global.sink.clone());
+    let log = RunLog::open(&lab.state_dir.logs(), "plan").echoing(&global.shell);
     let mut hosts = lab.hosts_for(&plan, iface_facts);
     // Actions an earlier run left recorded as started are settled first, so that the plan
     // shows the lab as it is. That writes the state, so it needs the lab's lock; a labctl
@@ -68,16 +67,15 @@ fn plan(
         .is_some_and(|c| c.applied.iter().any(|a| !a.is_applied()));
     let lock = match any_pending {
         false => None,
-        true => match lab.state_dir.lock() {
-            Ok(lock) => Some(lock),
-            Err(e) => {
-                crate::complain!(
-                    global.sink,
-                    "note: actions recorded as started are left to the labctl that holds the lab ({e})"
-                );
-                None
+        true => {
+            match lab.state_dir.lock() {
+                Ok(lock) => Some(lock),
+                Err(e) => {
+                    global.shell.note(&format!("actions recorded as started are left to the labctl that holds the lab ({e})"));
+                    None
+                }
             }
-        },
+        }
     };
     let recorder = lab.recorder(&variant.name.value)?;
     if lock.is_some() {
@@ -85,10 +83,10 @@ fn plan(
     }
     let runtime = crate::runner::runtime()?;
     let (results, decision, plan, interrupted) = runtime.block_on(async {
-        let interrupt = Interrupt::listen();
+        let interrupt = Interrupt::listen(&global.shell);
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
         if lock.is_some() {
-            lab.settle(&recorder, &connections, &log, options.json).await;
+            lab.settle(&recorder, &connections, &log).await;
         }
         // flanneld's interface comes from the workers' facts (docs/chapters.md, `flannel.iface_args`).
         let (plan, decision) = match iface_facts {
@@ -98,7 +96,7 @@ fn plan(
             }
             false => (plan.clone(), None),
         };
-        let progress = crate::output::progress::Progress::silent(lab.style);
+        let progress = crate::output::progress::Progress::silent(&lab.shell);
         let ctx = Context {
             hosts: &connections,
             progress: &progress,
@@ -112,19 +110,19 @@ fn plan(
         };
         let results =
             execute(&plan, Mode::Plan, &Selection { replace, ..Selection::default() }, &ctx).await;
-        print_unreachable(&connections, &global.sink);
+        print_unreachable(&connections, &global.shell);
         Ok::<_, Error>((results, decision, plan, interrupt.by_user()))
     })?;
     if options.json {
         let extra = decision.as_ref().map(|d| d.describe());
-        global.sink.out(&json(&plan, &results, extra.as_deref()));
+        global.shell.out(&json(&plan, &results, extra.as_deref()));
     } else {
         let mut text = describe(&plan.chapter, &plan.variant, &results);
         if let Some(decision) = &decision {
             let at = text.find('\n').map_or(0, |i| i + 1);
             text.insert_str(at, &format!("\n{}", decision.describe()));
         }
-        global.sink.out(&text);
+        global.shell.out(&text);
     }
     let tally = Tally::of(&results);
     // Not checked (an earlier step failed or conflicted on its host, or Ctrl-C): unknown.

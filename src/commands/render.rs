@@ -26,11 +26,11 @@ pub fn run(
     }
     let plan = crate::plan::render(&chapter, variant, &inventory)?;
     match out {
-        None => global.sink.out(&describe(&plan, &inventory.source)),
+        None => global.shell.out(&describe(&plan, &inventory.source)),
         Some(dir) => {
             let written = write_scripts(&plan, dir)?;
             for path in written {
-                crate::say!(global.sink, "wrote {}", path.display());
+                global.shell.status(&format!("wrote {}", path.display()));
             }
         }
     }

@@ -1,6 +1,6 @@
 //! `labctl reset [CHAPTER]`: undo what labctl applied, in reverse order.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 use crate::cli::GlobalArgs;
 use crate::commands::lab::{Lab, print_unreachable};
@@ -27,6 +27,11 @@ pub fn run(
     let state = lab.state_dir.load()?;
     let applied =
         state.chapters.get(lab.chapter.name()).map(|c| c.applied.clone()).unwrap_or_default();
+    if dry_run && json {
+        let out = preview(&lab, &variant, &applied);
+        crate::say!(global.shell, "{}", out.render());
+        return Ok(());
+    }
     if applied.is_empty() {
         if json {
             let out = super::ResultsJson {
@@ -37,11 +42,11 @@ pub fn run(
                 hosts: &[],
                 log: std::path::Path::new(""),
             };
-            crate::say!(global.sink, "{}", out.render());
+            crate::say!(global.shell, "{}", out.render());
             return Ok(());
         }
         crate::say!(
-            global.sink,
+            global.shell,
             "reset: nothing to undo: labctl has applied nothing of {} on this lab",
             lab.chapter.name()
         );
@@ -56,10 +61,16 @@ pub fn run(
                     format!("started at {} and interrupted (undone only if its check passes)", a.at)
                 }
             };
-            crate::say!(global.sink, "{}: would undo {}{item}, {when}: {}", a.host, a.step, a.undo);
+            crate::say!(
+                global.shell,
+                "{}: would undo {}{item}, {when}: {}",
+                a.host,
+                a.step,
+                a.undo
+            );
         }
         crate::say!(
-            global.sink,
+            global.shell,
             "reset --dry-run: {} action(s) would be undone; nothing was changed",
             applied.len()
         );
@@ -71,18 +82,21 @@ pub fn run(
     }
     let mut hosts: Vec<HostRef> = Vec::new();
     add_hosts_of(&applied, &mut hosts);
+    lab.inventory_order(&mut hosts);
     if !yes
-        && !confirm(&format!(
-            "reset will undo {} action(s) of {} (variant {variant}) on {} host(s). Go on? [y/N] ",
-            applied.len(),
-            lab.chapter.name(),
-            hosts.len()
-        ))?
+        && !confirm(
+            &global.shell,
+            &format!(
+                "reset will undo {} action(s) of {} (variant {variant}) on {} host(s). Go on? [y/N] ",
+                applied.len(),
+                lab.chapter.name(),
+                hosts.len()
+            ),
+        )?
     {
         return Err(Error::Cancelled { what: "reset".into() });
     }
-    let log =
-        RunLog::open(&lab.state_dir.logs(), "reset").echoing(global.verbose, global.sink.clone());
+    let log = RunLog::open(&lab.state_dir.logs(), "reset").echoing(&global.shell);
     let recorder = lab.recorder(&variant)?;
     *recorder.state.lock().map_err(|_| {
         Error::failed("labctl failed inside: the state lock was poisoned by a panic")
@@ -95,12 +109,12 @@ pub fn run(
         .collect();
     let runtime = crate::runner::runtime()?;
     let (results, interrupted, out_of_reach) = runtime.block_on(async {
-        let interrupt = Interrupt::listen();
+        let interrupt = Interrupt::listen(&global.shell);
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
-        lab.settle(&recorder, &connections, &log, json).await;
+        lab.settle(&recorder, &connections, &log).await;
         let applied: Vec<_> = recorder.actions().into_iter().filter(|a| a.is_applied()).collect();
         let progress = lab.progress(&work);
-        let results = crate::runner::reset::undo_all(
+        let mut results = crate::runner::reset::undo_all(
             &applied,
             &crate::runner::reset::UndoContext {
                 hosts: &connections,
@@ -113,9 +127,11 @@ pub fn run(
             },
         )
         .await;
+        lab.results_in_inventory_order(&mut results);
         progress.clear();
-        print_unreachable(&connections, &global.sink);
-        let out_of_reach: Vec<String> = connections.unreachable.keys().cloned().collect();
+        print_unreachable(&connections, &global.shell);
+        let out_of_reach: Vec<String> =
+            connections.unreachable_in_order().iter().map(|(h, _)| h.to_string()).collect();
         Ok::<_, Error>((results, interrupt.by_user(), out_of_reach))
     })?;
     let mut steps: Vec<String> = Vec::new();
@@ -133,15 +149,15 @@ pub fn run(
             hosts: &results,
             log: log.path(),
         };
-        crate::say!(global.sink, "{}", out.render());
+        crate::say!(global.shell, "{}", out.render());
     }
     // Settling may leave nothing to undo: then there is no table to show.
     if !json && results.iter().any(|h| !h.actions.is_empty()) {
         crate::say!(
-            global.sink,
+            global.shell,
             "{}",
             summary::table(
-                &lab.style,
+                &lab.shell.style(),
                 &steps,
                 &crate::runner::summary_rows(&steps, &results),
                 "undone",
@@ -150,13 +166,7 @@ pub fn run(
     }
     for host in &results {
         for action in host.actions.iter().filter(|a| a.status == summary::Status::Failed) {
-            crate::complain!(
-                global.sink,
-                "error: {}: undo {}: {}",
-                host.host,
-                action.step,
-                action.detail
-            );
+            global.shell.error(&format!("{}: undo {}: {}", host.host, action.step, action.detail));
         }
     }
     let tally = Tally::of(&results);
@@ -167,7 +177,7 @@ pub fn run(
     };
     if !json {
         crate::say!(
-            global.sink,
+            global.shell,
             "reset: {} undone, {} failed, {} unreachable, {} skipped{not_settled} (log: {})",
             tally.changed,
             tally.failed,
@@ -194,6 +204,82 @@ pub fn run(
     }
 }
 
+/// `reset --dry-run --output json` (docs/json.md, "reset --dry-run"): per host, in the
+/// inventory's order, the actions that would be undone, in the order they would be.
+#[derive(serde::Serialize)]
+struct PreviewJson<'a> {
+    command: &'static str,
+    chapter: &'a str,
+    variant: &'a str,
+    dry_run: bool,
+    summary: PreviewSummary,
+    hosts: Vec<PreviewHost<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct PreviewSummary {
+    would_undo: usize,
+}
+
+#[derive(serde::Serialize)]
+struct PreviewHost<'a> {
+    host: &'a str,
+    actions: Vec<PreviewAction<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct PreviewAction<'a> {
+    step: &'a str,
+    item: Option<&'a str>,
+    undo: &'a str,
+    /// When it was applied (or started).
+    at: &'a str,
+    /// Started and interrupted: undone only if its check passes.
+    interrupted: bool,
+}
+
+impl PreviewJson<'_> {
+    fn render(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reset's preview serializes to JSON")
+    }
+}
+
+fn preview<'a>(
+    lab: &'a Lab,
+    variant: &'a str,
+    applied: &'a [crate::runner::state::AppliedAction],
+) -> PreviewJson<'a> {
+    let mut hosts: Vec<HostRef> = Vec::new();
+    add_hosts_of(applied, &mut hosts);
+    lab.inventory_order(&mut hosts);
+    let hosts = hosts
+        .iter()
+        .map(|h| PreviewHost {
+            host: applied.iter().find(|a| a.host == h.name()).map_or("", |a| a.host.as_str()),
+            actions: applied
+                .iter()
+                .rev()
+                .filter(|a| a.host == h.name())
+                .map(|a| PreviewAction {
+                    step: &a.step,
+                    item: a.item.as_deref(),
+                    undo: &a.undo,
+                    at: &a.at,
+                    interrupted: !a.is_applied(),
+                })
+                .collect(),
+        })
+        .collect();
+    PreviewJson {
+        command: "reset",
+        chapter: lab.chapter.name(),
+        variant,
+        dry_run: true,
+        summary: PreviewSummary { would_undo: applied.len() },
+        hosts,
+    }
+}
+
 /// Adds the hosts `applied` was applied on to `hosts`, each once, in first-seen order.
 pub(super) fn add_hosts_of(
     applied: &[crate::runner::state::AppliedAction],
@@ -207,15 +293,14 @@ pub(super) fn add_hosts_of(
     }
 }
 
-/// Asks on the terminal; refuses to guess when there is none.
-pub(super) fn confirm(question: &str) -> Result<bool, Error> {
+/// Asks on the terminal (the question on `shell`'s stderr); refuses to guess when there is none.
+pub(super) fn confirm(shell: &crate::output::shell::Shell, question: &str) -> Result<bool, Error> {
     if !std::io::stdin().is_terminal() {
         return Err(Error::bad_input(
             "reset changes the lab and there is no terminal to ask on; pass `--yes` to confirm",
         ));
     }
-    eprint!("{question}");
-    let _ = std::io::stderr().flush();
+    shell.err(question);
     let mut answer = String::new();
     std::io::stdin()
         .lock()

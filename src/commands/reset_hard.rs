@@ -27,15 +27,17 @@ pub fn run(
     variant: Option<&str>,
     yes: bool,
     dry_run: bool,
+    json: bool,
 ) -> Result<(), Error> {
     let mut lab = Lab::open(global, chapter)?;
     let chosen: Variant = lab.variant(variant, true)?.clone();
     if chosen.footprint.is_empty() {
         return Err(Error::bad_input(format!(
-            "variant `{}` of {} declares no footprint: labctl cannot tell what in the lab belongs to it\n  help: plain `labctl reset` undoes what labctl applied; a chapter declares `footprint:` for `reset --hard` (docs/chapters.md)",
+            "variant `{}` of {} declares no footprint: labctl cannot tell what in the lab belongs to it",
             chosen.name.value,
             lab.chapter.name()
-        )));
+        ))
+        .help("plain `labctl reset` undoes what labctl applied; a chapter declares `footprint:` for `reset --hard` (docs/chapters.md)"));
     }
     let name = chosen.name.value.clone();
     if chosen.cloud.is_some() {
@@ -49,11 +51,12 @@ pub fn run(
     let footprint = crate::plan::footprint::render(&lab.chapter, &chosen, &lab.inventory)?;
     let mut hosts = footprint.hosts();
     add_hosts_of(&applied, &mut hosts);
+    lab.inventory_order(&mut hosts);
     let log = RunLog::open(
         &lab.state_dir.logs(),
         if dry_run { "reset-hard-dry-run" } else { "reset-hard" },
     )
-    .echoing(global.verbose, global.sink.clone());
+    .echoing(&global.shell);
     let concurrency = global.concurrency as usize;
     let runtime = crate::runner::runtime()?;
     let connections = runtime.block_on(lab.connect(&hosts, concurrency, &log))?;
@@ -65,40 +68,61 @@ pub fn run(
         concurrency,
     };
     let before = runtime.block_on(runner.read());
-    print_unreachable(&connections, &global.sink);
+    print_unreachable(&connections, &global.shell);
     let found: usize = before.iter().map(|r| r.items().len()).sum();
     let unreadable = unreadable(&before);
-    crate::say!(
-        global.sink,
-        "reset --hard: {} (variant {name}): {found} item(s) of its footprint on {} host(s)",
-        lab.chapter.name(),
-        hosts_with_items(&before)
-    );
-    if found > 0 {
-        crate::say!(global.sink, "{}", listing(&footprint, &before, &applied));
+    if !json {
+        crate::say!(
+            global.shell,
+            "reset --hard: {} (variant {name}): {found} item(s) of its footprint on {} host(s)",
+            lab.chapter.name(),
+            hosts_with_items(&before)
+        );
+        if found > 0 {
+            crate::say!(global.shell, "{}", listing(&footprint, &before, &applied));
+        }
     }
     for (host, why) in &unreadable {
-        crate::complain!(global.sink, "error: {host}: not read: {why}");
+        global.shell.error(&format!("{host}: not read: {why}"));
     }
+    // Nothing changes: the JSON is what was read, each item as what would become of it.
+    let unchanged = |dry_run: bool| HardJson {
+        command: "reset --hard",
+        chapter: lab.chapter.name(),
+        variant: &name,
+        dry_run,
+        summary: HardSummary { found, ..HardSummary::default() },
+        hosts: as_read(&hosts, &footprint, &before, &applied, dry_run),
+        log: log.path(),
+    };
     if dry_run {
-        crate::say!(
-            global.sink,
-            "reset --hard --dry-run: {found} item(s) would be removed; nothing was changed"
-        );
+        match json {
+            true => crate::say!(global.shell, "{}", unchanged(true).render()),
+            false => crate::say!(
+                global.shell,
+                "reset --hard --dry-run: {found} item(s) would be removed; nothing was changed"
+            ),
+        }
         return finish(&unreadable);
     }
     if found == 0 && applied.is_empty() {
-        crate::say!(
-            global.sink,
-            "reset --hard: nothing to remove; every host read is at the chapter's start"
-        );
+        match json {
+            true => crate::say!(global.shell, "{}", unchanged(false).render()),
+            false => crate::say!(
+                global.shell,
+                "reset --hard: nothing to remove; every host read is at the chapter's start"
+            ),
+        }
         return finish(&unreadable);
     }
     if !yes
-        && !confirm(&format!(
-            "reset --hard will remove these {found} item(s), whoever made them, and undo {} action(s) labctl recorded. Go on? [y/N] ",
-            applied.len()
-        ))?
+        && !confirm(
+            &global.shell,
+            &format!(
+                "reset --hard will remove these {found} item(s), whoever made them, and undo {} action(s) labctl recorded. Go on? [y/N] ",
+                applied.len()
+            ),
+        )?
     {
         return Err(Error::Cancelled { what: "reset".into() });
     }
@@ -107,14 +131,14 @@ pub fn run(
     let work: Vec<(String, u64)> =
         hosts.iter().map(|h| (h.name().to_string(), items_on(&before, h) as u64)).collect();
     let (undone, middle, removals, after, interrupted) = runtime.block_on(async {
-        let interrupt = Interrupt::listen();
+        let interrupt = Interrupt::listen(&global.shell);
         // What an interrupted run left recorded as started is settled first: stopped if it
         // still runs, then undone with the rest if its check passes.
-        lab.settle(&recorder, &connections, &log, false).await;
+        lab.settle(&recorder, &connections, &log).await;
         let progress = lab.progress(&work);
         let settled: Vec<AppliedAction> =
             recorder.actions().into_iter().filter(|a| a.is_applied()).collect();
-        let undone = crate::runner::reset::undo_all(
+        let mut undone = crate::runner::reset::undo_all(
             &settled,
             &crate::runner::reset::UndoContext {
                 hosts: &connections,
@@ -127,6 +151,7 @@ pub fn run(
             },
         )
         .await;
+        lab.results_in_inventory_order(&mut undone);
         let middle = runner.read().await;
         let removals = runner.remove(&middle, &progress, &interrupt).await;
         let after = runner.read().await;
@@ -135,33 +160,44 @@ pub fn run(
     });
     for host in &undone {
         for a in host.actions.iter().filter(|a| a.status == Status::Failed) {
-            crate::complain!(
-                global.sink,
-                "warning: {}: labctl's undo of {} failed ({}); its footprint is removed instead",
-                host.host,
-                a.step,
-                a.detail
-            );
+            global.shell.warn(&format!(
+                "{}: labctl's undo of {} failed ({}); its footprint is removed instead",
+                host.host, a.step, a.detail
+            ));
         }
     }
-    crate::say!(
-        global.sink,
-        "{}",
-        report(&footprint, &before, &middle, &removals, &after, &applied)
-    );
+    let outcomes = outcomes(&before, &middle, &removals, &after);
+    if !json {
+        crate::say!(global.shell, "{}", report(&footprint, &outcomes, &applied));
+    }
     let mut remaining = 0;
     let mut unreachable = 0;
+    let mut hosts_json = Vec::new();
     for host in &hosts {
         let readings: Vec<&Reading> = after.iter().filter(|r| &r.host == host).collect();
         if readings.is_empty() {
             continue;
         }
+        let mut host_json = HostJson {
+            host: host.name().to_string(),
+            at_start: None,
+            error: None,
+            items: outcomes
+                .iter()
+                .filter(|o| &o.host == host)
+                .map(|o| ItemJson::of(&footprint, &applied, o))
+                .collect(),
+        };
         if let Some(why) = readings.iter().find_map(|r| match &r.found {
             Found::Unreachable(why) => Some(why.clone()),
             _ => None,
         }) {
             unreachable += 1;
-            crate::say!(global.sink, "{}: unreachable, not reset: {why}", host.name());
+            if !json {
+                crate::say!(global.shell, "{}: unreachable, not reset: {why}", host.name());
+            }
+            host_json.error = Some(format!("unreachable: {why}"));
+            hosts_json.push(host_json);
             continue;
         }
         if let Some(why) = readings.iter().find_map(|r| match &r.found {
@@ -169,42 +205,74 @@ pub fn run(
             _ => None,
         }) {
             remaining += 1;
-            crate::say!(global.sink, "{}: its footprint could not be read: {why}", host.name());
+            if !json {
+                crate::say!(
+                    global.shell,
+                    "{}: its footprint could not be read: {why}",
+                    host.name()
+                );
+            }
+            host_json.error = Some(why);
+            hosts_json.push(host_json);
             continue;
         }
         let left: Vec<String> = readings
             .iter()
             .flat_map(|r| r.items().iter().map(|i| format!("{} {i}", footprint.parts[r.part].name)))
             .collect();
+        host_json.at_start = Some(left.is_empty());
         if left.is_empty() {
-            crate::say!(global.sink, "{}: back at the start", host.name());
+            if !json {
+                crate::say!(global.shell, "{}: back at the start", host.name());
+            }
             if let Err(e) = recorder.forget_host(host.name()) {
-                crate::complain!(
-                    global.sink,
-                    "error: {}: back at the start, but the state could not be saved: {e}",
-                    host.name()
-                );
+                let why = format!("back at the start, but the state could not be saved: {e}");
+                global.shell.error(&format!("{}: {why}", host.name()));
+                host_json.error = Some(why);
                 remaining += 1;
             }
         } else {
             remaining += 1;
-            crate::say!(
-                global.sink,
-                "{}: {} item(s) remain: {}",
-                host.name(),
-                left.len(),
-                left.join("; ")
-            );
+            if !json {
+                crate::say!(
+                    global.shell,
+                    "{}: {} item(s) remain: {}",
+                    host.name(),
+                    left.len(),
+                    left.join("; ")
+                );
+            }
         }
+        hosts_json.push(host_json);
     }
     let removed = removals.iter().filter(|r| r.error.is_none()).count();
     let undone_count: usize =
         undone.iter().flat_map(|h| &h.actions).filter(|a| a.status == Status::Changed).count();
-    crate::say!(
-        global.sink,
-        "reset --hard: {undone_count} undone by labctl, {removed} removed, {remaining} host(s) not at the start, {unreachable} unreachable (log: {})",
-        log.path().display()
-    );
+    match json {
+        true => {
+            let out = HardJson {
+                command: "reset --hard",
+                chapter: lab.chapter.name(),
+                variant: &name,
+                dry_run: false,
+                summary: HardSummary {
+                    found,
+                    undone: undone_count,
+                    removed,
+                    not_at_start: remaining,
+                    unreachable,
+                },
+                hosts: hosts_json,
+                log: log.path(),
+            };
+            crate::say!(global.shell, "{}", out.render());
+        }
+        false => crate::say!(
+            global.shell,
+            "reset --hard: {undone_count} undone by labctl, {removed} removed, {remaining} host(s) not at the start, {unreachable} unreachable (log: {})",
+            log.path().display()
+        ),
+    }
     let code = if interrupted {
         EXIT_INTERRUPTED
     } else if remaining > 0 {
@@ -309,17 +377,43 @@ fn listing(footprint: &Footprint, readings: &[Reading], applied: &[AppliedAction
     flush_left(&t)
 }
 
-/// What became of every item found before or after labctl's undo.
-fn report(
-    footprint: &Footprint,
+/// What became of one item found before or after labctl's undo.
+struct Outcome {
+    part: usize,
+    host: HostRef,
+    item: String,
+    result: Became,
+}
+
+enum Became {
+    /// Gone once labctl's recorded actions were undone.
+    Undone,
+    Removed,
+    /// Still there, with why (the remove's error, or "still there").
+    Remains(String),
+    /// The host could not be read again, with why.
+    Unknown(String),
+}
+
+impl Became {
+    /// The word in the text table.
+    fn text(&self) -> String {
+        match self {
+            Became::Undone => "undone by labctl".to_string(),
+            Became::Removed => "removed".to_string(),
+            Became::Remains(why) => format!("remains: {why}"),
+            Became::Unknown(why) => format!("unknown: {why}"),
+        }
+    }
+}
+
+/// What became of every item found before or after labctl's undo, in the order found.
+fn outcomes(
     before: &[Reading],
     middle: &[Reading],
     removals: &[Removal],
     after: &[Reading],
-    applied: &[AppliedAction],
-) -> String {
-    let mut t = table();
-    t.set_header(["HOST", "PART", "ITEM", "MADE BY", "RESULT"]);
+) -> Vec<Outcome> {
     let in_reading = |readings: &[Reading], part: usize, host: &HostRef, item: &str| {
         readings
             .iter()
@@ -333,42 +427,153 @@ fn report(
             }
         }
     }
+    let mut out = Vec::new();
     for (part, host, item) in rows {
         let was_read = |readings: &[Reading]| {
             readings
                 .iter()
                 .any(|r| r.part == part && r.host == host && matches!(r.found, Found::Items(_)))
         };
-        let read_after = was_read(after);
+        let removal_error = || {
+            removals
+                .iter()
+                .find(|x| x.part == part && x.host == host && x.item == item)
+                .and_then(|x| x.error.clone())
+        };
         let result = if was_read(middle)
             && !in_reading(middle, part, &host, &item)
             && in_reading(before, part, &host, &item)
         {
-            "undone by labctl".to_string()
-        } else if !read_after {
-            let why = removals
-                .iter()
-                .find(|x| x.part == part && x.host == host && x.item == item)
-                .and_then(|x| x.error.clone())
-                .unwrap_or_else(|| "the host could not be read again".into());
-            format!("unknown: {why}")
+            Became::Undone
+        } else if !was_read(after) {
+            Became::Unknown(
+                removal_error().unwrap_or_else(|| "the host could not be read again".into()),
+            )
         } else if in_reading(after, part, &host, &item) {
-            let why = removals
-                .iter()
-                .find(|x| x.part == part && x.host == host && x.item == item)
-                .and_then(|x| x.error.clone())
-                .unwrap_or_else(|| "still there".into());
-            format!("remains: {why}")
+            Became::Remains(removal_error().unwrap_or_else(|| "still there".into()))
         } else {
-            "removed".to_string()
+            Became::Removed
         };
+        out.push(Outcome { part, host, item, result });
+    }
+    out
+}
+
+/// HOST PART ITEM MADE BY RESULT, one row per item found.
+fn report(footprint: &Footprint, outcomes: &[Outcome], applied: &[AppliedAction]) -> String {
+    let mut t = table();
+    t.set_header(["HOST", "PART", "ITEM", "MADE BY", "RESULT"]);
+    for o in outcomes {
         t.add_row([
-            host.name(),
-            &footprint.parts[part].name,
-            &item,
-            &made_by(applied, &host, &item),
-            &result,
+            o.host.name(),
+            &footprint.parts[o.part].name,
+            &o.item,
+            &made_by(applied, &o.host, &o.item),
+            &o.result.text(),
         ]);
     }
     flush_left(&t)
+}
+
+/// `reset --hard --output json` (docs/json.md, "reset --hard").
+#[derive(serde::Serialize)]
+struct HardJson<'a> {
+    command: &'static str,
+    chapter: &'a str,
+    variant: &'a str,
+    dry_run: bool,
+    summary: HardSummary,
+    hosts: Vec<HostJson>,
+    log: &'a std::path::Path,
+}
+
+impl HardJson<'_> {
+    fn render(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reset --hard's results serialize to JSON")
+    }
+}
+
+#[derive(serde::Serialize, Default)]
+struct HardSummary {
+    /// Items of the footprint found before anything was changed.
+    found: usize,
+    undone: usize,
+    removed: usize,
+    not_at_start: usize,
+    unreachable: usize,
+}
+
+/// One host: whether it is at the chapter's start (`None`: it could not be read), why not
+/// read, and every item found there.
+#[derive(serde::Serialize)]
+struct HostJson {
+    host: String,
+    at_start: Option<bool>,
+    error: Option<String>,
+    items: Vec<ItemJson>,
+}
+
+#[derive(serde::Serialize)]
+struct ItemJson {
+    part: String,
+    item: String,
+    made_by: String,
+    /// `would_remove` (`--dry-run`), `undone`, `removed`, `remains`, `unknown`.
+    result: &'static str,
+    detail: Option<String>,
+}
+
+impl ItemJson {
+    fn of(footprint: &Footprint, applied: &[AppliedAction], o: &Outcome) -> ItemJson {
+        let (result, detail) = match &o.result {
+            Became::Undone => ("undone", None),
+            Became::Removed => ("removed", None),
+            Became::Remains(why) => ("remains", Some(why.clone())),
+            Became::Unknown(why) => ("unknown", Some(why.clone())),
+        };
+        ItemJson {
+            part: footprint.parts[o.part].name.clone(),
+            item: o.item.clone(),
+            made_by: made_by(applied, &o.host, &o.item),
+            result,
+            detail,
+        }
+    }
+}
+
+/// The hosts as read before anything changed, each item as what would become of it.
+fn as_read(
+    hosts: &[HostRef],
+    footprint: &Footprint,
+    before: &[Reading],
+    applied: &[AppliedAction],
+    dry_run: bool,
+) -> Vec<HostJson> {
+    let unreadable = unreadable(before);
+    let mut out = Vec::new();
+    for host in hosts {
+        let readings: Vec<&Reading> = before.iter().filter(|r| &r.host == host).collect();
+        if readings.is_empty() {
+            continue;
+        }
+        let error = unreadable.iter().find(|(h, _)| h == host.name()).map(|(_, why)| why.clone());
+        let items: Vec<ItemJson> = readings
+            .iter()
+            .flat_map(|r| r.items().iter().map(move |item| (r.part, item)))
+            .map(|(part, item)| ItemJson {
+                part: footprint.parts[part].name.clone(),
+                item: item.clone(),
+                made_by: made_by(applied, host, item),
+                result: if dry_run { "would_remove" } else { "remains" },
+                detail: None,
+            })
+            .collect();
+        out.push(HostJson {
+            host: host.name().to_string(),
+            at_start: error.is_none().then_some(items.is_empty()),
+            error,
+            items,
+        });
+    }
+    out
 }

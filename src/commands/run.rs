@@ -24,8 +24,7 @@ pub fn run(
         lab.check_step(&plan, step)?;
     }
     let _lock = lab.state_dir.lock()?;
-    let log =
-        RunLog::open(&lab.state_dir.logs(), "run").echoing(global.verbose, global.sink.clone());
+    let log = RunLog::open(&lab.state_dir.logs(), "run").echoing(&global.shell);
     let recorder = lab.recorder(&variant.name.value)?;
     {
         let mut state = recorder.state.lock().map_err(|_| {
@@ -54,19 +53,16 @@ pub fn run(
         .collect();
     let runtime = crate::runner::runtime()?;
     let (results, interrupted) = runtime.block_on(async {
-        let interrupt = Interrupt::listen();
+        let interrupt = Interrupt::listen(&global.shell);
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
-        lab.settle(&recorder, &connections, &log, json).await;
+        lab.settle(&recorder, &connections, &log).await;
         // flanneld's interface comes from the workers' facts (docs/chapters.md, `flannel.iface_args`).
         let facts_plan;
         let plan = match iface_facts {
             true => {
                 let (p, decision) = lab.plan_from_facts(variant, &connections, &log).await?;
-                // Stdout holds one JSON object with `--output json`.
-                match json {
-                    true => crate::complain!(global.sink, "{}", decision.summary()),
-                    false => crate::say!(global.sink, "{}", decision.summary()),
-                }
+                // A status line: on stderr when stdout holds JSON.
+                global.shell.status(&decision.summary());
                 facts_plan = p;
                 &facts_plan
             }
@@ -86,7 +82,7 @@ pub fn run(
         };
         let results = execute(plan, Mode::Run, &selection, &ctx).await;
         progress.clear();
-        print_unreachable(&connections, &global.sink);
+        print_unreachable(&connections, &global.shell);
         Ok::<_, Error>((results, interrupt.by_user()))
     })?;
     let steps = step_names(&plan);
@@ -99,13 +95,13 @@ pub fn run(
             hosts: &results,
             log: log.path(),
         };
-        crate::say!(global.sink, "{}", out.render());
+        crate::say!(global.shell, "{}", out.render());
     } else {
         crate::say!(
-            global.sink,
+            global.shell,
             "{}",
             summary::table(
-                &lab.style,
+                &lab.shell.style(),
                 &steps,
                 &crate::runner::summary_rows(&steps, &results),
                 "changed",
@@ -119,31 +115,15 @@ pub fn run(
                 None => action.step.clone(),
             };
             match action.status {
-                summary::Status::Failed => {
-                    crate::complain!(
-                        global.sink,
-                        "error: {}: {}: {}",
-                        host.host,
-                        action.step,
-                        action.detail
-                    )
-                }
+                summary::Status::Failed => global
+                    .shell
+                    .error(&format!("{}: {}: {}", host.host, action.step, action.detail)),
                 _ if action.unsettled => {
-                    crate::complain!(
-                        global.sink,
-                        "warning: {}: {label}: {}",
-                        host.host,
-                        action.detail
-                    )
+                    global.shell.warn(&format!("{}: {label}: {}", host.host, action.detail))
                 }
-                summary::Status::Conflict => {
-                    crate::complain!(
-                        global.sink,
-                        "error: {}: {label}: conflict: {}",
-                        host.host,
-                        action.detail
-                    )
-                }
+                summary::Status::Conflict => global
+                    .shell
+                    .error(&format!("{}: {label}: conflict: {}", host.host, action.detail)),
                 _ => {}
             }
         }
@@ -155,7 +135,7 @@ pub fn run(
     };
     if !json {
         crate::say!(
-            global.sink,
+            global.shell,
             "run: {} changed, {} ok, {} failed, {} unreachable, {} skipped{conflicts} (log: {})",
             tally.changed,
             tally.ok,

@@ -9,11 +9,11 @@ use crate::template::Located;
 use serde_saphyr::Spanned;
 
 /// Prints the chapter called (or stored at) `name`.
-pub fn run(name: &str, json: bool) -> Result<(), Error> {
+pub fn run(shell: &crate::output::shell::Shell, name: &str, json: bool) -> Result<(), Error> {
     let chapter = crate::commands::course().load(name)?;
     match json {
-        true => println!("{}", describe_json(&chapter)),
-        false => print!("{}", describe(&chapter)),
+        true => crate::say!(shell, "{}", describe_json(&chapter)),
+        false => shell.out(&describe(&chapter)),
     }
     Ok(())
 }

@@ -55,12 +55,11 @@ pub fn verify_lab(
     let mut lab = Lab::open(global, chapter)?;
     let variant = lab.prepare(variant, true, crate::pod_network::gce::Need::Instances)?;
     let variant = lab.variant(Some(&variant), true)?;
-    let log =
-        RunLog::open(&lab.state_dir.logs(), "verify").echoing(global.verbose, global.sink.clone());
+    let log = RunLog::open(&lab.state_dir.logs(), "verify").echoing(&global.shell);
     let hosts = hosts_needed(&lab.chapter, variant, &lab.inventory);
     let runtime = crate::runner::runtime()?;
     let (report, unreachable, interrupted) = runtime.block_on(async {
-        let interrupt = Interrupt::listen();
+        let interrupt = Interrupt::listen(&global.shell);
         let connections = lab.connect(&hosts, global.concurrency as usize, &log).await?;
         // Pairwise checks go in four steps on every worker; other checks in one per host.
         let pairwise = lab.chapter.pairwise(variant);
@@ -71,11 +70,12 @@ pub fn verify_lab(
         };
         // Bars on a terminal, for one lab; elsewhere verify prints only its report (it may be
         // JSON), and `--class` shows its own table.
-        let progress = if lab.sink.is_captured() || (lab.style.bars && report_unreachable) {
-            lab.progress(&workers)
-        } else {
-            crate::output::progress::Progress::silent(lab.style)
-        };
+        let progress =
+            if lab.shell.is_captured() || (lab.shell.err_style().bars && report_unreachable) {
+                lab.progress(&workers)
+            } else {
+                crate::output::progress::Progress::silent(&lab.shell)
+            };
         for (name, _) in &workers {
             progress.event(name, if pairwise { "reading facts" } else { "checking" }, "", false);
         }
@@ -95,7 +95,7 @@ pub fn verify_lab(
         progress.clear();
         let report = report?;
         if report_unreachable {
-            print_unreachable(&connections, &global.sink);
+            print_unreachable(&connections, &global.shell);
         }
         Ok::<_, Error>((report, !connections.unreachable.is_empty(), interrupt.by_user()))
     })?;
@@ -128,11 +128,11 @@ pub fn run(
         crate::atomic_file::write(path, page.as_bytes(), false)?;
     }
     match output {
-        OutputFormat::Json => crate::say!(global.sink, "{}", verified.report.render_json()),
+        OutputFormat::Json => crate::say!(global.shell, "{}", verified.report.render_json()),
         OutputFormat::Text => {
-            let text = verified.report.render(false, global.verbose > 0);
-            let style = crate::output::style::Style::detect(global.color, true);
-            global.sink.out(&style.report(&text))
+            let text = verified.report.render(false, global.shell.verbosity() > 0);
+            let style = global.shell.style();
+            global.shell.out(&style.report(&text))
         }
     }
     if let Some(path) = junit {

@@ -13,6 +13,7 @@ use crate::error::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE};
 
 use super::identity::UnusableKey;
 use super::known_hosts::{self, KnownHostsError};
+use crate::error::{Problem, with_help};
 
 /// Why a connection to a host could not be made (every kind maps to exit code 3).
 #[derive(Debug, thiserror::Error)]
@@ -20,17 +21,19 @@ pub enum ConnectError {
     #[error("cannot reach `{name}` at {}: {source}", address(host, *port))]
     Unreachable { name: String, host: String, port: u16, source: std::io::Error },
 
-    #[error(
-        "`{name}` at {} did not answer within {}\n  \
-         help: check that the machine is up and that port {port} is its ssh server",
-        address(host, *port), seconds(*after)
-    )]
+    #[error("{}", with_help(
+        format!("`{name}` at {} did not answer within {}", address(host, *port), seconds(*after)),
+        format!("check that the machine is up and that port {port} is its ssh server"),
+    ))]
     Timeout { name: String, host: String, port: u16, after: Duration },
 
-    #[error(
-        "cannot log in to `{name}` as `{user}` at {}: {}",
-        address(host, *port), auth_detail(tried, unusable)
-    )]
+    #[error("{}", Problem {
+        message: format!(
+            "cannot log in to `{name}` as `{user}` at {}: {}",
+            address(host, *port), auth_detail(tried, unusable)
+        ),
+        help: auth_help(tried, unusable),
+    })]
     AuthFailed {
         name: String,
         user: String,
@@ -42,14 +45,19 @@ pub enum ConnectError {
         unusable: Vec<UnusableKey>,
     },
 
-    #[error(
-        "the host key of `{name}` ({}) has changed: `{}` line {line} has {expected_fingerprint}, \
-         the server now presents {got_fingerprint}\n  \
-         this means the machine was rebuilt, or someone is intercepting the connection; \
-         nothing was run on it\n  \
-         help: if the machine was rebuilt, forget its old key with `{}`",
-        address(host, *port), file.display(), forget_command(host, *port, file)
-    )]
+    #[error("{}", with_help(
+        format!(
+            "the host key of `{name}` ({}) has changed: `{}` line {line} has {expected_fingerprint}, \
+             the server now presents {got_fingerprint}\n  \
+             this means the machine was rebuilt, or someone is intercepting the connection; \
+             nothing was run on it",
+            address(host, *port), file.display()
+        ),
+        format!(
+            "if the machine was rebuilt, forget its old key with `{}`",
+            forget_command(host, *port, file)
+        ),
+    ))]
     HostKeyChanged {
         name: String,
         host: String,
@@ -60,12 +68,17 @@ pub enum ConnectError {
         got_fingerprint: String,
     },
 
-    #[error(
-        "the host key of `{name}` ({}) is not known and host key checking is strict: \
-         {fingerprint} is not in `{}`\n  \
-         help: set `host_key_checking: accept-new` once to learn it, or add it with `{}`",
-        address(host, *port), file.display(), keyscan_command(host, *port, file)
-    )]
+    #[error("{}", with_help(
+        format!(
+            "the host key of `{name}` ({}) is not known and host key checking is strict: \
+             {fingerprint} is not in `{}`",
+            address(host, *port), file.display()
+        ),
+        format!(
+            "set `host_key_checking: accept-new` once to learn it, or add it with `{}`",
+            keyscan_command(host, *port, file)
+        ),
+    ))]
     HostKeyUnknown { name: String, host: String, port: u16, file: PathBuf, fingerprint: String },
 
     #[error("cannot check the host key of `{name}`: {source}")]
@@ -103,12 +116,15 @@ pub enum RunError {
     #[error("cannot pass the command `{}` to a shell: {source}", abbreviate(command))]
     BadCommand { command: String, source: shlex::QuoteError },
 
-    #[error(
-        "`{}` is {bytes} bytes once quoted, longer than a shell takes in one argument \
-         ({} bytes); nothing was sent\n  help: feed large data on stdin (a step's `stdin:` template)",
-        abbreviate(command),
-        super::MAX_LINE
-    )]
+    #[error("{}", with_help(
+        format!(
+            "`{}` is {bytes} bytes once quoted, longer than a shell takes in one argument \
+             ({} bytes); nothing was sent",
+            abbreviate(command),
+            super::MAX_LINE
+        ),
+        "feed large data on stdin (a step's `stdin:` template)",
+    ))]
     TooLong { command: String, bytes: usize },
 
     #[error("`{tag}` is not a tag labctl makes (a damaged state file?)")]
@@ -210,6 +226,12 @@ fn keyscan_command(host: &str, port: u16, file: &Path) -> String {
     format!("ssh-keyscan {port}{} >> {}", quoted(host), quoted(&file.to_string_lossy()))
 }
 
+/// What to do about an authentication failure, when labctl can say: no key at all.
+fn auth_help(tried: &[PathBuf], unusable: &[UnusableKey]) -> Option<String> {
+    (tried.is_empty() && unusable.is_empty())
+        .then(|| "set `ssh: { identity_file: FILE }` in the inventory".to_string())
+}
+
 /// Which keys were offered and which could not be, for an authentication failure.
 fn auth_detail(tried: &[PathBuf], unusable: &[UnusableKey]) -> String {
     let mut detail = if !tried.is_empty() {
@@ -218,9 +240,7 @@ fn auth_detail(tried: &[PathBuf], unusable: &[UnusableKey]) -> String {
     } else if !unusable.is_empty() {
         "no key file could be used".to_string()
     } else {
-        "no identity file is configured\n  \
-         help: set `ssh: { identity_file: FILE }` in the inventory"
-            .to_string()
+        "no identity file is configured".to_string()
     };
     for key in unusable {
         detail.push_str(&format!("\n  `{}`: {}", key.path.display(), key.problem));

@@ -27,18 +27,20 @@ pub struct HostKeyWarning {
 
 impl fmt::Display for HostKeyWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "host key checking is off: the host key of `{}` ({}) is {}, but `{}` line {} has {}\n  \
-             help: if the machine was rebuilt, forget its old key with `{}`; otherwise someone may be intercepting the connection",
+        let message = format!(
+            "host key checking is off: the host key of `{}` ({}) is {}, but `{}` line {} has {}",
             self.name,
             address(&self.host, self.port),
             self.got_fingerprint,
             self.file.display(),
             self.line,
             self.expected_fingerprint,
+        );
+        let help = format!(
+            "if the machine was rebuilt, forget its old key with `{}`; otherwise someone may be intercepting the connection",
             forget_command(&self.host, self.port, &self.file)
-        )
+        );
+        crate::error::render_help(f, message, Some(&help))
     }
 }
 

@@ -141,10 +141,11 @@ pub fn resolve<'a>(name: &'a str, names: &'a [String]) -> Result<&'a str, Error>
             name: name.to_string(),
             suggestion: closest(name, names.iter().map(String::as_str)),
         }),
-        several => Err(Error::Usage(format!(
-            "`{name}` could be any of {}\n  help: name one of them",
+        several => Err(Error::bad_input(format!(
+            "`{name}` could be any of {}",
             several.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-        ))),
+        ))
+        .help("name one of them")),
     }
 }
 

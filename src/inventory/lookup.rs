@@ -51,7 +51,7 @@ pub enum LookupError {
     /// Which inventory is meant cannot be told (several running sandboxes); the message
     /// lists the choices.
     #[error("{0}")]
-    Ambiguous(String),
+    Ambiguous(crate::error::Problem),
 
     /// The Vagrant machines could not be asked for their SSH configuration.
     #[error(transparent)]
@@ -69,7 +69,7 @@ impl From<LookupError> for Error {
         match e {
             LookupError::NotFound { searched } => Error::NoInventory { searched },
             LookupError::Input(d) => Error::Input(d),
-            LookupError::Ambiguous(message) => Error::Usage(message),
+            LookupError::Ambiguous(problem) => Error::BadInput(problem),
             LookupError::Vagrant(v) => v.into(),
         }
     }
@@ -122,7 +122,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<Inventory, Diagnostic> {
 pub fn locate(
     explicit: Option<&Path>,
     cwd: &Path,
-    running_sandbox: impl FnOnce() -> Result<Option<PathBuf>, String>,
+    running_sandbox: impl FnOnce() -> Result<Option<PathBuf>, crate::error::Problem>,
 ) -> Result<Located, LookupError> {
     locate_with(explicit, cwd, running_sandbox, &VagrantCli::default())
 }
@@ -131,7 +131,7 @@ pub fn locate(
 fn locate_with(
     explicit: Option<&Path>,
     cwd: &Path,
-    running_sandbox: impl FnOnce() -> Result<Option<PathBuf>, String>,
+    running_sandbox: impl FnOnce() -> Result<Option<PathBuf>, crate::error::Problem>,
     vagrant: &VagrantCli,
 ) -> Result<Located, LookupError> {
     if let Some(path) = explicit {

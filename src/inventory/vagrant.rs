@@ -36,17 +36,22 @@ impl Default for VagrantCli {
 /// Why `vagrant ssh-config` gave no configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum VagrantError {
-    #[error(
-        "cannot run `vagrant ssh-config` in `{}`: the `vagrant` program is not installed (not found on PATH)\n  \
-         help: install Vagrant, or write a labctl.yaml for this lab and give it with `-i`",
-        .dir.display()
-    )]
+    #[error("{}", crate::error::with_help(
+        format!(
+            "cannot run `vagrant ssh-config` in `{}`: the `vagrant` program is not installed (not found on PATH)",
+            .dir.display()
+        ),
+        "install Vagrant, or write a labctl.yaml for this lab and give it with `-i`",
+    ))]
     NotInstalled { dir: PathBuf },
 
-    #[error(
-        "the Vagrant machines in `{}` are not ready for SSH (not created or not running)\n  help: run `vagrant up` first",
-        .dir.display()
-    )]
+    #[error("{}", crate::error::with_help(
+        format!(
+            "the Vagrant machines in `{}` are not ready for SSH (not created or not running)",
+            .dir.display()
+        ),
+        "run `vagrant up` first",
+    ))]
     NotUp { dir: PathBuf },
 
     #[error("`vagrant ssh-config` failed in `{}` ({status}): {said}", .dir.display())]

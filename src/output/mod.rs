@@ -2,6 +2,6 @@
 //! line per event otherwise), colour that follows the terminal and `NO_COLOR`, summary tables.
 
 pub mod progress;
-pub mod sink;
+pub mod shell;
 pub mod style;
 pub mod summary;

@@ -8,30 +8,32 @@ use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::output::style::Style;
+use crate::output::shell::Shell;
 
 /// Receives events from hosts working in parallel.
 pub struct Progress {
-    style: Style,
+    /// Where an event's line goes when there are no bars.
+    shell: Shell,
     /// Print nothing (`plan` prints its own report).
     silent: bool,
     bars: Option<(MultiProgress, Mutex<HashMap<String, ProgressBar>>)>,
     /// A lab of a class: events become one line for the whole lab (hosts done of all, and
-    /// the latest event), given to the sink.
+    /// the latest event), given to the shell's progress.
     forward: Option<Forward>,
 }
 
 struct Forward {
-    sink: crate::output::sink::Sink,
+    shell: Shell,
     hosts: usize,
     done: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Progress {
     /// A reporter for `hosts`, each expected to do `work[i]` actions.
-    pub fn new(style: Style, hosts: &[(String, u64)]) -> Progress {
-        if !style.bars {
-            return Progress { style, silent: false, bars: None, forward: None };
+    pub fn new(shell: &Shell, hosts: &[(String, u64)]) -> Progress {
+        let shell = shell.clone();
+        if !shell.err_style().bars {
+            return Progress { shell, silent: false, bars: None, forward: None };
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let width = hosts.iter().map(|(h, _)| h.len()).max().unwrap_or(8);
@@ -46,18 +48,19 @@ impl Progress {
             bar.set_prefix(host.clone());
             map.insert(host.clone(), bar);
         }
-        Progress { style, silent: false, bars: Some((multi, Mutex::new(map))), forward: None }
+        Progress { shell, silent: false, bars: Some((multi, Mutex::new(map))), forward: None }
     }
 
     /// A reporter that shows nothing.
-    pub fn silent(style: Style) -> Progress {
-        Progress { style, silent: true, bars: None, forward: None }
+    pub fn silent(shell: &Shell) -> Progress {
+        Progress { shell: shell.clone(), silent: true, bars: None, forward: None }
     }
 
-    /// A reporter for a lab of a class: one line for the lab, given to `sink`.
-    pub fn forwarding(style: Style, hosts: usize, sink: crate::output::sink::Sink) -> Progress {
+    /// A reporter for a lab of a class: one line for the lab, given to `shell`'s progress.
+    pub fn forwarding(hosts: usize, shell: Shell) -> Progress {
         let done = Mutex::new(std::collections::HashSet::new());
-        Progress { style, silent: true, bars: None, forward: Some(Forward { sink, hosts, done }) }
+        let forward = Some(Forward { shell: shell.clone(), hosts, done });
+        Progress { shell, silent: true, bars: None, forward }
     }
 
     fn forward(&self, host: &str, what: &str, detail: &str, finished: bool) {
@@ -72,7 +75,7 @@ impl Progress {
                 Err(_) => 0,
             };
             let line = format!("{done}/{} hosts  {host}: {what} {detail}", f.hosts);
-            f.sink.progress(line.trim_end());
+            f.shell.progress(line.trim_end());
         }
     }
 
@@ -92,13 +95,14 @@ impl Progress {
                 }
             }
             None => {
+                let style = self.shell.err_style();
                 let what = match what {
-                    "failed" | "unreachable" | "interrupted" => self.style.red(what),
-                    "changed" => self.style.yellow(what),
-                    "ok" | "done" | "pass" | "undone" => self.style.green(what),
+                    "failed" | "unreachable" | "interrupted" => style.red(what),
+                    "changed" => style.yellow(what),
+                    "ok" | "done" | "pass" | "undone" => style.green(what),
                     other => other.to_string(),
                 };
-                eprintln!("{host}: {what} {detail}");
+                crate::complain!(self.shell, "{host}: {what} {detail}");
             }
         }
     }

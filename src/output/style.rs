@@ -1,10 +1,9 @@
-//! Colour: on for a terminal unless `NO_COLOR` is set, or as `--color` says.
+//! How text looks on one stream: colour and progress bars, as the [`Shell`] decided them
+//! (`--color`, `NO_COLOR`, the terminal, `--no-progress`, `-v`).
+//!
+//! [`Shell`]: crate::output::shell::Shell
 
-use std::io::IsTerminal;
-
-use crate::cli::ColorChoice;
-
-/// Whether output gets colour and progress bars.
+/// Whether output gets colour and progress bars (from [`crate::output::shell::Shell::style`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     pub color: bool,
@@ -13,30 +12,6 @@ pub struct Style {
 }
 
 impl Style {
-    /// The style for these global flags and this process's terminal.
-    pub fn detect(choice: ColorChoice, no_progress: bool) -> Style {
-        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let color = match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => !no_color_env && std::io::stdout().is_terminal(),
-        };
-        let bars = !no_progress && std::io::stderr().is_terminal();
-        Style { color, bars }
-    }
-
-    /// Colour for what goes to stderr (`error:`): as [`Style::detect`], but `auto` asks
-    /// whether stderr is a terminal.
-    pub fn for_stderr(choice: ColorChoice) -> Style {
-        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let color = match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => !no_color_env && std::io::stderr().is_terminal(),
-        };
-        Style { color, bars: false }
-    }
-
     /// A verify report's text with its marks in colour: failed lines red, the summary line
     /// green when everything passed and red when not.
     pub fn report(&self, text: &str) -> String {

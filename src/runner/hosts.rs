@@ -21,6 +21,11 @@ pub struct Hosts {
     connections: HashMap<String, Arc<Connection>>,
     /// Hosts that could not be reached, with why.
     pub unreachable: BTreeMap<String, ConnectError>,
+    /// What the command must tell the user about the connections (a host key let through
+    /// because `host_key_checking` is off), in the order of the hosts asked for.
+    pub warnings: Vec<String>,
+    /// The hosts asked for, in the order asked (the inventory's): what listings follow.
+    asked: Vec<String>,
     /// This lab's share of the class's connections, held while the connections are.
     _share: Option<tokio::sync::OwnedSemaphorePermit>,
 }
@@ -35,6 +40,15 @@ pub fn limit_class_connections(limit: u32) {
 }
 
 impl Hosts {
+    /// The hosts that could not be reached, with why, in the order they were asked for (not
+    /// by name, not as their handshakes ended).
+    pub fn unreachable_in_order(&self) -> Vec<(&str, &ConnectError)> {
+        self.asked
+            .iter()
+            .filter_map(|name| self.unreachable.get(name).map(|e| (name.as_str(), e)))
+            .collect()
+    }
+
     /// The connection to `host`, if it was reached.
     pub fn get(&self, host: &HostRef) -> Option<Arc<Connection>> {
         self.connections.get(host.name()).cloned()
@@ -169,6 +183,7 @@ pub async fn connect(
         }
     }
     let mut unreachable = BTreeMap::new();
+    let mut warnings = Vec::new();
     for task in tasks {
         let Ok((name, result)) = task.await else { continue };
         match result {
@@ -176,8 +191,8 @@ pub async fn connect(
                 log.note(&name, "connected");
                 // `host_key_checking: off` lets a changed key through; it is never silent.
                 if let Some(warning) = connection.host_key_warning() {
-                    eprintln!("warning: {warning}");
                     log.note(&name, &format!("warning: {warning}"));
+                    warnings.push(warning.to_string());
                 }
                 connections.insert(name, Arc::new(connection));
             }
@@ -187,5 +202,6 @@ pub async fn connect(
             }
         }
     }
-    Hosts { connections, unreachable, _share: share }
+    let asked = wanted.iter().map(|h| h.name().to_string()).collect();
+    Hosts { connections, unreachable, warnings, asked, _share: share }
 }

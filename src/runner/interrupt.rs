@@ -22,9 +22,11 @@ pub struct Interrupt {
 }
 
 impl Interrupt {
-    /// Starts listening for Ctrl-C (SIGINT) on the current tokio runtime.
-    pub fn listen() -> Interrupt {
+    /// Starts listening for Ctrl-C (SIGINT) on the current tokio runtime; what it says goes
+    /// to `shell`'s terminal, also for a lab of a class whose words are captured.
+    pub fn listen(shell: &crate::output::shell::Shell) -> Interrupt {
         let interrupt = Interrupt::default();
+        let shell = shell.terminal();
         let stop = interrupt.stop.clone();
         let by_user = interrupt.by_user.clone();
         tokio::spawn(async move {
@@ -35,13 +37,17 @@ impl Interrupt {
             stop.store(true, Ordering::SeqCst);
             // The labs of a class each listen; the user is told once.
             if !SAID.swap(true, Ordering::SeqCst) {
-                eprintln!(
+                crate::complain!(
+                    shell,
                     "labctl: interrupted; finishing the commands that are running (Ctrl-C again to stop at once)"
                 );
             }
             if tokio::signal::ctrl_c().await.is_ok() {
                 if crate::connector::stop::abort_running() {
-                    eprintln!("labctl: stopping the commands still running on the hosts");
+                    crate::complain!(
+                        shell,
+                        "labctl: stopping the commands still running on the hosts"
+                    );
                 }
                 // Each running command kills its processes within STOP_TIME and returns,
                 // and labctl exits 130 through its usual path; this is the backstop.

@@ -13,7 +13,7 @@ pub struct RunLog {
     path: PathBuf,
     file: Mutex<Option<File>>,
     /// `-v`: each command is also shown as it starts; `-vv`: its result and output too.
-    echo: Option<(u8, crate::output::sink::Sink)>,
+    echo: Option<crate::output::shell::Shell>,
 }
 
 impl RunLog {
@@ -39,11 +39,11 @@ impl RunLog {
         RunLog { path, file: Mutex::new(file), echo: None }
     }
 
-    /// Also shows the commands on `sink`'s stderr, as `-v` (`verbosity` 1: each command as
-    /// it starts, per host) and `-vv` (2: also its exit status and output) ask.
-    pub fn echoing(mut self, verbosity: u8, sink: crate::output::sink::Sink) -> RunLog {
-        if verbosity > 0 {
-            self.echo = Some((verbosity, sink));
+    /// Also shows the commands on `shell`'s stderr, as its verbosity says: `-v` (1: each
+    /// command as it starts, per host) and `-vv` (2: also its exit status and output).
+    pub fn echoing(mut self, shell: &crate::output::shell::Shell) -> RunLog {
+        if shell.verbosity() > 0 {
+            self.echo = Some(shell.clone());
         }
         self
     }
@@ -56,9 +56,9 @@ impl RunLog {
     /// Records that a command starts (so a log shows what was running when labctl stopped).
     pub fn started(&self, host: &str, command: &str) {
         self.write(&format!("[{}] {host} $ {command}\n", super::state::now()));
-        if let Some((_, sink)) = &self.echo {
+        if let Some(shell) = &self.echo {
             let shown = command.replace('\n', "\n    ");
-            sink.err(&format!("{host}: $ {shown}\n"));
+            shell.err(&format!("{host}: $ {shown}\n"));
         }
     }
 
@@ -86,11 +86,11 @@ impl RunLog {
             Err(e) => text.push_str(&format!("  error: {e}\n")),
         }
         self.write(&text);
-        if let Some((verbosity, sink)) = &self.echo
-            && *verbosity >= 2
+        if let Some(shell) = &self.echo
+            && shell.verbosity() >= 2
         {
             let shown: String = text.lines().skip(1).map(|l| format!("{host}: {l}\n")).collect();
-            sink.err(&shown);
+            shell.err(&shown);
         }
     }
 
@@ -116,8 +116,12 @@ mod tests {
     #[test]
     fn verbose_logs_show_each_command_and_at_two_its_output() {
         let dir = tempfile::tempdir().unwrap();
-        let sink = crate::output::sink::Sink::capture();
-        let log = RunLog::open(dir.path(), "run").echoing(2, sink.clone());
+        let cli = |v: &[&str]| {
+            let cli = crate::cli::Cli::try_parse_args(v).unwrap();
+            cli.global.shell.capture()
+        };
+        let sink = cli(&["labctl", "-vv", "list"]);
+        let log = RunLog::open(dir.path(), "run").echoing(&sink);
         log.started("worker-0", "ip route replace 10.200.1.0/24 via 10.240.0.21");
         let out = CommandOutput {
             completion: Completion::Exited(0),
@@ -125,8 +129,8 @@ mod tests {
             stderr: Vec::new(),
         };
         log.command("worker-0", "ip route replace 10.200.1.0/24 via 10.240.0.21", &Ok(out));
-        let quiet_sink = crate::output::sink::Sink::capture();
-        let quiet = RunLog::open(dir.path(), "run").echoing(0, quiet_sink.clone());
+        let quiet_sink = cli(&["labctl", "list"]);
+        let quiet = RunLog::open(dir.path(), "run").echoing(&quiet_sink);
         quiet.started("worker-0", "true");
         assert_eq!(quiet_sink.take().stderr, "");
         assert_eq!(

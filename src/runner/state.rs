@@ -153,9 +153,10 @@ impl StateDir {
         // root) never writes through a link.
         if std::fs::symlink_metadata(&self.dir).is_ok_and(|m| m.file_type().is_symlink()) {
             return Err(other(format!(
-                "`{}` is a symbolic link; labctl does not write its state through one\n  help: make it a directory, or remove it",
+                "`{}` is a symbolic link; labctl does not write its state through one",
                 self.dir.display()
-            )));
+            ))
+            .help("make it a directory, or remove it"));
         }
         std::fs::DirBuilder::new()
             .recursive(true)

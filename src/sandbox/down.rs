@@ -31,7 +31,10 @@ pub struct Removed {
 }
 
 /// Runs `labctl sandbox down`.
-pub fn run(args: &DownArgs) -> Result<(), crate::error::Error> {
+pub fn run(
+    args: &DownArgs,
+    shell: &crate::output::shell::Shell,
+) -> Result<(), crate::error::Error> {
     check_name(&args.name).map_err(bad_input)?;
     require_root("down").map_err(bad_input)?;
     let ip = Ip::new(find_ip().map_err(bad_input)?);
@@ -57,7 +60,7 @@ pub fn run(args: &DownArgs) -> Result<(), crate::error::Error> {
         )));
     }
     if removed == Removed::default() {
-        println!("sandbox `{}` is not running; nothing to remove", args.name);
+        crate::say!(shell, "sandbox `{}` is not running; nothing to remove", args.name);
     } else {
         let mut parts = vec![
             count(removed.namespaces, "namespace"),
@@ -67,7 +70,7 @@ pub fn run(args: &DownArgs) -> Result<(), crate::error::Error> {
         if removed.directory {
             parts.push(paths.dir().display().to_string());
         }
-        println!("sandbox `{}` is down: removed {}", args.name, parts.join(", "));
+        crate::say!(shell, "sandbox `{}` is down: removed {}", args.name, parts.join(", "));
     }
     Ok(())
 }

@@ -35,27 +35,27 @@ use std::path::{Path, PathBuf};
 
 pub use args::SandboxCommand;
 
-use crate::error::Error;
+use crate::error::{Error, Problem};
 
 /// Runs a `labctl sandbox` subcommand.
-pub fn execute(cmd: &SandboxCommand) -> Result<(), Error> {
+pub fn execute(cmd: &SandboxCommand, shell: &crate::output::shell::Shell) -> Result<(), Error> {
     match cmd {
-        SandboxCommand::Up(args) => up::run(args),
-        SandboxCommand::Down(args) => down::run(args),
-        SandboxCommand::Status(args) => status::run(args),
+        SandboxCommand::Up(args) => up::run(args, shell),
+        SandboxCommand::Down(args) => down::run(args, shell),
+        SandboxCommand::Status(args) => status::run(args, shell),
     }
 }
 
 /// The inventory of the running sandbox labctl should use when no `-i` is given, if any:
 /// the sandbox `default` if it runs, else the only running one.
-pub fn running_inventory() -> Result<Option<PathBuf>, String> {
+pub fn running_inventory() -> Result<Option<PathBuf>, Problem> {
     running_inventory_in(&paths::sandboxes_root())
 }
 
 /// [`running_inventory`] for the sandboxes under `root`.
 /// Several running, none called `default`: which is meant cannot be told, and the error
 /// lists them.
-pub fn running_inventory_in(root: &Path) -> Result<Option<PathBuf>, String> {
+pub fn running_inventory_in(root: &Path) -> Result<Option<PathBuf>, Problem> {
     let running: Vec<(String, PathBuf)> = status::sandbox_names(root)
         .into_iter()
         .map(|name| {
@@ -75,11 +75,12 @@ pub fn running_inventory_in(root: &Path) -> Result<Option<PathBuf>, String> {
                 .iter()
                 .map(|(name, inventory)| format!("  {name}  (inventory {})", inventory.display()))
                 .collect();
-            Err(format!(
-                "no inventory given, and {} sandboxes are running, none called `default`:\n{}\n  help: choose one with `--sandbox NAME` or `-i FILE`",
+            Err(Problem::new(format!(
+                "no inventory given, and {} sandboxes are running, none called `default`:\n{}",
                 several.len(),
                 list.join("\n")
             ))
+            .help("choose one with `--sandbox NAME` or `-i FILE`"))
         }
     }
 }
@@ -102,7 +103,7 @@ pub fn inventory_of(name: &str) -> Result<PathBuf, Error> {
         [] => "start one with `sudo labctl sandbox up`".to_string(),
         names => format!("running: {}", names.join(", ")),
     };
-    Err(bad_input(format!("sandbox `{name}` is not running\n  help: {help}")))
+    Err(bad_input(Problem::new(format!("sandbox `{name}` is not running")).help(help)))
 }
 
 /// True when the sandbox called `name` has its namespaces (it is up, or half-built).
@@ -111,11 +112,11 @@ pub fn is_running(name: &str) -> bool {
 }
 
 /// An error in what the user asked for (flags, missing root or programs): exit code 2.
-fn bad_input(message: String) -> Error {
-    Error::bad_input(message)
+fn bad_input(problem: impl Into<Problem>) -> Error {
+    Error::BadInput(problem.into())
 }
 
 /// A failure while doing what was asked: exit code 1.
-fn failed(message: String) -> Error {
-    Error::failed(message)
+fn failed(problem: impl Into<Problem>) -> Error {
+    Error::Failed(problem.into())
 }

@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::Problem;
+
 /// Environment variable with the directories to look for CNI plugins in, colon-separated.
 pub const CNI_PATH_ENV: &str = "LABCTL_CNI_PATH";
 /// Where Debian/Ubuntu and upstream put the CNI plugins.
@@ -46,7 +48,7 @@ pub struct Programs {
 
 impl Programs {
     /// Finds every program `sandbox up` needs, or says which are missing and how to install them.
-    pub fn find() -> Result<Programs, String> {
+    pub fn find() -> Result<Programs, Problem> {
         let mut missing = Vec::new();
         let mut packages = Vec::new();
         let mut found = std::collections::HashMap::new();
@@ -77,11 +79,14 @@ impl Programs {
             packages.push(CNI_PACKAGE);
         }
         if !missing.is_empty() {
-            return Err(format!(
-                "the sandbox needs programs that are not installed: {} (looked in PATH and in {cni_path})\n  help: on Debian/Ubuntu install them with `sudo apt-get install {}`",
+            return Err(Problem::new(format!(
+                "the sandbox needs programs that are not installed: {} (looked in PATH and in {cni_path})",
                 missing.join(", "),
+            ))
+            .help(format!(
+                "on Debian/Ubuntu install them with `sudo apt-get install {}`",
                 packages.join(" ")
-            ));
+            )));
         }
         let mut take = |name: &str| found.remove(name).unwrap_or_default();
         Ok(Programs {
@@ -97,14 +102,15 @@ impl Programs {
 }
 
 /// Finds `ip`, all `down` needs.
-pub fn find_ip() -> Result<PathBuf, String> {
+pub fn find_ip() -> Result<PathBuf, Problem> {
     find_in_path("ip").ok_or_else(|| {
-        "the sandbox needs `ip`, which is not installed (looked in PATH)\n  help: on Debian/Ubuntu install it with `sudo apt-get install iproute2`".to_string()
+        Problem::new("the sandbox needs `ip`, which is not installed (looked in PATH)")
+            .help("on Debian/Ubuntu install it with `sudo apt-get install iproute2`")
     })
 }
 
 /// Fails unless labctl runs as root; `action` is the subcommand, for the message.
-pub fn require_root(action: &str) -> Result<(), String> {
+pub fn require_root(action: &str) -> Result<(), Problem> {
     if effective_uid() == Some(0) {
         return Ok(());
     }
@@ -112,9 +118,8 @@ pub fn require_root(action: &str) -> Result<(), String> {
         "down" => "it stops sshd and removes network namespaces",
         _ => "it creates network namespaces and starts sshd",
     };
-    Err(format!(
-        "`labctl sandbox {action}` needs root: {why}\n  help: run it with sudo: `sudo labctl sandbox {action}`"
-    ))
+    Err(Problem::new(format!("`labctl sandbox {action}` needs root: {why}"))
+        .help(format!("run it with sudo: `sudo labctl sandbox {action}`")))
 }
 
 /// The effective user id of this process, from `/proc/self/status`.

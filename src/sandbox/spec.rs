@@ -10,6 +10,7 @@ use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 use super::args::UpArgs;
+use crate::error::Problem;
 
 /// The most workers one sandbox may have.
 pub const MAX_WORKERS: usize = 250;
@@ -113,7 +114,7 @@ pub struct SandboxSpec {
 
 impl SandboxSpec {
     /// Checks the `sandbox up` flags; the error is a message for the user.
-    pub fn from_args(args: &UpArgs) -> Result<SandboxSpec, String> {
+    pub fn from_args(args: &UpArgs) -> Result<SandboxSpec, Problem> {
         check_name(&args.name)?;
         let shape = args.shape;
         let network = args.network.unwrap_or(DEFAULT_NETWORK);
@@ -131,10 +132,13 @@ impl SandboxSpec {
         };
         check_in_network("--host-address", host_address, network)?;
         if Some(host_address) == router_address {
-            return Err(format!(
-                "`--host-address {host_address}` is the VPC router's address in the gce shape\n  help: leave it out to use {}",
+            return Err(Problem::new(format!(
+                "`--host-address {host_address}` is the VPC router's address in the gce shape"
+            ))
+            .help(format!(
+                "leave it out to use {}",
                 default_host_address(shape, network).unwrap_or(host_address)
-            ));
+            )));
         }
         let mut addresses = controller_addresses(args, network)?;
         let controllers = addresses.len();
@@ -145,18 +149,20 @@ impl SandboxSpec {
             if *address == host_address {
                 return Err(format!(
                     "node address {address} is also this machine's address (`--host-address`)"
-                ));
+                )
+                .into());
             }
             if Some(*address) == router_address {
                 return Err(format!(
                     "node address {address} is the VPC router's address in the gce shape"
-                ));
+                )
+                .into());
             }
         }
         if let Some(dup) = first_duplicate(&addresses) {
             return Err(format!(
                 "node address {dup} is given twice (controllers are at the network's .10 onwards unless `--controller-addresses` says otherwise)"
-            ));
+            ).into());
         }
         let pod_cidrs = pod_cidrs(args, count)?;
         check_disjoint(shape, network, args.cluster_cidr, args.service_cidr)?;
@@ -239,15 +245,16 @@ pub fn nat_network() -> Ipv4Net {
     Ipv4Net::new(NAT_ADDRESS, NAT_PREFIX).map(|n| n.trunc()).unwrap_or_default()
 }
 
-fn check_network(network: Ipv4Net) -> Result<(), String> {
+fn check_network(network: Ipv4Net) -> Result<(), Problem> {
     // A public range would shadow real machines for this host; keep the lab in private space.
     if !network.network().is_private() {
-        return Err(format!(
-            "the lab network {network} is not a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)\n  help: the sandbox routes it on this machine, which would hide real hosts with those addresses"
-        ));
+        return Err(Problem::new(format!(
+            "the lab network {network} is not a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)"
+        ))
+        .help("the sandbox routes it on this machine, which would hide real hosts with those addresses"));
     }
     if network.prefix_len() > 29 {
-        return Err(format!("the lab network {network} is too small; use a /29 or larger"));
+        return Err(format!("the lab network {network} is too small; use a /29 or larger").into());
     }
     Ok(())
 }
@@ -327,7 +334,7 @@ fn check_in_network(flag: &str, address: Ipv4Addr, network: Ipv4Net) -> Result<(
     Ok(())
 }
 
-fn node_addresses(args: &UpArgs, network: Ipv4Net, count: usize) -> Result<Vec<Ipv4Addr>, String> {
+fn node_addresses(args: &UpArgs, network: Ipv4Net, count: usize) -> Result<Vec<Ipv4Addr>, Problem> {
     if let Some(list) = &args.addresses {
         return Ok(list.clone());
     }
@@ -335,9 +342,8 @@ fn node_addresses(args: &UpArgs, network: Ipv4Net, count: usize) -> Result<Vec<I
     let first = match args.first_address {
         Some(a) => a,
         None => nth_address(network, 20).ok_or_else(|| {
-            format!(
-                "the lab network {network} has no .20 for the first worker\n  help: give `--first-address` or `--addresses`"
-            )
+            Problem::new(format!("the lab network {network} has no .20 for the first worker"))
+                .help("give `--first-address` or `--addresses`")
         })?,
     };
     check_in_network("--first-address", first, network)?;
@@ -347,8 +353,11 @@ fn node_addresses(args: &UpArgs, network: Ipv4Net, count: usize) -> Result<Vec<I
         match address {
             Some(a) if network.contains(&a) && a != network.broadcast() => addresses.push(a),
             _ => {
-                return Err(format!(
-                    "{count} workers from {first} do not fit in the lab network {network}\n  help: use a larger `--network`, a lower `--first-address`, or fewer `--workers`"
+                return Err(Problem::new(format!(
+                    "{count} workers from {first} do not fit in the lab network {network}"
+                ))
+                .help(
+                    "use a larger `--network`, a lower `--first-address`, or fewer `--workers`",
                 ));
             }
         }
@@ -356,7 +365,7 @@ fn node_addresses(args: &UpArgs, network: Ipv4Net, count: usize) -> Result<Vec<I
     Ok(addresses)
 }
 
-fn controller_addresses(args: &UpArgs, network: Ipv4Net) -> Result<Vec<Ipv4Addr>, String> {
+fn controller_addresses(args: &UpArgs, network: Ipv4Net) -> Result<Vec<Ipv4Addr>, Problem> {
     let listed = args.controller_addresses.as_ref().map(Vec::len);
     let count = args.controllers.map(usize::from).or(listed).unwrap_or(1);
     if let Some(list) = &args.controller_addresses {
@@ -364,7 +373,8 @@ fn controller_addresses(args: &UpArgs, network: Ipv4Net) -> Result<Vec<Ipv4Addr>
             return Err(format!(
                 "{count} controllers but `--controller-addresses` lists {} addresses",
                 list.len()
-            ));
+            )
+            .into());
         }
         return Ok(list.clone());
     }
@@ -372,10 +382,11 @@ fn controller_addresses(args: &UpArgs, network: Ipv4Net) -> Result<Vec<Ipv4Addr>
     (0..count as u32)
         .map(|i| {
             nth_address(network, 10 + i).ok_or_else(|| {
-                format!(
-                    "the lab network {network} has no .{} for controller-{i}\n  help: give `--controller-addresses`, or `--controllers 0`",
+                Problem::new(format!(
+                    "the lab network {network} has no .{} for controller-{i}",
                     10 + i
-                )
+                ))
+                .help("give `--controller-addresses`, or `--controllers 0`")
             })
         })
         .collect()
@@ -385,17 +396,18 @@ fn first_duplicate<T: PartialEq + Copy>(items: &[T]) -> Option<T> {
     items.iter().enumerate().find(|(i, a)| items[..*i].contains(a)).map(|(_, a)| *a)
 }
 
-fn pod_cidrs(args: &UpArgs, count: usize) -> Result<Vec<Ipv4Net>, String> {
+fn pod_cidrs(args: &UpArgs, count: usize) -> Result<Vec<Ipv4Net>, Problem> {
     let cluster = args.cluster_cidr;
     if let Some(list) = &args.pod_cidrs {
         for (i, cidr) in list.iter().enumerate() {
             if !cluster.contains(cidr) {
                 return Err(format!(
                     "pod CIDR {cidr} is not inside the cluster CIDR {cluster} (`--cluster-cidr`)"
-                ));
+                )
+                .into());
             }
             if let Some(other) = list[..i].iter().find(|o| overlaps(**o, *cidr)) {
-                return Err(format!("pod CIDRs {other} and {cidr} overlap"));
+                return Err(format!("pod CIDRs {other} and {cidr} overlap").into());
             }
         }
         return Ok(list.clone());
@@ -404,10 +416,11 @@ fn pod_cidrs(args: &UpArgs, count: usize) -> Result<Vec<Ipv4Net>, String> {
     let subnets: Vec<Ipv4Net> =
         cluster.subnets(24).map(|s| s.take(count).collect()).unwrap_or_default();
     if subnets.len() < count {
-        return Err(format!(
-            "the cluster CIDR {cluster} has room for {} pod CIDRs of size /24, not {count}\n  help: use a larger `--cluster-cidr` (like 10.200.0.0/16) or give `--pod-cidrs`",
+        return Err(Problem::new(format!(
+            "the cluster CIDR {cluster} has room for {} pod CIDRs of size /24, not {count}",
             subnets.len()
-        ));
+        ))
+        .help("use a larger `--cluster-cidr` (like 10.200.0.0/16) or give `--pod-cidrs`"));
     }
     Ok(subnets)
 }
@@ -448,7 +461,7 @@ mod tests {
         up: UpArgs,
     }
 
-    fn spec(args: &[&str]) -> Result<SandboxSpec, String> {
+    fn spec(args: &[&str]) -> Result<SandboxSpec, Problem> {
         let all = std::iter::once("up").chain(args.iter().copied());
         let harness = Harness::try_parse_from(all).map_err(|e| e.to_string())?;
         SandboxSpec::from_args(&harness.up)
@@ -569,7 +582,7 @@ mod tests {
             (&["--workers", "251"], "251 is not in 1..=250"),
         ];
         for (args, expected) in cases {
-            let error = spec(args).unwrap_err();
+            let error = spec(args).unwrap_err().to_string();
             assert!(error.contains(expected), "{args:?}: {error}");
         }
     }

@@ -15,6 +15,7 @@ use super::spec::NodeRole;
 use super::spec::check_name;
 use super::state::{Phase, SandboxState};
 use super::{bad_input, failed, is_running, sshd};
+use crate::error::Problem;
 
 /// How long a node's sshd may take to send its banner.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -58,7 +59,10 @@ pub struct NodeStatus {
 }
 
 /// Runs `labctl sandbox status`.
-pub fn run(args: &StatusArgs) -> Result<(), crate::error::Error> {
+pub fn run(
+    args: &StatusArgs,
+    shell: &crate::output::shell::Shell,
+) -> Result<(), crate::error::Error> {
     let root = sandboxes_root();
     let names = match &args.name {
         Some(name) => {
@@ -73,9 +77,10 @@ pub fn run(args: &StatusArgs) -> Result<(), crate::error::Error> {
         match SandboxState::load(&paths).map_err(failed)? {
             Some(state) => sandboxes.push(probe(&state, &paths)),
             None if args.name.is_some() => {
-                return Err(failed(format!(
-                    "there is no sandbox `{name}` on this machine\n  help: start it with `sudo labctl sandbox up --name {name}`"
-                )));
+                return Err(failed(
+                    Problem::new(format!("there is no sandbox `{name}` on this machine"))
+                        .help(format!("start it with `sudo labctl sandbox up --name {name}`")),
+                ));
             }
             None => {}
         }
@@ -88,14 +93,19 @@ pub fn run(args: &StatusArgs) -> Result<(), crate::error::Error> {
             }
             let json = serde_json::to_string_pretty(&Output { sandboxes: &sandboxes })
                 .map_err(|e| failed(format!("cannot encode the status: {e}")))?;
-            println!("{json}");
+            crate::say!(shell, "{json}");
         }
         StatusFormat::Text if sandboxes.is_empty() => {
-            println!("no sandbox on this machine\n  help: start one with `sudo labctl sandbox up`");
+            crate::say!(
+                shell,
+                "{}",
+                Problem::new("no sandbox on this machine")
+                    .help("start one with `sudo labctl sandbox up`")
+            );
         }
         StatusFormat::Text => {
             let texts: Vec<String> = sandboxes.iter().map(describe).collect();
-            println!("{}", texts.join("\n\n"));
+            crate::say!(shell, "{}", texts.join("\n\n"));
         }
     }
     Ok(())

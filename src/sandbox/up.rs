@@ -17,6 +17,8 @@ use super::programs::{Programs, require_root};
 use super::spec::{SandboxSpec, Shape, fallback_networks, overlaps};
 use super::state::{NodeState, Phase, SandboxState, write_atomically};
 use super::{bad_input, failed, inventory_file, network, pod, sshd};
+use crate::error::Problem;
+use crate::output::shell::Shell;
 
 /// At most this many nodes are built at once (most of the work is starting processes).
 const BUILD_THREADS: usize = 12;
@@ -31,10 +33,11 @@ struct Build<'a> {
     accounts: &'a Accounts,
     state: &'a SandboxState,
     source_penalties: bool,
+    shell: &'a Shell,
 }
 
 /// Runs `labctl sandbox up`.
-pub fn run(args: &UpArgs) -> Result<(), crate::error::Error> {
+pub fn run(args: &UpArgs, shell: &Shell) -> Result<(), crate::error::Error> {
     let started = Instant::now();
     let mut spec = SandboxSpec::from_args(args).map_err(bad_input)?;
     require_root("up").map_err(bad_input)?;
@@ -44,10 +47,12 @@ pub fn run(args: &UpArgs) -> Result<(), crate::error::Error> {
     let paths = SandboxPaths::new(&sandboxes_root(), &spec.name);
 
     if let Some(ns) = netns_names().into_iter().find(|ns| names.owns_namespace(ns)) {
-        return Err(bad_input(format!(
-            "sandbox `{name}` already exists (namespace `{ns}`)\n  help: `labctl sandbox status --name {name}` shows it, `sudo labctl sandbox down --name {name}` removes it",
-            name = spec.name
-        )));
+        let name = &spec.name;
+        return Err(bad_input(
+            Problem::new(format!("sandbox `{name}` already exists (namespace `{ns}`)")).help(format!(
+                "`labctl sandbox status --name {name}` shows it, `sudo labctl sandbox down --name {name}` removes it"
+            )),
+        ));
     }
     // What is left of a sandbox whose namespaces are gone (a crash, or `ip -all netns del`).
     if paths.dir().exists() {
@@ -67,8 +72,7 @@ pub fn run(args: &UpArgs) -> Result<(), crate::error::Error> {
             check_network_is_free(&spec, &links, &addresses, &routes).is_ok().then_some(spec)
         });
         let Some(free) = free else { return Err(bad_input(why)) };
-        let taken = why.split_once('\n').map_or(why.as_str(), |(first, _)| first);
-        println!("note: {taken}; this sandbox takes {} instead", free.network);
+        shell.note(&format!("{}; this sandbox takes {} instead", why.message, free.network));
         spec = free;
     }
     check_network_is_free(&spec, &links, &addresses, &routes).map_err(bad_input)?;
@@ -80,7 +84,8 @@ pub fn run(args: &UpArgs) -> Result<(), crate::error::Error> {
     let accounts = Accounts::from_host().map_err(failed)?;
     let state = planned_state(&spec, &names, host_link, &accounts);
 
-    println!(
+    crate::say!(
+        shell,
         "building sandbox `{}` ({} shape): {} on {}, this machine at {} on `{}`",
         spec.name,
         spec.shape.as_str(),
@@ -89,18 +94,18 @@ pub fn run(args: &UpArgs) -> Result<(), crate::error::Error> {
         spec.host_address,
         state.host_link
     );
-    let build = |state: SandboxState| build(&ip, &programs, &paths, &accounts, state);
+    let build = |state: SandboxState| build(&ip, &programs, &paths, &accounts, shell, state);
     match build(state) {
         Ok(state) => {
-            print_summary(&state, &paths, started.elapsed());
+            print_summary(shell, &state, &paths, started.elapsed());
             Ok(())
         }
         Err(message) => {
             teardown(&ip, &names, &paths);
-            Err(failed(format!(
-                "sandbox `{}` could not be built: {message}\n  help: everything it had made is removed again",
-                spec.name
-            )))
+            Err(failed(
+                Problem::new(format!("sandbox `{}` could not be built: {message}", spec.name))
+                    .help("everything it had made is removed again"),
+            ))
         }
     }
 }
@@ -144,6 +149,7 @@ fn build(
     programs: &Programs,
     paths: &SandboxPaths,
     accounts: &Accounts,
+    shell: &Shell,
     mut state: SandboxState,
 ) -> Result<SandboxState, String> {
     let dir_error = |p: &Path, e: std::io::Error| format!("cannot create `{}`: {e}", p.display());
@@ -166,6 +172,7 @@ fn build(
         accounts,
         state: &state,
         source_penalties: sshd::has_source_penalties(&programs.sshd),
+        shell,
     };
     let built = build_nodes(&build)?;
     state.nodes = built;
@@ -181,11 +188,15 @@ fn build(
 }
 
 /// Builds every node, several at once; stops starting new ones after the first failure.
+/// Each node's line is shown once it and every node before it are built, so the lines come
+/// in the sandbox's order whichever node is ready first.
 fn build_nodes(build: &Build) -> Result<Vec<NodeState>, String> {
     let count = build.state.nodes.len();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<NodeState, String>>>> = Mutex::new(vec![None; count]);
+    // How many lines are shown, and each node's result (with its line) once it is built.
+    type Built = Option<Result<(NodeState, String), String>>;
+    let results: Mutex<(usize, Vec<Built>)> = Mutex::new((0, vec![None; count]));
     std::thread::scope(|scope| {
         for _ in 0..BUILD_THREADS.min(count) {
             scope.spawn(|| {
@@ -198,18 +209,25 @@ fn build_nodes(build: &Build) -> Result<Vec<NodeState>, String> {
                     if result.is_err() {
                         stop.store(true, Ordering::Relaxed);
                     }
-                    let mut results = results.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut guard = results.lock().unwrap_or_else(|e| e.into_inner());
+                    let (shown, results) = &mut *guard;
                     results[index] = Some(result);
+                    while let Some(Some(done)) = results.get(*shown) {
+                        if let Ok((_, line)) = done {
+                            build.shell.status(line);
+                        }
+                        *shown += 1;
+                    }
                 }
             });
         }
     });
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let (_, results) = results.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut nodes = Vec::with_capacity(count);
     let mut first_error = None;
     for result in results.into_iter().flatten() {
         match result {
-            Ok(node) => nodes.push(node),
+            Ok((node, _)) => nodes.push(node),
             Err(e) => {
                 first_error.get_or_insert(e);
             }
@@ -222,7 +240,8 @@ fn build_nodes(build: &Build) -> Result<Vec<NodeState>, String> {
     }
 }
 
-fn build_node(build: &Build, index: usize) -> Result<NodeState, String> {
+/// Builds node `index`; returns it with its line for the user.
+fn build_node(build: &Build, index: usize) -> Result<(NodeState, String), String> {
     let state = build.state;
     let spec = &state.spec;
     let node_spec = &spec.nodes[index];
@@ -274,8 +293,8 @@ fn build_node(build: &Build, index: usize) -> Result<NodeState, String> {
     })?;
     node.sshd_pid = sshd::read_pid(&paths.sshd_pid(name), Instant::now() + Duration::from_secs(2));
 
-    println!("  {name}: {} on {}{pod_text}, sshd answers", node.address, spec.nic);
-    Ok(node)
+    let line = format!("  {name}: {} on {}{pod_text}, sshd answers", node.address, spec.nic);
+    Ok((node, line))
 }
 
 /// The node's own storage, one directory per entry of [`sshd::NODE_STORAGE`] with its mode
@@ -332,7 +351,7 @@ fn check_network_is_free(
     links: &[Link],
     addresses: &[LinkAddress],
     routes: &[Route],
-) -> Result<(), String> {
+) -> Result<(), Problem> {
     let owner = |ifname: &str| {
         links
             .iter()
@@ -356,33 +375,35 @@ fn check_network_is_free(
     let free = fallback_networks()
         .find(|candidate| taken.iter().all(|(net, _)| !overlaps(*net, *candidate)));
     let help = match free {
-        Some(net) => format!("\n  help: give this sandbox another network, like `--network {net}`"),
-        None => "\n  help: give this sandbox another network with `--network`".to_string(),
+        Some(net) => format!("give this sandbox another network, like `--network {net}`"),
+        None => "give this sandbox another network with `--network`".to_string(),
     };
-    Err(match owner(dev) {
+    let message = match owner(dev) {
         Some(other) => format!(
-            "the lab network {} overlaps {clash}, the network of sandbox `{other}`{help}",
+            "the lab network {} overlaps {clash}, the network of sandbox `{other}`",
             spec.network
         ),
-        None => format!(
-            "the lab network {} overlaps {clash} on `{dev}` of this machine{help}",
-            spec.network
-        ),
-    })
+        None => {
+            format!("the lab network {} overlaps {clash} on `{dev}` of this machine", spec.network)
+        }
+    };
+    Err(Problem::new(message).help(help))
 }
 
-fn print_summary(state: &SandboxState, paths: &SandboxPaths, took: Duration) {
+fn print_summary(shell: &Shell, state: &SandboxState, paths: &SandboxPaths, took: Duration) {
     let spec = &state.spec;
-    println!(
+    crate::say!(
+        shell,
         "sandbox `{}` is up: {} in {:.1} s",
         spec.name,
         spec.describe_nodes(),
         took.as_secs_f64()
     );
     let inventory = paths.inventory();
-    println!("inventory: {}", inventory.display());
+    crate::say!(shell, "inventory: {}", inventory.display());
     if let Some(first) = state.nodes.first() {
-        println!(
+        crate::say!(
+            shell,
             "log in:    ssh -i {} -o UserKnownHostsFile={} vagrant@{}",
             paths.client_key().display(),
             paths.known_hosts().display(),
@@ -391,9 +412,13 @@ fn print_summary(state: &SandboxState, paths: &SandboxPaths, took: Duration) {
     }
     // Without -i, labctl finds the sandbox `default` (or the only one running).
     if spec.name == "default" {
-        println!("next:      labctl run 11-pod-network-routes");
+        crate::say!(shell, "next:      labctl run 11-pod-network-routes");
     } else {
-        println!("next:      labctl -i {} run 11-pod-network-routes", inventory.display());
+        crate::say!(
+            shell,
+            "next:      labctl -i {} run 11-pod-network-routes",
+            inventory.display()
+        );
     }
 }
 

@@ -53,7 +53,7 @@ pub fn run(
             }
         });
     }
-    let sink = &global.sink;
+    let sink = &global.shell;
     let mut all_ok = true;
     let mut results = Vec::new();
     for (index, v) in to_test.iter().enumerate() {
@@ -110,8 +110,11 @@ fn choose_variants<'c>(
         let variant = chapter.variant(Some(name), Provider::Ssh)?;
         if let Some(why) = not_hostable(variant) {
             return Err(Error::bad_input(format!(
-                "the sandbox cannot host variant `{name}` of {}: {why}\n  help: `labctl test {}` tests every variant the sandbox can host",
+                "the sandbox cannot host variant `{name}` of {}: {why}",
                 chapter.name(),
+            ))
+            .help(format!(
+                "`labctl test {}` tests every variant the sandbox can host",
                 chapter.name()
             )));
         }
@@ -224,7 +227,7 @@ impl VariantTest<'_> {
     /// Brings a sandbox up, runs the cycle, prints its table, brings the sandbox down.
     /// Ok(true) when every step held.
     fn run(&self, index: usize, shape: Shape) -> Result<bool, Error> {
-        let sink = &self.global.sink;
+        let sink = &self.global.shell;
         let name = TestSandbox::name_for(index);
         crate::complain!(
             sink,
@@ -233,7 +236,7 @@ impl VariantTest<'_> {
             self.variant,
             shape.as_str()
         );
-        let mut sandbox = TestSandbox::up(self.exe, &name, shape, self.global.verbose > 0)?;
+        let mut sandbox = TestSandbox::up(self.exe, &name, shape, &self.global.shell)?;
         let network = sandbox.network.map(|n| n.to_string()).unwrap_or_default();
         crate::say!(
             sink,
@@ -260,7 +263,7 @@ impl VariantTest<'_> {
         }
         match down.ok {
             true => crate::say!(sink, "{}", down.message),
-            false => crate::complain!(sink, "error: {}", down.message),
+            false => sink.error(&down.message),
         }
         let ok = down.ok && rows.iter().all(|r| r.ok) && rows.len() == STEPS.len();
         crate::say!(
@@ -396,7 +399,12 @@ impl Cycle<'_> {
         if self.interrupted() {
             return Ok(());
         }
-        crate::complain!(self.test.global.sink, "  [{}] {}", STEPS[9], "remove .labctl/state.json");
+        crate::complain!(
+            self.test.global.shell,
+            "  [{}] {}",
+            STEPS[9],
+            "remove .labctl/state.json"
+        );
         let state = StateDir::for_inventory(&self.sandbox.inventory).state_file();
         match std::fs::remove_file(&state) {
             Ok(()) => self.push(9, "labctl's state removed", "removed".into(), true, ""),
@@ -475,11 +483,11 @@ impl Cycle<'_> {
         args.push("--variant".into());
         args.push(self.test.variant.into());
         args.extend(command[1..].iter().map(|s| s.to_string()));
-        crate::complain!(global.sink, "  [{}] labctl {}", STEPS[index], command.join(" "));
+        crate::complain!(global.shell, "  [{}] labctl {}", STEPS[index], command.join(" "));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = self.sandbox.labctl(&refs)?;
-        if global.verbose > 0 {
-            crate::complain!(global.sink, "{}", both(&out));
+        if global.shell.verbosity() > 0 {
+            crate::complain!(global.shell, "{}", both(&out));
         }
         Ok(Some(out))
     }

@@ -27,6 +27,8 @@ pub struct TestSandbox {
     /// The inventory `sandbox up` wrote.
     pub inventory: PathBuf,
     down: bool,
+    /// Where its `sandbox up` output (with `-v`) and a failed `down` on drop are shown.
+    shell: crate::output::shell::Shell,
 }
 
 /// What bringing a sandbox down found.
@@ -44,7 +46,12 @@ impl TestSandbox {
 
     /// Brings up sandbox `name` of `shape` on a free /24 of [`TEST_NETWORKS`]. Whatever
     /// happens, the returned guard or the error path has run `sandbox down`.
-    pub fn up(exe: &Path, name: &str, shape: Shape, verbose: bool) -> Result<TestSandbox, Error> {
+    pub fn up(
+        exe: &Path,
+        name: &str,
+        shape: Shape,
+        shell: &crate::output::shell::Shell,
+    ) -> Result<TestSandbox, Error> {
         let root = sandboxes_root();
         let mut sandbox = TestSandbox {
             exe: exe.to_path_buf(),
@@ -52,6 +59,7 @@ impl TestSandbox {
             network: None,
             inventory: SandboxPaths::new(&root, name).inventory(),
             down: false,
+            shell: shell.clone(),
         };
         // Two `labctl test` at once would otherwise pick the same free network before either
         // has made it; the lock on the sandboxes' directory makes them take turns, and goes
@@ -76,8 +84,8 @@ impl TestSandbox {
                 "--network",
                 &network.to_string(),
             ])?;
-            if verbose {
-                eprint!("{}", super::both(&out));
+            if shell.verbosity() > 0 {
+                shell.err(&super::both(&out));
             }
             if out.status.success() {
                 drop(lock);
@@ -129,9 +137,9 @@ impl TestSandbox {
         };
         Down {
             ok: false,
-            message: format!(
-                "sandbox `{}` is not fully removed: {why}\n  help: `sudo labctl sandbox down --name {}`",
-                self.name, self.name
+            message: crate::error::with_help(
+                format!("sandbox `{}` is not fully removed: {why}", self.name),
+                format!("`sudo labctl sandbox down --name {}`", self.name),
             ),
         }
     }
@@ -142,7 +150,7 @@ impl Drop for TestSandbox {
         if !self.down {
             let result = self.down();
             if !result.ok {
-                eprintln!("error: {}", result.message);
+                self.shell.error(&result.message);
             }
         }
     }
