@@ -187,8 +187,7 @@ impl Lab {
         let flannel = crate::pod_network::settings::flannel(&self.inventory)?;
         let decision =
             crate::pod_network::flannel::gather::decide(&self.inventory, &flannel, hosts, log)
-                .await
-                .map_err(|e| Error::bad_input(e.to_string()))?;
+                .await?;
         let plan = crate::plan::render_with(
             &self.chapter,
             variant,

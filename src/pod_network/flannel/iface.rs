@@ -76,13 +76,25 @@ pub struct IfaceChoice {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IfaceError {
     #[error(
-        "cannot choose flannel's interface: no NIC of {node} holds its lab address {address} (its addresses: {})\n  help: check the node's `address` in the inventory: it must be the address on the lab network",
+        "cannot choose flannel's interface: no NIC of {node} holds its lab address {address} (its addresses: {})",
         if .held.is_empty() { "none".to_string() } else { .held.join(", ") }
     )]
     NoNic { node: String, address: Ipv4Addr, held: Vec<String> },
 
     #[error("cannot choose flannel's interface: the inventory has no workers")]
     NoWorkers,
+}
+
+impl From<IfaceError> for crate::error::Error {
+    fn from(e: IfaceError) -> Self {
+        let error = crate::error::Error::bad_input(e.to_string());
+        match e {
+            IfaceError::NoNic { .. } => error.help(
+                "check the node's `address` in the inventory: it must be the address on the lab network",
+            ),
+            IfaceError::NoWorkers => error,
+        }
+    }
 }
 
 /// Chooses flanneld's interface flags for `workers` (each with its facts). `can_reach` is the

@@ -65,8 +65,9 @@ pub async fn prepare(inventory: &mut Inventory, variant: &str, need: Need) -> Re
     let mut settings = settings(inventory, variant)?;
     let Some(gcloud) = Gcloud::locate() else {
         return Err(Error::bad_input(format!(
-            "`gcloud` is not installed (not found on PATH): variant `{variant}` runs the Google Cloud CLI on this machine\n  help: install it (https://cloud.google.com/sdk/docs/install), or choose another variant with `--variant`"
-        )));
+            "`gcloud` is not installed (not found on PATH): variant `{variant}` runs the Google Cloud CLI on this machine"
+        ))
+        .help("install it (https://cloud.google.com/sdk/docs/install), or choose another variant with `--variant`"));
     };
     let config = read_config(&gcloud).await?;
     if !config.can_authenticate() {
@@ -137,9 +138,10 @@ async fn read_instances(
             let stderr = out.stderr_text();
             if is_auth_failure(&stderr) {
                 return Err(Error::unreachable(format!(
-                    "gcloud could not authenticate: `{shown}` failed: {}\n  help: run `gcloud auth login`, then run labctl again",
+                    "gcloud could not authenticate: `{shown}` failed: {}",
                     error_tail(&out)
-                )));
+                ))
+                .help("run `gcloud auth login`, then run labctl again"));
             }
             if stderr.contains("was not found") {
                 problems.push(at(format!("instance `{name}` was not found in project `{project}`, zone `{zone}`"))
