@@ -638,3 +638,35 @@ fn every_error_line_looks_alike_and_json_stdout_holds_only_json() {
     assert!(stderr.contains("local: $ echo broken >&2; exit 1\n"), "{stderr}");
     assert!(stderr.contains("error: local: broken: "), "{stderr}");
 }
+
+/// `plan --detailed-exitcode` on a lab it cannot reach exits 1, an error, never 2: a script
+/// must not read an unreachable worker as drift (the nodes are on loopback, on a port nobody
+/// listens on).
+#[test]
+fn detailed_exitcode_of_an_unreachable_lab_is_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("labctl.yaml");
+    let key = dir.path().join("id");
+    std::fs::copy(harness::repo().join("tests/fixtures/keys/ecdsa-p256-short-scalar"), &key)
+        .unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::write(
+        &inventory,
+        format!(
+            "nodes:\n  - {{ name: worker-0, role: worker, address: 127.0.0.2, pod_cidr: 10.200.0.0/24 }}\n  \
+             - {{ name: worker-1, role: worker, address: 127.0.0.3, pod_cidr: 10.200.1.0/24 }}\n\
+             ssh: {{ identity_file: {}, port: 1 }}\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let inv = inventory.to_str().unwrap();
+    for args in [
+        vec!["-i", inv, "plan", "11-pod-network-routes", "--detailed-exitcode"],
+        vec!["-i", inv, "plan", "11-pod-network-routes", "--detailed-exitcode", "--output", "json"],
+    ] {
+        let out = Test::new().args(&args).status(1).any_stderr().run();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("127.0.0.2:1"), "the error names address:port: {stderr}");
+    }
+}
