@@ -639,14 +639,10 @@ fn every_error_line_looks_alike_and_json_stdout_holds_only_json() {
     assert!(stderr.contains("error: local: broken: "), "{stderr}");
 }
 
-/// `plan --detailed-exitcode` on a lab it cannot reach exits 1, an error, never 2: a script
-/// must not read an unreachable worker as drift (the nodes are on loopback, on a port nobody
-/// listens on).
-#[test]
-fn detailed_exitcode_of_an_unreachable_lab_is_1() {
-    let dir = tempfile::tempdir().unwrap();
-    let inventory = dir.path().join("labctl.yaml");
-    let key = dir.path().join("id");
+/// An inventory of two workers on loopback, on a port nobody listens on, with a usable key.
+fn unreachable_lab(dir: &std::path::Path) -> std::path::PathBuf {
+    let inventory = dir.join("labctl.yaml");
+    let key = dir.join("id");
     std::fs::copy(harness::repo().join("tests/fixtures/keys/ecdsa-p256-short-scalar"), &key)
         .unwrap();
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
@@ -660,6 +656,15 @@ fn detailed_exitcode_of_an_unreachable_lab_is_1() {
         ),
     )
     .unwrap();
+    inventory
+}
+
+/// `plan --detailed-exitcode` on a lab it cannot reach exits 1, an error, never 2: a script
+/// must not read an unreachable worker as drift.
+#[test]
+fn detailed_exitcode_of_an_unreachable_lab_is_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = unreachable_lab(dir.path());
     let inv = inventory.to_str().unwrap();
     for args in [
         vec!["-i", inv, "plan", "11-pod-network-routes", "--detailed-exitcode"],
@@ -669,4 +674,63 @@ fn detailed_exitcode_of_an_unreachable_lab_is_1() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("127.0.0.2:1"), "the error names address:port: {stderr}");
     }
+}
+
+/// `reset --hard --dry-run --output json` counts the hosts it could not reach in its summary,
+/// says why on each, and exits 3.
+#[test]
+fn reset_hard_json_counts_unreachable_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = unreachable_lab(dir.path());
+    let inv = inventory.to_str().unwrap();
+    let out = Test::new()
+        .args([
+            "-i",
+            inv,
+            "reset",
+            "11-pod-network-routes",
+            "--hard",
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .status(3)
+        .any_stderr()
+        .run();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["summary"]["unreachable"], 2, "{json}");
+    assert_eq!(json["summary"]["found"], 0, "{json}");
+    let hosts = json["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 2, "{json}");
+    for (host, name) in hosts.iter().zip(["worker-0", "worker-1"]) {
+        assert_eq!(host["host"], name, "{json}");
+        assert_eq!(host["at_start"], serde_json::Value::Null, "{json}");
+        assert!(host["error"].as_str().unwrap().starts_with("unreachable: "), "{json}");
+    }
+}
+
+/// Hosts verify cannot reach are listed in the inventory's order, whatever order its checks
+/// name them in (chapter 04 checks the workers first, then the controller).
+#[test]
+fn verify_lists_unreachable_hosts_in_inventory_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = unreachable_lab(dir.path());
+    let text = std::fs::read_to_string(&inventory).unwrap().replace(
+        "nodes:\n",
+        "nodes:\n  - { name: server, role: controller, address: 127.0.0.4 }\n",
+    );
+    std::fs::write(&inventory, text).unwrap();
+    let out = Test::new()
+        .args(["-i", inventory.to_str().unwrap(), "verify", "04-certificate-authority"])
+        .status(3)
+        .any_stderr()
+        .run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let unreachable: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("cannot reach"))
+        .filter_map(|l| l.strip_prefix("error: "))
+        .filter_map(|l| l.split(':').next())
+        .collect();
+    assert_eq!(unreachable, ["server", "worker-0", "worker-1"], "{stderr}");
 }

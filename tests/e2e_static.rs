@@ -990,10 +990,14 @@ fn reset_dry_run_and_hard_print_json_with_hosts_in_inventory_order() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md"),
     )
     .unwrap();
-    let undocumented = |value: &serde_json::Value| -> Vec<String> {
+    // Every key of the JSON is named in its own section of docs/json.md.
+    let undocumented = |value: &serde_json::Value, heading: &str| -> Vec<String> {
+        let start = docs.find(&format!("\n{heading}\n")).expect("the section exists");
+        let rest = &docs[start + heading.len() + 2..];
+        let section = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
         let mut keys = Vec::new();
         keys_of(value, &mut keys);
-        keys.into_iter().filter(|k| !docs.contains(&format!("`{k}`"))).collect()
+        keys.into_iter().filter(|k| !section.contains(&format!("`{k}`"))).collect()
     };
     let json = |args: &[&str]| -> serde_json::Value {
         let out = lab.labctl(args).output();
@@ -1011,6 +1015,17 @@ fn reset_dry_run_and_hard_print_json_with_hosts_in_inventory_order() {
     by_hand(&lab, "worker-0", "ip route add 10.200.0.0/16 via 10.232.63.22");
     let tables_now = tables(&lab);
 
+    // The text of a dry run lists the hosts as the JSON does: in the inventory's order.
+    let dry_text = lab.labctl(&["reset", "--dry-run"]).run();
+    let dry_text = stdout(&dry_text);
+    let mut listed: Vec<&str> = dry_text
+        .lines()
+        .filter(|l| l.contains(": would undo "))
+        .filter_map(|l| l.split(':').next())
+        .collect();
+    listed.dedup();
+    assert_eq!(listed, workers, "{dry_text}");
+
     let dry = json(&["reset", "--dry-run", "--output", "json"]);
     assert_eq!(dry["command"], "reset");
     assert_eq!(dry["dry_run"], true);
@@ -1022,7 +1037,7 @@ fn reset_dry_run_and_hard_print_json_with_hosts_in_inventory_order() {
         assert!(actions.iter().all(|a| a["step"] == "pod-routes" && a["interrupted"] == false));
         assert!(str_of(&actions[0]["undo"]).contains("ip route del"), "{dry}");
     }
-    assert_eq!(undocumented(&dry), Vec::<String>::new(), "{dry}");
+    assert_eq!(undocumented(&dry, "## reset --dry-run"), Vec::<String>::new(), "{dry}");
 
     let hard_dry = json(&["reset", "--hard", "--dry-run", "--output", "json"]);
     assert_eq!(hard_dry["command"], "reset --hard");
@@ -1039,7 +1054,7 @@ fn reset_dry_run_and_hard_print_json_with_hosts_in_inventory_order() {
     assert_eq!(students.len(), 1, "{hard_dry}");
     assert_eq!(students[0]["item"], "10.200.0.0/16 via 10.232.63.22 dev enp0s8");
     assert!(items.iter().any(|i| str_of(&i["made_by"]).starts_with("labctl's run at 20")));
-    assert_eq!(undocumented(&hard_dry), Vec::<String>::new(), "{hard_dry}");
+    assert_eq!(undocumented(&hard_dry, "## reset --hard"), Vec::<String>::new(), "{hard_dry}");
     assert_eq!(tables(&lab), tables_now, "a dry run changed a routing table");
 
     let hard = json(&["reset", "--hard", "--yes", "--output", "json"]);
@@ -1061,7 +1076,7 @@ fn reset_dry_run_and_hard_print_json_with_hosts_in_inventory_order() {
         .map(|i| str_of(&i["result"]))
         .collect();
     assert_eq!(results, ["removed", "undone", "undone"], "{hard}");
-    assert_eq!(undocumented(&hard), Vec::<String>::new(), "{hard}");
+    assert_eq!(undocumented(&hard, "## reset --hard"), Vec::<String>::new(), "{hard}");
     assert_eq!(tables(&lab), start);
 
     let again = json(&["reset", "--hard", "--yes", "--output", "json"]);

@@ -53,7 +53,14 @@ pub fn run(
         return Ok(());
     }
     if dry_run {
-        for a in applied.iter().rev() {
+        // Host by host in the inventory's order, as the JSON lists them; on each, newest first,
+        // the order they would be undone in.
+        let mut hosts: Vec<HostRef> = Vec::new();
+        add_hosts_of(&applied, &mut hosts);
+        lab.inventory_order(&mut hosts);
+        let by_host =
+            hosts.iter().flat_map(|h| applied.iter().rev().filter(move |a| a.host == h.name()));
+        for a in by_host {
             let item = a.item.as_ref().map(|i| format!(" ({i})")).unwrap_or_default();
             let when = match a.is_applied() {
                 true => format!("applied at {}", a.at),

@@ -85,13 +85,20 @@ pub fn run(
     for (host, why) in &unreadable {
         global.shell.error(&format!("{host}: not read: {why}"));
     }
-    // Nothing changes: the JSON is what was read, each item as what would become of it.
+    // Nothing changes: the JSON is what was read, each item as what would become of it; a host
+    // out of reach is counted as one, as after a reset.
+    let unreached = hosts
+        .iter()
+        .filter(|h| {
+            before.iter().any(|r| &r.host == *h && matches!(r.found, Found::Unreachable(_)))
+        })
+        .count();
     let unchanged = |dry_run: bool| HardJson {
         command: "reset --hard",
         chapter: lab.chapter.name(),
         variant: &name,
         dry_run,
-        summary: HardSummary { found, ..HardSummary::default() },
+        summary: HardSummary { found, unreachable: unreached, ..HardSummary::default() },
         hosts: as_read(&hosts, &footprint, &before, &applied, dry_run),
         log: log.path(),
     };

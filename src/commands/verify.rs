@@ -56,7 +56,8 @@ pub fn verify_lab(
     let variant = lab.prepare(variant, true, crate::pod_network::gce::Need::Instances)?;
     let variant = lab.variant(Some(&variant), true)?;
     let log = RunLog::open(&lab.state_dir.logs(), "verify").echoing(&global.shell);
-    let hosts = hosts_needed(&lab.chapter, variant, &lab.inventory);
+    let mut hosts = hosts_needed(&lab.chapter, variant, &lab.inventory);
+    lab.inventory_order(&mut hosts);
     let runtime = crate::runner::runtime()?;
     let (report, unreachable, interrupted) = runtime.block_on(async {
         let interrupt = Interrupt::listen(&global.shell);

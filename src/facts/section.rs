@@ -109,7 +109,6 @@ pub fn name_with(fact: &str, arg: impl std::fmt::Display) -> String {
     format!("{fact} {arg}")
 }
 
-/// The shell line that runs `command` (already shell text) as section `name`.
 /// The section called `name` of `sections`, or the error that it is missing.
 pub fn named<'a>(
     sections: &'a std::collections::BTreeMap<String, Section>,
@@ -123,6 +122,7 @@ pub fn file_fact_line(name: &str, path: &str) -> String {
     format!("file_fact {} {}\n", quote(name), quote(path))
 }
 
+/// The shell line that runs `command` (already shell text) as section `name`.
 pub fn fact_line(name: &str, command: &str) -> String {
     format!("fact {} {command}\n", quote(name))
 }

@@ -118,10 +118,11 @@ pub trait Flannel {
 
 impl Flannel for HostFacts {
     fn flannel(&self) -> FlannelFacts {
-        self.extra
-            .get(NAME)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default()
+        // Only `parse_fact` and `set_flannel` write the value, both from a `FlannelFacts`, so it
+        // reads back; a fact not gathered is no flannel at all.
+        let read = self.extra.get(NAME).map(|v| serde_json::from_value(v.clone()));
+        debug_assert!(read.as_ref().is_none_or(|r| r.is_ok()), "flannel facts read back: {read:?}");
+        read.and_then(Result::ok).unwrap_or_default()
     }
 
     fn set_flannel(&mut self, facts: FlannelFacts) {
