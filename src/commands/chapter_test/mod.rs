@@ -343,7 +343,7 @@ impl Cycle<'_> {
         }
 
         // 2: run succeeds.
-        let Some(out) = self.step(2, &["run"])? else { return Ok(()) };
+        let Some(out) = self.step(2, &["run", "--output", "json"])? else { return Ok(()) };
         self.run_row(2, "succeeds", &out, |_| true);
 
         // 3: verify passes.
@@ -361,7 +361,7 @@ impl Cycle<'_> {
         }
 
         // 4: a second run changes nothing.
-        let Some(out) = self.step(4, &["run"])? else { return Ok(()) };
+        let Some(out) = self.step(4, &["run", "--output", "json"])? else { return Ok(()) };
         self.run_row(4, "0 changed", &out, |c| c.changed == 0);
 
         // 5: plan is empty.
@@ -379,7 +379,9 @@ impl Cycle<'_> {
         }
 
         // 6: reset succeeds.
-        let Some(out) = self.step(6, &["reset", "--yes"])? else { return Ok(()) };
+        let Some(out) = self.step(6, &["reset", "--yes", "--output", "json"])? else {
+            return Ok(());
+        };
         match (out.status.code(), outputs::reset_undone(&stdout(&out))) {
             (Some(0), Some(n)) => self.push(6, "succeeds", format!("{n} undone"), true, ""),
             _ => self.failed_command(6, "succeeds", &out),
@@ -394,7 +396,7 @@ impl Cycle<'_> {
         );
 
         // 8: a lab done "by hand": run, then labctl's record of it removed.
-        let Some(out) = self.step(8, &["run"])? else { return Ok(()) };
+        let Some(out) = self.step(8, &["run", "--output", "json"])? else { return Ok(()) };
         self.run_row(8, "succeeds", &out, |_| true);
         if self.interrupted() {
             return Ok(());
@@ -413,7 +415,9 @@ impl Cycle<'_> {
                 self.push(9, "labctl's state removed", "error".into(), false, &detail)
             }
         }
-        let Some(out) = self.step(10, &["reset", "--hard", "--yes"])? else { return Ok(()) };
+        let Some(out) = self.step(10, &["reset", "--hard", "--yes", "--output", "json"])? else {
+            return Ok(());
+        };
         match (out.status.code(), outputs::reset_hard_counts(&stdout(&out))) {
             (Some(0), Some((undone, removed))) => {
                 // With labctl's record gone, what it removes is found by reading the machines.

@@ -1,10 +1,8 @@
 //! Reading what the labctl subprocesses of `labctl test` printed (docs/chapters.md, "Testing a
 //! chapter: labctl test").
 //!
-//! `verify` and `plan` are read from their `--output json` (docs/verify-json.md,
-//! docs/plan-json.md). `run` and `reset` have no machine-readable output yet, so their exit
-//! codes and summary lines are read here; the unit tests below hold the words as the commands
-//! print them, and tests/e2e_chapter_test.rs reads the real commands' output.
+//! Every command is read from its `--output json` (docs/verify-json.md, docs/plan-json.md,
+//! docs/json.md) and its exit code; tests/e2e_chapter_test.rs reads the real commands' output.
 
 use std::collections::BTreeSet;
 
@@ -13,7 +11,7 @@ use std::collections::BTreeSet;
 /// and after any chapter, so it is not one of the chapter's checks and proves nothing either way.
 pub const POD_CIDR_CHECK: &str = "pod CIDR";
 
-/// The counts of `run`'s last line: `run: 6 changed, 0 ok, 0 failed, 0 unreachable, 0 skipped`.
+/// The counts of `run --output json`'s summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunCounts {
     pub changed: u64,
@@ -23,26 +21,23 @@ pub struct RunCounts {
     pub skipped: u64,
 }
 
-/// Reads `run`'s summary line from its stdout.
+/// The `summary` object of a command's JSON (docs/json.md).
+fn summary(stdout: &str) -> Option<serde_json::Value> {
+    let json: serde_json::Value = serde_json::from_str(stdout).ok()?;
+    json.get("summary").cloned()
+}
+
+/// Reads `run --output json`'s counts.
 pub fn run_counts(stdout: &str) -> Option<RunCounts> {
-    let line = stdout.lines().rev().find_map(|l| l.strip_prefix("run: "))?;
-    let mut counts = RunCounts::default();
-    let mut seen = 0;
-    for part in line.split(" (log: ").next()?.split(", ") {
-        let (n, what) = part.split_once(' ')?;
-        let Ok(n) = n.parse::<u64>() else { continue };
-        let slot = match what {
-            "changed" => &mut counts.changed,
-            "ok" => &mut counts.ok,
-            "failed" => &mut counts.failed,
-            "unreachable" => &mut counts.unreachable,
-            "skipped" => &mut counts.skipped,
-            _ => continue,
-        };
-        *slot = n;
-        seen += 1;
-    }
-    (seen == 5).then_some(counts)
+    let s = summary(stdout)?;
+    let n = |key: &str| s.get(key).and_then(serde_json::Value::as_u64);
+    Some(RunCounts {
+        changed: n("changed")?,
+        ok: n("ok")?,
+        failed: n("failed")?,
+        unreachable: n("unreachable")?,
+        skipped: n("skipped")?,
+    })
 }
 
 /// What `plan` printed: the actions it would run, per host, and its summary line.
@@ -199,26 +194,15 @@ pub fn verify_view(stdout: &str) -> Option<VerifyView> {
     Some(view)
 }
 
-/// `reset`'s count of undone actions: `reset: 6 undone, ...`, or 0 for `reset: nothing to undo`.
+/// `reset --output json`'s count of undone actions.
 pub fn reset_undone(stdout: &str) -> Option<u64> {
-    let line = stdout.lines().rev().find_map(|l| l.strip_prefix("reset: "))?;
-    if line.starts_with("nothing to undo") {
-        return Some(0);
-    }
-    line.split_once(" undone")?.0.parse().ok()
+    summary(stdout)?.get("changed")?.as_u64()
 }
 
-/// `reset --hard`'s counts: (undone by labctl, removed), from
-/// `reset --hard: 0 undone by labctl, 6 removed, 0 host(s) not at the start, ...`; (0, 0) when
-/// it found nothing to remove.
+/// `reset --hard --output json`'s counts: (undone by labctl, removed).
 pub fn reset_hard_counts(stdout: &str) -> Option<(u64, u64)> {
-    let line = stdout.lines().rev().find_map(|l| l.strip_prefix("reset --hard: "))?;
-    if line.starts_with("nothing to remove") {
-        return Some((0, 0));
-    }
-    let undone = line.split_once(" undone by labctl")?.0.parse().ok()?;
-    let removed = line.split_once(", ")?.1.split_once(" removed")?.0.parse().ok()?;
-    Some((undone, removed))
+    let s = summary(stdout)?;
+    Some((s.get("undone")?.as_u64()?, s.get("removed")?.as_u64()?))
 }
 
 /// What a failed labctl said, in one line for a table's detail: its last `error: ` line
@@ -236,16 +220,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn run_summary_line_is_read() {
-        let out = "HOST ...\nrun: 6 changed, 1 ok, 0 failed, 0 unreachable, 2 skipped (log: /x/run.log)\n";
+    fn run_summary_is_read() {
+        let out = r#"{"command": "run", "summary": {"changed": 6, "ok": 1, "skipped": 2, "failed": 0, "unreachable": 0, "conflicts": 0}, "hosts": []}"#;
         assert_eq!(
             run_counts(out),
             Some(RunCounts { changed: 6, ok: 1, failed: 0, unreachable: 0, skipped: 2 })
         );
-        let conflicts =
-            "run: 0 changed, 4 ok, 0 failed, 0 unreachable, 0 skipped, 2 in conflict (log: l)";
-        assert_eq!(run_counts(conflicts).map(|c| c.ok), Some(4));
-        assert_eq!(run_counts("nothing here\n"), None);
+        assert_eq!(run_counts("run: 6 changed\n"), None);
+        assert_eq!(run_counts(r#"{"summary": {"changed": 1}}"#), None);
     }
 
     fn plan_json(hosts: &str, change: usize, done: usize) -> String {
@@ -318,23 +300,12 @@ mod tests {
     }
 
     #[test]
-    fn reset_lines_are_read() {
-        assert_eq!(
-            reset_undone("T\nreset: 6 undone, 0 failed, 0 unreachable, 0 skipped (log: l)\n"),
-            Some(6)
-        );
-        assert_eq!(
-            reset_undone("reset: nothing to undo: labctl has applied nothing of c on this lab\n"),
-            Some(0)
-        );
-        let hard = "x\nworker-0: back at the start\nreset --hard: 0 undone by labctl, 6 removed, 0 host(s) not at the start, 0 unreachable (log: l)\n";
+    fn reset_summaries_are_read() {
+        let reset = r#"{"command": "reset", "summary": {"changed": 6, "ok": 0, "skipped": 0, "failed": 0, "unreachable": 0, "conflicts": 0}, "hosts": []}"#;
+        assert_eq!(reset_undone(reset), Some(6));
+        let hard = r#"{"command": "reset --hard", "dry_run": false, "summary": {"found": 6, "undone": 0, "removed": 6, "not_at_start": 0, "unreachable": 0}, "hosts": []}"#;
         assert_eq!(reset_hard_counts(hard), Some((0, 6)));
-        assert_eq!(
-            reset_hard_counts(
-                "reset --hard: nothing to remove; every host read is at the chapter's start\n"
-            ),
-            Some((0, 0))
-        );
+        assert_eq!(reset_hard_counts("reset --hard: nothing to remove\n"), None);
         assert_eq!(last_line("a\nerror: the lab is locked\n\n"), "the lab is locked");
         assert_eq!(last_line("error: no footprint\n  help: see the docs\n"), "no footprint");
         assert_eq!(last_line("a\nb\n"), "b");
