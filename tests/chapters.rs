@@ -131,3 +131,31 @@ fn gce_routes_in_the_way_are_reported_and_replaced_only_on_request() {
         action.undo
     );
 }
+
+/// Chapter 04 says what each of its actions leaves, so `reset --hard` tells labctl's files from
+/// a student's: a put file leaves its destination, the jumpbox steps their files, one per line.
+#[test]
+fn chapter_04s_actions_leave_the_files_its_footprint_lists() {
+    let chapter = builtin().load("04-certificate-authority").unwrap();
+    let variant = chapter.variant(None, Provider::Ssh).unwrap();
+    let plan = labctl::plan::render(&chapter, variant, &chapter.example_lab()).unwrap();
+    let leaves = |host: &str, step: &str| -> Vec<String> {
+        let host = plan.hosts.iter().find(|h| h.host.name() == host).unwrap();
+        let step = host.steps.iter().find(|s| s.name == step).unwrap();
+        step.actions.iter().flat_map(|a| a.leaves.clone()).collect()
+    };
+    assert_eq!(
+        leaves("worker-1", "kubelet-certificates"),
+        ["/var/lib/kubelet/ca.crt", "/var/lib/kubelet/kubelet.crt", "/var/lib/kubelet/kubelet.key"]
+    );
+    assert_eq!(leaves("server", "controller-certificates").len(), 6);
+    assert_eq!(leaves("local", "ca"), ["ca.key", "ca.crt", "ca.srl"]);
+    let certificates = leaves("local", "certificates");
+    for file in
+        ["admin.key", "worker-2.csr", "worker-0.crt", "service-accounts.crt", "certificates.stamp"]
+    {
+        assert!(certificates.contains(&file.to_string()), "{file}: {certificates:?}");
+    }
+    // 9 names (admin, three workers, five components) × 3 files, and the stamp.
+    assert_eq!(certificates.len(), 9 * 3 + 1, "{certificates:?}");
+}

@@ -154,6 +154,22 @@ fn reset_hard_removes_the_chapters_files_whoever_put_them_there() {
     let certs = Certs::up(&root, "certs-hard", "10.229.2.0/24");
     let run = certs.labctl(&["run", CHAPTER]).output();
     assert!(run.status.success(), "run failed:\n{}", text(&run));
+    // Every file the footprint finds after labctl's run is known as labctl's (its `leaves`).
+    let dry = certs
+        .labctl(&["reset", "--hard", CHAPTER, "--dry-run", "--output", "json"])
+        .any_stderr()
+        .run();
+    let dry: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let items: Vec<&serde_json::Value> = dry["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|h| h["items"].as_array().unwrap())
+        .collect();
+    assert!(items.len() > 30, "{dry}");
+    let strangers: Vec<&serde_json::Value> =
+        items.iter().filter(|i| i["made_by"] == "not made by labctl").copied().collect();
+    assert!(strangers.is_empty(), "labctl's own files called a student's: {strangers:?}");
     // As if a student had done it all by hand: labctl has no record of it.
     std::fs::remove_file(certs.lab.dir().join(".labctl").join("state.json")).unwrap();
     certs.labctl(&["reset", CHAPTER, "--yes"]).any_stderr().run();

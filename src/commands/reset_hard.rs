@@ -78,7 +78,9 @@ pub fn run(
             lab.chapter.name(),
             hosts_with_items(&before)
         );
-        if found > 0 {
+        // The listing is what a prompt asks about; with `--yes` the report after the removal
+        // shows the same items with what became of them, so it is not printed twice.
+        if found > 0 && (dry_run || !yes) {
             crate::say!(global.shell, "{}", listing(&footprint, &before, &applied));
         }
     }
@@ -145,6 +147,18 @@ pub fn run(
         let progress = lab.progress(&work);
         let settled: Vec<AppliedAction> =
             recorder.actions().into_iter().filter(|a| a.is_applied()).collect();
+        // An action whose every item the footprint read has no longer on its host was undone
+        // by hand: it is forgotten, not undone again and counted as labctl's.
+        let (gone, settled): (Vec<AppliedAction>, Vec<AppliedAction>) =
+            settled.into_iter().partition(|a| already_gone(a, &before));
+        for a in &gone {
+            if let Err(e) = recorder.forget(a) {
+                global.shell.warn(&format!(
+                    "{}: {} is gone, but the state could not be saved: {e}",
+                    a.host, a.step
+                ));
+            }
+        }
         let mut undone = crate::runner::reset::undo_all(
             &settled,
             &crate::runner::reset::UndoContext {
@@ -351,6 +365,19 @@ fn items_on(readings: &[Reading], host: &HostRef) -> usize {
 }
 
 /// Who made `item` of part `part` on `host`: labctl's run that left it, else nobody labctl knows.
+/// True when the footprint read `action`'s host and found none of the items it left (so the
+/// student removed them); false when it left none it can name, or its host was not read.
+fn already_gone(action: &AppliedAction, readings: &[Reading]) -> bool {
+    let on_host: Vec<&Reading> = readings.iter().filter(|r| r.host.name() == action.host).collect();
+    !action.leaves.is_empty()
+        && !on_host.is_empty()
+        && on_host.iter().all(|r| matches!(r.found, Found::Items(_)))
+        && !on_host
+            .iter()
+            .flat_map(|r| r.items())
+            .any(|item| action.leaves.iter().any(|l| is_left_by(item, l)))
+}
+
 pub fn made_by(applied: &[AppliedAction], host: &HostRef, item: &str) -> String {
     applied
         .iter()

@@ -274,8 +274,22 @@ fn plan_step(
             renderer.render_text(file, located, &ctx)
         };
         if !step.files.is_empty() {
+            // A file put leaves its file when the step says so (its footprint lists the paths).
+            let leaves: Vec<String> = step
+                .leaves
+                .iter()
+                .map(&text)
+                .collect::<Result<Vec<_>, _>>()?
+                .iter()
+                .flat_map(|t| t.lines().map(footprint::normalize))
+                .collect();
             for put in &step.files {
-                actions.push(put_action(renderer, file, put, &ctx, &text)?);
+                let mut action = put_action(renderer, file, put, &ctx, &text)?;
+                if let Some(put) = &action.put {
+                    let own = footprint::normalize(&put.to);
+                    action.leaves = leaves.iter().filter(|l| **l == own).cloned().collect();
+                }
+                actions.push(action);
             }
             continue;
         }
@@ -302,11 +316,16 @@ fn plan_step(
             conflict: step.conflict.as_ref().map(&command).transpose()?,
             replace: step.replace.as_ref().map(&command).transpose()?,
             stdin,
+            // An entry may render to several lines (a loop): one item each.
             leaves: step
                 .leaves
                 .iter()
-                .map(|l| command(l).map(|text| footprint::normalize(&text)))
-                .collect::<Result<_, _>>()?,
+                .map(&command)
+                .collect::<Result<Vec<_>, _>>()?
+                .iter()
+                .flat_map(|text| text.lines().map(footprint::normalize))
+                .filter(|item| !item.is_empty())
+                .collect(),
         });
     }
     Ok(PlannedStep {

@@ -57,7 +57,15 @@ impl RunLog {
     pub fn started(&self, host: &str, command: &str) {
         self.write(&format!("[{}] {host} $ {command}\n", super::state::now()));
         if let Some(shell) = &self.echo {
-            let shown = command.replace('\n', "\n    ");
+            // A script (verify's fact gathering is ~100 lines) is one line with `-v`, whole
+            // with `-vv`; the log always has it whole.
+            let lines: Vec<&str> = command.lines().collect();
+            let shown = match (shell.verbosity(), lines.as_slice()) {
+                (1, [first, _, rest @ ..]) => {
+                    format!("{first} … ({} more lines; -vv shows them)", rest.len() + 1)
+                }
+                _ => command.replace('\n', "\n    "),
+            };
             shell.err(&format!("{host}: $ {shown}\n"));
         }
     }
@@ -140,6 +148,12 @@ mod tests {
              worker-0:     done\n\
              worker-0:   exit 0\n"
         );
+        // A script is one line with -v, whole with -vv.
+        let one = cli(&["labctl", "-v", "list"]);
+        RunLog::open(dir.path(), "run").echoing(&one).started("worker-0", "a\nb\nc");
+        assert_eq!(one.take().stderr, "worker-0: $ a … (2 more lines; -vv shows them)\n");
+        RunLog::open(dir.path(), "run").echoing(&sink).started("worker-0", "a\nb\nc");
+        assert_eq!(sink.take().stderr, "worker-0: $ a\n    b\n    c\n");
     }
 
     #[test]
