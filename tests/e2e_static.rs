@@ -96,7 +96,7 @@ fn run_then_run_again_then_plan_then_reset() {
         "{out}"
     );
     assert!(
-        out.contains("❌ worker-0 has no route to any other worker's pod CIDR: run `labctl run 11-pod-network-routes`, or on worker-0 `sudo ip route replace CIDR via ADDRESS` for each other worker\n"),
+        out.contains("❌ worker-0 has no route to any other worker's pod CIDR: run `labctl run 11-pod-network-routes`, or on worker-0: `sudo ip route replace 10.200.1.0/24 via 10.232.1.21`, `sudo ip route replace 10.200.2.0/24 via 10.232.1.22`\n"),
         "{out}"
     );
     assert!(

@@ -99,11 +99,15 @@ pub fn describe(chapter: &Chapter) -> String {
         let _ = writeln!(out, "{}", spec.summary.trim());
     }
     let d = &spec.default_variant;
-    let _ = writeln!(
-        out,
-        "default variant: {} (provider ssh), {} (provider vagrant), {} (provider gce)",
-        d.ssh.value, d.vagrant.value, d.gce.value
-    );
+    if d.ssh.value == d.vagrant.value && d.ssh.value == d.gce.value {
+        let _ = writeln!(out, "default variant: {} (every provider)", d.ssh.value);
+    } else {
+        let _ = writeln!(
+            out,
+            "default variant: {} (provider ssh), {} (provider vagrant), {} (provider gce)",
+            d.ssh.value, d.vagrant.value, d.gce.value
+        );
+    }
     for variant in &spec.variants {
         let _ = writeln!(out, "\nvariant {}: {}", variant.name.value, variant.summary.trim());
         for (i, step) in variant.steps.iter().enumerate() {

@@ -10,7 +10,7 @@ use super::spec::{Shape, parse_network};
 /// `labctl sandbox ...`
 #[derive(Debug, Clone, Subcommand)]
 pub enum SandboxCommand {
-    /// Build a lab on this machine: a network namespace per worker with a real sshd and a CNI pod.
+    /// Build a lab on this machine: a network namespace per node with a real sshd (and per worker a CNI pod).
     #[command(
         after_help = "Needs root. Several sandboxes can run side by side (`--name`).\n\nExamples:\n  sudo labctl sandbox up\n  sudo labctl sandbox up --shape gce --workers 5\n  sudo labctl sandbox up --name lab2 --network 10.241.0.0/24"
     )]

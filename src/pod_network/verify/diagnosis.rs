@@ -621,9 +621,21 @@ impl<'a> Judge<'a> {
                 let none = others.len() > 1 && others.iter().all(|p| fa.has_route_to(p.cidr).is_none());
                 let message = if none {
                     let each = match exp {
-                        RouteExpectation::ViaPeer => format!(
-                            ", or on {a_name} `sudo ip route replace CIDR via ADDRESS` for each other worker"
-                        ),
+                        // The exact commands, one per other worker, as a student types them.
+                        RouteExpectation::ViaPeer => {
+                            let commands: Vec<String> = others
+                                .iter()
+                                .filter_map(|p| {
+                                    let peer =
+                                        self.input.workers.iter().find(|w| w.node.name == p.node)?;
+                                    Some(format!(
+                                        "`sudo ip route replace {} via {}`",
+                                        p.cidr, peer.node.address
+                                    ))
+                                })
+                                .collect();
+                            format!(", or on {a_name}: {}", commands.join(", "))
+                        }
                         _ => String::new(),
                     };
                     format!(
@@ -1435,7 +1447,8 @@ mod tests {
         assert_eq!(
             report.diagnoses[0].diagnosis.message,
             "worker-0 has no route to any other worker's pod CIDR: run `labctl run 11-pod-network-routes`, or on \
-             worker-0 `sudo ip route replace CIDR via ADDRESS` for each other worker"
+             worker-0: `sudo ip route replace 10.200.1.0/24 via 10.240.0.21`, `sudo ip route replace 10.200.2.0/24 via \
+             10.240.0.22`, `sudo ip route replace 10.200.3.0/24 via 10.240.0.23`"
         );
         assert!(report.diagnoses.iter().all(|g| g.pairs.len() == 6));
         let text = report.render_text(false);
