@@ -54,7 +54,9 @@ pub struct ExtraFact {
 
 /// The gather script: every fact and `extra`, plus `ip route get` for each of `route_targets`.
 pub fn gather_script(route_targets: &[Ipv4Addr], extra: &[&ExtraFact]) -> String {
-    let mut script = String::from(PRELUDE);
+    // The first line names the script where `-v` shows only that line.
+    let mut script = String::from("# labctl: read this host's network facts (read-only)\n");
+    script.push_str(PRELUDE);
     script.push_str(&fact_line(addresses::NAME, addresses::COMMAND));
     script.push_str(&fact_line(routes::NAME, routes::COMMAND));
     script.push_str(&file_fact_line(ip_forward::NAME, ip_forward::PATH));

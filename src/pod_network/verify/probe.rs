@@ -141,7 +141,8 @@ remove_probe() {
 /// The script that sets up a probe (run as root). It prints `address=ADDRESS` and a line
 /// `pod=ADDRESS` for each live pod it found (a lease whose address answers the host).
 pub fn setup_script(spec: &SetupSpec) -> String {
-    let mut s = String::from("set -e\n");
+    // The first line names the script where `-v` shows only that line.
+    let mut s = String::from("# labctl verify: set up this node's probe pod\nset -e\n");
     s.push_str(REMOVE);
     for run in spec.stale {
         s.push_str(&format!("remove_probe {}\n", quote(run)));
@@ -249,7 +250,8 @@ pub fn parse_setup(output: &str) -> SetupOutput {
 /// 1 with a message naming what is left when something could not be removed.
 pub fn teardown_script(run: &str) -> String {
     format!(
-        r#"{REMOVE}remove_probe {run}
+        r#"# labctl verify: remove this node's probe pod
+{REMOVE}remove_probe {run}
 left=
 if ip link show "lcp"{run} >/dev/null 2>&1; then left="$left link lcp"{run}; fi
 if [ -e "/run/netns/labctl-probe-"{run}"-$id" ]; then left="$left namespace labctl-probe-"{run}"-$id"; fi
@@ -292,7 +294,9 @@ pub struct CheckSpec<'a> {
 /// set), one to each real pod, and the firewall rules (`iptables -S`). Route gets need no
 /// root; the rest does.
 pub fn check_script(spec: &CheckSpec) -> String {
-    let mut script = String::from(PRELUDE);
+    let mut script =
+        String::from("# labctl verify: route evidence and the data plane from this node's probe\n");
+    script.push_str(PRELUDE);
     for target in spec.targets {
         script.push_str(&route_get::script_line(*target));
     }
@@ -475,7 +479,7 @@ mod tests {
         let stale = ["deadbeef".to_string()];
         let addrs = [ip("10.200.0.254"), ip("10.200.0.253")];
         let s = setup_script(&spec(&bridge, &stale, &addrs));
-        assert!(s.starts_with("set -e\n"));
+        assert!(s.starts_with("# labctl verify: set up this node's probe pod\nset -e\n"));
         let order = [
             "remove_probe deadbeef\n",
             ">\"$claims/$run-$id.probe\"",
