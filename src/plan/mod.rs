@@ -275,14 +275,7 @@ fn plan_step(
         };
         if !step.files.is_empty() {
             // A file put leaves its file when the step says so (its footprint lists the paths).
-            let leaves: Vec<String> = step
-                .leaves
-                .iter()
-                .map(&text)
-                .collect::<Result<Vec<_>, _>>()?
-                .iter()
-                .flat_map(|t| t.lines().map(footprint::normalize))
-                .collect();
+            let leaves = rendered_leaves(step, &text)?;
             for put in &step.files {
                 let mut action = put_action(renderer, file, put, &ctx, &text)?;
                 if let Some(put) = &action.put {
@@ -316,16 +309,7 @@ fn plan_step(
             conflict: step.conflict.as_ref().map(&command).transpose()?,
             replace: step.replace.as_ref().map(&command).transpose()?,
             stdin,
-            // An entry may render to several lines (a loop): one item each.
-            leaves: step
-                .leaves
-                .iter()
-                .map(&command)
-                .collect::<Result<Vec<_>, _>>()?
-                .iter()
-                .flat_map(|text| text.lines().map(footprint::normalize))
-                .filter(|item| !item.is_empty())
-                .collect(),
+            leaves: rendered_leaves(step, &command)?,
         });
     }
     Ok(PlannedStep {
@@ -462,6 +446,20 @@ fn fetch_action(
         fetch: Some(fetch),
         leaves: Vec::new(),
     })
+}
+
+/// The items `step`'s `leaves` name, each rendered by `render`: an entry may render to several
+/// lines (a loop), one item each.
+fn rendered_leaves(
+    step: &crate::chapter::Step,
+    render: &dyn Fn(&serde_saphyr::Spanned<String>) -> Result<String, Diagnostic>,
+) -> Result<Vec<String>, Diagnostic> {
+    let mut items = Vec::new();
+    for entry in &step.leaves {
+        let text = render(entry)?;
+        items.extend(text.lines().map(footprint::normalize).filter(|item| !item.is_empty()));
+    }
+    Ok(items)
 }
 
 /// A template context with one variable.
